@@ -1,0 +1,48 @@
+# customer-ml: `make run` builds everything on the embedded DuckDB; `make test` installs and tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+
+export CUSTOMER_ML_HOME ?= $(CURDIR)/.customer_ml
+export DAGSTER_HOME ?= $(CUSTOMER_ML_HOME)/dagster_home
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export TQDM_DISABLE := 1
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: install run dev test bench lock clean
+
+install: $(VENV)/.installed
+
+# Reinstalls only when the lock or the project metadata changed.
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(VENV)/bin/pip install --quiet "$$(grep -E '^uv==' requirements/lock.txt)"
+	$(UV) pip install --quiet -p $(PY) -r requirements/lock.txt
+	$(UV) pip install --quiet -p $(PY) --no-deps -e .
+	cd warehouse && ../$(VENV)/bin/dbt parse --quiet --profiles-dir . >/dev/null
+	touch $@
+
+run: install
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(PY) -m customer_assets.cli run
+
+dev: install
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider customer_assets_tests
+
+bench: install
+	$(PY) benchmarks/bench_foundation.py
+
+# Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+lock:
+	$(UV) pip compile pyproject.toml --extra dev -p 3.11 -o requirements/lock.txt
+
+clean:
+	rm -rf $(CUSTOMER_ML_HOME) warehouse/target warehouse/logs

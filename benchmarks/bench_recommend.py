@@ -1,0 +1,166 @@
+"""Benchmark the recommender: synthetic 1M customers x 20k products (fit + top-10 for every customer) and the
+MovieLens-small time-split metrics beside popularity.
+
+    .venv/bin/python benchmarks/bench_recommend.py [--rows N_CUSTOMERS] [--products N] [--skip-movielens]
+
+Writes $CUSTOMER_ML_HOME/bench/recommend.json (CUSTOMER_ML_HOME defaults to .customer_ml in the repo root).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from customer_assets.ml.recommend import evaluate_recommender, fit_recommender, time_split  # noqa: E402
+
+MOVIELENS = REPO.parent / "shared" / "data" / "movielens-small"
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def cpu_seconds() -> float:
+    """Process CPU time: with other jobs on the 2 shared cores, wall time alone overstates the cost."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def synthetic(n_customers: int, n_products: int, mean_items: float, seed: int):
+    """Customers in 50 taste groups buy mostly from their group's 4 categories (Zipf within a category)."""
+    rng = np.random.default_rng(seed)
+    n_categories, per_taste, n_tastes = 100, 4, 50
+    category_of = np.arange(n_products) % n_categories
+    rank_in_category = np.arange(n_products) // n_categories
+    per_category = int(np.ceil(n_products / n_categories))
+    taste_categories = rng.integers(0, n_categories, (n_tastes, per_taste))
+    counts = rng.poisson(mean_items - 1, n_customers) + 1
+    customer = np.repeat(np.arange(n_customers), counts)
+    taste = rng.integers(0, n_tastes, n_customers)[customer]
+    category = np.where(rng.random(customer.size) < 0.8,
+                        taste_categories[taste, rng.integers(0, per_taste, customer.size)],
+                        rng.integers(0, n_categories, customer.size))
+    # Zipf-like rank within the category: rank = floor(per_category ** u) - 1 with u uniform.
+    rank = (np.floor(per_category ** rng.random(customer.size)) - 1).astype(np.int64)
+    product = np.minimum(rank * n_categories + category, n_products - 1)
+    day = rng.integers(0, 365, customer.size)
+    interactions = pl.DataFrame({
+        "customer_id": customer.astype(np.int64), "product_id": product.astype(np.int64),
+        "weight": np.ones(customer.size), "ts": (1_700_000_000 + day * 86_400).astype(np.int64),
+    })
+    products = pl.DataFrame({
+        "product_id": np.arange(n_products, dtype=np.int64),
+        "name": [f"item {c} model {r}" for c, r in zip(category_of, rank_in_category)],
+        "category": [f"cat{c}" for c in category_of],
+        "price": rng.lognormal(3, 1, n_products),
+    })
+    return interactions, products
+
+
+def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candidates: list[str] | None) -> dict:
+    out = {"n_customers": n_customers, "n_products": n_products}
+    tick = time.perf_counter()
+    interactions, products = synthetic(n_customers, n_products, mean_items, seed=0)
+    out["generate_seconds"] = round(time.perf_counter() - tick, 1)
+    out["n_interactions"] = interactions.height
+    print(f"synthetic: {interactions.height:,} interactions ({out['generate_seconds']} s)", flush=True)
+    tick, cpu = time.perf_counter(), cpu_seconds()
+    rec = fit_recommender(interactions, products=products, seed=0, candidates=candidates)
+    out["fit_seconds"] = round(time.perf_counter() - tick, 1)
+    out["fit_cpu_seconds"] = round(cpu_seconds() - cpu, 1)
+    print(f"fit {out['fit_seconds']} s, chosen {rec.report['chosen_model']}: {rec.report['why']}", flush=True)
+    del interactions
+    tick, cpu = time.perf_counter(), cpu_seconds()
+    recs = rec.recommend(pl.Series(np.arange(n_customers, dtype=np.int64)), k=10)
+    out["recommend_all_seconds"] = round(time.perf_counter() - tick, 1)
+    out["recommend_all_cpu_seconds"] = round(cpu_seconds() - cpu, 1)
+    out["recommend_rows"] = recs.height
+    out["catalog_coverage_all_customers"] = recs["product_id"].n_unique() / n_products
+    tick = time.perf_counter()
+    rec.similar_products(pl.Series(np.arange(1000, dtype=np.int64)), k=10)
+    out["similar_products_1000_seconds"] = round(time.perf_counter() - tick, 1)
+    out["total_fit_plus_recommend_seconds"] = round(out["fit_seconds"] + out["recommend_all_seconds"], 1)
+    out["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    out["report"] = {key: rec.report[key] for key in ("chosen_model", "why", "metrics", "baseline", "candidates",
+                                                      "blend_weights", "timings_seconds", "validation")}
+    out["load_average_1min_at_end"] = os.getloadavg()[0]
+    print(f"recommend all {out['recommend_all_seconds']} s, peak RSS {out['peak_rss_gb']} GB", flush=True)
+    return out
+
+
+def bench_movielens() -> dict:
+    if not (MOVIELENS / "ratings.csv").exists():
+        return {"skipped": f"{MOVIELENS} not found"}
+    ratings = pl.read_csv(MOVIELENS / "ratings.csv")
+    interactions = ratings.select(
+        pl.col("userId").alias("customer_id"), pl.col("movieId").alias("product_id"),
+        pl.lit(1.0).alias("weight"), pl.col("timestamp").alias("ts"))
+    movies = pl.read_csv(MOVIELENS / "movies.csv").select(
+        pl.col("movieId").alias("product_id"), pl.col("title").alias("name"),
+        pl.col("genres").str.replace_all("|", " ", literal=True).alias("description"),
+        pl.col("genres").alias("category"))
+    out = {}
+    for label, split in (("last_10pct", {"holdout_fraction": 0.1}), ("last_365_days", {"holdout_days": 365})):
+        train, holdout = time_split(interactions, **split)
+        tick = time.perf_counter()
+        rec = fit_recommender(train, products=movies, seed=0)
+        fit_seconds = time.perf_counter() - tick
+        evaluation = evaluate_recommender(rec, holdout, k=10)
+        everyone = rec.recommend(train["customer_id"].unique(), k=10)
+        out[label] = {
+            "split": {key: str(value) for key, value in split.items()},
+            "fit_seconds": round(fit_seconds, 1),
+            "chosen_model": rec.report["chosen_model"], "why": rec.report["why"],
+            "blend_weights": rec.report["blend_weights"],
+            "holdout": evaluation,
+            "precision@10_lift_vs_popularity": evaluation["lift_vs_popularity"]["precision@10"],
+            "collaborative_precision@10_lift": (evaluation["strategies"]["collaborative"]["precision@10"]
+                                                / evaluation["popularity"]["precision@10"]),
+            "catalog_coverage_all_train_customers": everyone["product_id"].n_unique() / len(rec.items),
+            "validation_report": {key: rec.report[key] for key in ("metrics", "baseline", "candidates")},
+        }
+        print(f"movielens {label}: model P@10 {evaluation['model']['precision@10']:.4f} vs popularity "
+              f"{evaluation['popularity']['precision@10']:.4f} on {evaluation['model']['n_customers']} customers; "
+              f"chosen {rec.report['chosen_model']}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic customers")
+    parser.add_argument("--products", type=int, default=20_000)
+    parser.add_argument("--mean-items", type=float, default=15.0)
+    parser.add_argument("--candidates", default=None, help="comma-separated, default: all that fit")
+    parser.add_argument("--skip-movielens", action="store_true")
+    parser.add_argument("--skip-synthetic", action="store_true")
+    args = parser.parse_args()
+    result = {}
+    if not args.skip_movielens:
+        result["movielens"] = bench_movielens()
+    if not args.skip_synthetic:
+        candidates = args.candidates.split(",") if args.candidates else None
+        result["synthetic"] = bench_synthetic(args.rows, args.products, args.mean_items, candidates)
+    result["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    home = Path(os.environ.get("CUSTOMER_ML_HOME", REPO / ".customer_ml"))
+    (home / "bench").mkdir(parents=True, exist_ok=True)
+    path = home / "bench" / "recommend.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    # A partial run (--skip-...) keeps the other section of the previous run.
+    merged = {**previous, **result, "peak_rss_gb": max(result["peak_rss_gb"], previous.get("peak_rss_gb", 0))}
+    path.write_text(json.dumps(merged, indent=2, default=str))
+    print(json.dumps({k: v for k, v in result.get("synthetic", {}).items() if k != "report"}, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

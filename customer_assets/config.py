@@ -1,0 +1,82 @@
+"""Settings read from the environment, in one place.
+
+Everything the platform writes lives under one home folder so that a user can delete it to start over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "warehouse"
+
+DEFAULT_SYNTHETIC_CUSTOMERS = 3000
+DEFAULT_PARTITION_START = "2024-01-01"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    source: str
+    synthetic_customers: int
+    synthetic_seed: int
+    synthetic_end_date: dt.date
+    as_of: dt.date | None
+    warehouse_url: str | None
+    partition_start: str
+    churn_window_days: int
+    orphan_tolerance: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.warehouse_url) and self.warehouse_url.startswith("postgres")
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return _env("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def bench_dir(self) -> Path:
+        return self.home / "bench"
+
+
+def load_settings() -> Settings:
+    home = Path(_env("CUSTOMER_ML_HOME", str(REPO_ROOT / ".customer_ml"))).expanduser().resolve()
+    as_of = _env("CUSTOMER_ML_AS_OF")
+    return Settings(
+        home=home,
+        source=_env("CUSTOMER_ML_SOURCE", "synthetic"),
+        synthetic_customers=int(_env("CUSTOMER_ML_SYNTHETIC_CUSTOMERS", str(DEFAULT_SYNTHETIC_CUSTOMERS))),
+        synthetic_seed=int(_env("CUSTOMER_ML_SYNTHETIC_SEED", "42")),
+        synthetic_end_date=dt.date.fromisoformat(_env("CUSTOMER_ML_SYNTHETIC_END_DATE", "2026-10-31")),
+        as_of=dt.date.fromisoformat(as_of) if as_of else None,
+        warehouse_url=_env("WAREHOUSE_URL"),
+        partition_start=_env("CUSTOMER_ML_PARTITION_START", DEFAULT_PARTITION_START),
+        churn_window_days=int(_env("CUSTOMER_ML_CHURN_WINDOW_DAYS", "90")),
+        orphan_tolerance=float(_env("CUSTOMER_ML_ORPHAN_TOLERANCE", "0.01")),
+    )

@@ -1,0 +1,34 @@
+"""The code location: every asset, check, job and resource of customer-ml."""
+
+import dagster as dg
+
+from customer_assets.config import Settings, load_settings
+from customer_assets.defs.automation import with_automation
+from customer_assets.defs.dbt_assets import build_dbt_assets, dbt_resource
+from customer_assets.defs.jobs import build_jobs
+from customer_assets.defs.policies import daily_partitions
+from customer_assets.defs.raw_assets import build_raw_assets
+from customer_assets.defs.recommendation_assets import build_recommendation_assets
+from customer_assets.defs.resources import build_resources
+from customer_assets.defs.review_assets import build_review_assets
+from customer_assets.defs.segmentation_assets import build_segmentation_assets
+from customer_assets.warehouse.dbt_env import apply_dbt_environment
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Everything bound to one configuration, so tests can build the graph against their own home."""
+    apply_dbt_environment(settings)
+    partitions = daily_partitions(settings)
+    return with_automation(dg.Definitions(
+        assets=[*build_raw_assets(partitions), build_dbt_assets(partitions),
+                *build_review_assets(partitions),
+                *build_recommendation_assets(partitions),
+                *build_segmentation_assets(partitions),
+                ],
+        jobs=build_jobs(partitions),
+        resources={**build_resources(settings), "dbt": dbt_resource()},
+        executor=dg.in_process_executor,
+    ), partitions)
+
+
+defs = build_definitions(load_settings())

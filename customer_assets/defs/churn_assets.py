@@ -1,0 +1,535 @@
+"""Churn assets: train and register the churn model, then score active customers as of each day.
+
+- `churn_model` (unpartitioned): trains `train_churn_model` on the dbt mart `marts.churn_training_set`
+  (labelled snapshots at past cutoffs, point-in-time features; built by dbt for the as-of date just
+  materialized). The time holdout is the latest cutoff's rows; the challenger and the current champion are
+  scored on exactly those rows with `evaluate_on_holdout`, and `registry.decide_promotion` on holdout
+  ROC-AUC (margin CUSTOMER_ML_CHURN_PROMOTION_MARGIN) decides whether the new version gets the `champion`
+  alias. Every run is logged to MLflow as `churn_model` (params, metrics, comparison table, ROC/PR/calibration/
+  importance plots, the model with its signature) and registered. Blocking gate check `champion_gate`:
+  the model that serves after the decision beats the recency-only baseline on the holdout.
+- `marts.churn_scores` (daily partitions, key = as-of date D): the champion's calibrated P(churn), risk level
+  and top-3 readable reasons for every customer active at D (`marts.customer_features.is_active`), from the
+  features as of D only. A WARN check compares the High-risk share with the previous partition.
+
+Why the champion never saw the holdout: the library purges training snapshots whose label window reaches
+past the holdout cutoff, so every model's training labels end on or before its own holdout cutoff, which is
+never later than the current one (the as-of date only moves forward).
+
+Customer sentiment (`marts.customer_sentiment`, from the reviews domain) is not used: it holds one row per
+customer *as of D*, not as of each past training cutoff, so training on it would leak later reviews into
+earlier snapshots; and a model can only use at scoring time the columns it was trained on. Adding it needs a
+point-in-time version per cutoff (reviews `customer_sentiment_as_of(..., cutoff)`) in the training set first.
+
+The ML lives in `customer_assets.ml.churn`; this module reads, decides, writes and reports.
+"""
+
+import datetime as dt
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import frame_metadata
+from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.churn import (
+    FAMILIES,
+    IMBALANCE_STRATEGIES,
+    RISK_LEVEL_CUT_POINTS,
+    RISK_LEVELS,
+    evaluate_on_holdout,
+    train_churn_model,
+    write_plots,
+)
+from customer_assets.mlops import registry
+from customer_assets.warehouse.client import Warehouse
+
+GROUP = "churn"
+MODEL_NAME = "churn_model"
+MARTS = "marts"
+ID = "customer_id"
+LABEL = "churned"
+TIME_COLUMN = "cutoff_date"
+PRIMARY_METRIC = "roc_auc"
+TRAINING_SET_KEY = dg.AssetKey([MARTS, "churn_training_set"])
+FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
+SCORES_KEY = dg.AssetKey([MARTS, "churn_scores"])
+
+GATE_CHECK = "champion_gate"
+HIGH_RISK_JUMP_CHECK = "high_risk_share_jump_vs_previous_partition"
+HIGH = RISK_LEVELS[-1]
+
+SCORE_SCHEMA = {
+    "customer_id": pl.String, "as_of_date": pl.Date, "churn_probability": pl.Float64, "risk_level": pl.String,
+    "top_reasons": pl.List(pl.String), "model_name": pl.String, "model_version": pl.Int64,
+}
+SCORE_COLUMNS = tuple(SCORE_SCHEMA)
+
+RISK_RULE = (f"calibrated P(churn): Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} "
+             f"<= High")
+PROMOTION_RULE = (
+    "Challenger and champion are scored with evaluate_on_holdout on the same rows: marts.churn_training_set at "
+    "its latest cutoff_date (the time holdout; no model trained on it). Metric: holdout ROC-AUC. No champion "
+    "yet: the challenger becomes champion. A champion that cannot score the current training set (columns "
+    "gone) is replaced. Otherwise the challenger gets the alias only if its ROC-AUC beats the champion's by "
+    "more than CUSTOMER_ML_CHURN_PROMOTION_MARGIN."
+)
+
+
+# --- knobs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChurnKnobs:
+    window_days: int = 90
+    search_seconds: float = 60.0
+    families: tuple[str, ...] = FAMILIES
+    imbalance: tuple[str, ...] = IMBALANCE_STRATEGIES
+    drop_features: tuple[str, ...] = ()
+    n_splits: int = 5
+    seed: int = 0
+    promotion_margin: float = 0.005
+    max_high_risk_jump: float = 0.10
+    reasons_all_max_rows: int = 200_000
+    reasons_top_share: float = 0.10
+
+
+def churn_knobs() -> ChurnKnobs:
+    """Every tunable of the churn assets, from CUSTOMER_ML_CHURN_* environment variables."""
+
+    def env(name: str, default, cast):
+        value = os.environ.get("CUSTOMER_ML_CHURN_" + name)
+        return default if value in (None, "") else cast(value)
+
+    def names(value: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+
+    base = ChurnKnobs()
+    knobs = ChurnKnobs(
+        window_days=env("WINDOW_DAYS", base.window_days, int),
+        search_seconds=env("SEARCH_SECONDS", base.search_seconds, float),
+        families=env("FAMILIES", base.families, names),
+        imbalance=env("IMBALANCE", base.imbalance, names),
+        drop_features=env("DROP_FEATURES", base.drop_features, names),
+        n_splits=env("N_SPLITS", base.n_splits, int),
+        seed=env("SEED", base.seed, int),
+        promotion_margin=env("PROMOTION_MARGIN", base.promotion_margin, float),
+        max_high_risk_jump=env("MAX_HIGH_RISK_JUMP", base.max_high_risk_jump, float),
+        reasons_all_max_rows=env("REASONS_ALL_MAX_ROWS", base.reasons_all_max_rows, int),
+        reasons_top_share=env("REASONS_TOP_SHARE", base.reasons_top_share, float),
+    )
+    unknown = [f for f in knobs.families if f not in FAMILIES]
+    if unknown or not knobs.families:
+        raise ValueError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
+    if knobs.search_seconds < 0:
+        raise ValueError(f"CUSTOMER_ML_CHURN_SEARCH_SECONDS must be >= 0, got {knobs.search_seconds}")
+    if not 0 < knobs.reasons_top_share <= 1:
+        raise ValueError(f"CUSTOMER_ML_CHURN_REASONS_TOP_SHARE must be in (0, 1], got {knobs.reasons_top_share}")
+    protected = {ID, LABEL, TIME_COLUMN} & set(knobs.drop_features)
+    if protected:
+        raise ValueError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
+    return knobs
+
+
+# --- warehouse reads ------------------------------------------------------------------------------------
+
+
+def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
+    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
+
+
+def read_training_set(client: Warehouse) -> pl.DataFrame:
+    """marts.churn_training_set in a stable order (customer, cutoff) so training is reproducible."""
+    if not client.table_exists(MARTS, "churn_training_set"):
+        raise dg.Failure(description="marts.churn_training_set does not exist: materialize the dbt assets first")
+    frame = _query(client, "SELECT * FROM marts.churn_training_set ORDER BY customer_id, cutoff_date")
+    if frame.is_empty():
+        raise dg.Failure(description="marts.churn_training_set is empty: the as-of date leaves no past cutoff "
+                                     "whose churn window has elapsed, or there are no active customers")
+    return frame
+
+
+def read_active_features(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
+    """Customers active at `as_of`, with their features computed as of `as_of` (and only then)."""
+    frame = _query(client, "SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active "
+                           "ORDER BY customer_id", [as_of])
+    if frame.is_empty():
+        held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
+        raise dg.Failure(description=f"marts.customer_features has no active customers as of {as_of} (it holds "
+                                     f"as-of {held}): materialize the dbt assets for partition {as_of} first")
+    return frame
+
+
+def previous_high_risk_share(client: Warehouse, as_of: dt.date) -> tuple[dt.date, float] | None:
+    """(date, share of High risk) of the latest partition of marts.churn_scores before `as_of`."""
+    if not client.table_exists(MARTS, "churn_scores"):
+        return None
+    frame = _query(client, "SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
+                           "FROM marts.churn_scores WHERE as_of_date = (SELECT max(as_of_date) FROM "
+                           "marts.churn_scores WHERE as_of_date < ?) GROUP BY as_of_date", [HIGH, as_of])
+    return None if frame.is_empty() else (frame["as_of_date"][0], float(frame["share"][0]))
+
+
+# --- decisions and checks (pure; tested directly) -------------------------------------------------------
+
+
+def split_holdout(training_set: pl.DataFrame) -> tuple[pl.DataFrame, dt.date]:
+    """The rows at the latest cutoff: the library's own time holdout, used to compare every model."""
+    latest = training_set[TIME_COLUMN].max()
+    return training_set.filter(pl.col(TIME_COLUMN) == latest), latest
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def recency_baseline_score(evaluation: dict) -> float | None:
+    baseline = evaluation.get("baseline_recency_only") or {}
+    return _finite(baseline.get(PRIMARY_METRIC))
+
+
+def promotion_decision(challenger_eval: dict, champion_eval: dict | None, margin: float,
+                       champion_error: str | None = None) -> registry.Decision:
+    """PROMOTION_RULE on two evaluations of the same holdout rows."""
+    challenger = _finite(challenger_eval.get(PRIMARY_METRIC))
+    challenger = challenger if challenger is not None else float("nan")
+    if champion_error:
+        return registry.Decision(True, f"the champion cannot score the current training set ({champion_error}): "
+                                       f"the challenger ({PRIMARY_METRIC}={challenger:.4f}) replaces it",
+                                 challenger, None)
+    if champion_eval is not None and champion_eval.get("rows") != challenger_eval.get("rows"):
+        raise ValueError("champion and challenger were not evaluated on the same holdout rows")
+    champion = None if champion_eval is None else _finite(champion_eval.get(PRIMARY_METRIC))
+    if champion_eval is not None and champion is None:
+        champion = float("-inf")  # a champion without a finite holdout ROC-AUC cannot defend its place
+    return registry.decide_promotion(PRIMARY_METRIC, challenger, champion, higher_is_better=True, margin=margin)
+
+
+def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision,
+                challenger_eval: dict, champion_eval: dict | None) -> dg.AssetCheckResult:
+    """Passes when a champion exists and beats the recency-only baseline on the holdout (ROC-AUC)."""
+    model = None if serving_eval is None else _finite(serving_eval.get(PRIMARY_METRIC))
+    baseline = None if serving_eval is None else recency_baseline_score(serving_eval)
+    if serving_eval is None or serving_version is None:
+        passed, why = False, "no model holds the champion alias"
+    elif baseline is None:
+        # Without a recency column the only baseline is the base rate, whose ROC-AUC is 0.5 by definition.
+        baseline = 0.5
+        passed = model is not None and model > baseline
+        why = f"serving v{serving_version} {PRIMARY_METRIC} {model} vs base rate 0.5 (no recency baseline)"
+    else:
+        passed = model is not None and model > baseline
+        why = (f"serving v{serving_version} {PRIMARY_METRIC} {model:.4f} "
+               f"{'beats' if passed else 'does not beat'} the recency-only baseline {baseline:.4f} on the holdout")
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.ERROR, description=why,
+        metadata={
+            "decision": dg.MetadataValue.json({"promoted": decision.promote, "reason": decision.reason,
+                                               "challenger_score": _finite(decision.challenger_score),
+                                               "champion_score": _finite(decision.champion_score)}),
+            "serving_version": serving_version if serving_version is not None else -1,
+            "serving_roc_auc": model if model is not None else float("nan"),
+            "recency_only_roc_auc": baseline if baseline is not None else float("nan"),
+            "challenger": dg.MetadataValue.json(registry._jsonable(challenger_eval)),
+            "champion_before": dg.MetadataValue.json(registry._jsonable(champion_eval)),
+        },
+    )
+
+
+def high_risk_jump_check(previous: tuple[dt.date, float] | None, current_share: float, max_jump: float
+                         ) -> dg.AssetCheckResult:
+    """WARN when the High-risk share rose by more than `max_jump` (absolute) since the previous partition."""
+    metadata = {"high_risk_share": current_share, "max_jump": max_jump}
+    if previous is None:
+        return dg.AssetCheckResult(asset_key=SCORES_KEY, check_name=HIGH_RISK_JUMP_CHECK, passed=True,
+                                   severity=dg.AssetCheckSeverity.WARN,
+                                   description="no earlier partition to compare with", metadata=metadata)
+    previous_date, previous_share = previous
+    jump = current_share - previous_share
+    passed = jump <= max_jump
+    return dg.AssetCheckResult(
+        asset_key=SCORES_KEY, check_name=HIGH_RISK_JUMP_CHECK, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"High-risk share {current_share:.1%} vs {previous_share:.1%} on {previous_date}: "
+                     f"{'within' if passed else 'jumped by more than'} {max_jump:.0%}"),
+        metadata={**metadata, "previous_as_of_date": str(previous_date), "previous_high_risk_share": previous_share,
+                  "jump": jump},
+    )
+
+
+def score_frame(model, features: pl.DataFrame, as_of: dt.date, version: int, knobs: ChurnKnobs
+                ) -> tuple[pl.DataFrame, int]:
+    """The churn_scores rows for one as-of date and the number of rows that got reasons.
+
+    Reasons for every row up to `reasons_all_max_rows`; above that only the riskiest `reasons_top_share`
+    of rows get reasons (TreeSHAP per row is the scoring cost) and the others an empty list.
+    """
+    if features.height <= knobs.reasons_all_max_rows:
+        explained = model.explain(features, top_k=3).select(ID, "churn_probability", "risk_level", "top_reasons")
+        explained_rows = features.height
+    else:
+        probabilities = model.predict_proba(features)
+        explained_rows = max(1, math.ceil(knobs.reasons_top_share * features.height))
+        riskiest = np.sort(np.argsort(-probabilities, kind="stable")[:explained_rows])
+        reasons = model.explain(features[riskiest], top_k=3).select(ID, "top_reasons")
+        explained = pl.DataFrame({
+            ID: features[ID], "churn_probability": probabilities, "risk_level": model.risk_level(probabilities),
+        }).join(reasons, on=ID, how="left").with_columns(
+            pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    frame = explained.with_columns(
+        pl.col(ID).cast(pl.String),
+        as_of_date=pl.lit(as_of, dtype=pl.Date),
+        model_name=pl.lit(MODEL_NAME),
+        model_version=pl.lit(version, dtype=pl.Int64),
+    ).select(SCORE_COLUMNS).cast(SCORE_SCHEMA)
+    return frame, explained_rows
+
+
+# --- presentation ---------------------------------------------------------------------------------------
+
+METRIC_COLUMNS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")
+
+
+def holdout_table(challenger_eval: dict, champion_eval: dict | None, champion_version: int | None) -> pl.DataFrame:
+    """Holdout metrics of the challenger and champion with the base rate and recency-only baselines beside."""
+    rows = [("challenger", challenger_eval)]
+    if champion_eval is not None:
+        rows.append((f"champion v{champion_version}", champion_eval))
+    rows.append(("recency_only", challenger_eval.get("baseline_recency_only")))
+    rows.append(("base_rate", challenger_eval.get("baseline_base_rate")))
+    table = [{"model": name, "family": (metrics or {}).get("family", "-"),
+              **{c: _rounded((metrics or {}).get(c)) for c in METRIC_COLUMNS}}
+             for name, metrics in rows if metrics]
+    return pl.DataFrame(table, schema={c: pl.String for c in ("model", "family", *METRIC_COLUMNS)})
+
+
+def comparison_frame(report: dict) -> pl.DataFrame:
+    rows = report["comparison_table"]
+    columns = list(rows[0])
+    return pl.DataFrame([{c: _rounded(r.get(c)) for c in columns} for r in rows],
+                        schema={c: pl.String for c in columns})
+
+
+def _rounded(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def _plot_metadata(name: str, path: Path) -> dict:
+    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
+            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+
+
+def plots_dir(warehouse: WarehouseResource) -> Path:
+    path = Path(warehouse.home) / "plots" / GROUP
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def model_signature(model, sample: pl.DataFrame):
+    """MLflow signature: the model's input columns -> P(churn), inferred from a few holdout rows."""
+    from mlflow.models import infer_signature
+
+    inputs = sample.select(model.feature_names).head(20)
+    return infer_signature(inputs.to_pandas(), model.predict_proba(inputs))
+
+
+# --- assets ---------------------------------------------------------------------------------------------
+
+
+def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
+    @dg.asset(
+        name="churn_model",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[TRAINING_SET_KEY],
+        kinds={"mlflow", "lightgbm", "xgboost"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="Churn model (churn = no completed order in the CUSTOMER_ML_CHURN_WINDOW_DAYS after the "
+                    "as-of date): logistic regression, random forest, XGBoost and LightGBM with class weights or "
+                    "SMOTE compared by the churn library on marts.churn_training_set (point-in-time snapshots), "
+                    "calibrated; registered in MLflow as `churn_model` and promoted to `champion` only if it "
+                    "beats the champion on the latest-cutoff holdout (see PROMOTION_RULE).",
+        check_specs=[
+            dg.AssetCheckSpec(GATE_CHECK, asset="churn_model", blocking=True,
+                              description="The model that serves after the promotion decision exists and beats "
+                                          "the recency-only baseline (holdout ROC-AUC) on the latest-cutoff "
+                                          "holdout. Blocks churn_scores otherwise."),
+        ],
+    )
+    def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
+        knobs = churn_knobs()
+        training_set = read_training_set(warehouse.client())
+        holdout, holdout_cutoff = split_holdout(training_set)
+        train_input = training_set.drop([c for c in knobs.drop_features if c in training_set.columns])
+        try:
+            model = train_churn_model(
+                train_input, label=LABEL, id_column=ID, seed=knobs.seed, time_column=TIME_COLUMN,
+                families=knobs.families, search_budget_seconds=knobs.search_seconds, imbalance=knobs.imbalance,
+                n_splits=knobs.n_splits, label_window_days=knobs.window_days, primary_metric=PRIMARY_METRIC,
+            )
+        except ValueError as error:
+            raise dg.Failure(description=f"churn training failed on marts.churn_training_set: {error}") from error
+        report = model.report
+
+        challenger_eval = evaluate_on_holdout(model, holdout, LABEL)
+        champion = registry.load_champion(MODEL_NAME)
+        champion_version_before = champion[1] if champion else None
+        champion_eval, champion_error = None, None
+        if champion is not None:
+            try:
+                champion_eval = evaluate_on_holdout(champion[0], holdout, LABEL)
+            except ValueError as error:  # e.g. a feature column the champion needs is gone
+                champion_error = str(error)
+        decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_margin, champion_error)
+        context.log.info(decision.reason)
+
+        stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S%f}"
+        plots = write_plots(model, plots_dir(warehouse) / f"model_{stamp}")
+        comparison = comparison_frame(report)
+        holdout_metrics = holdout_table(challenger_eval, champion_eval, champion_version_before)
+        importance = model.global_importance()
+        mlflow_report = {
+            **report,
+            # Logged as MLflow metrics: the challenger's holdout figures and, when there is one, the champion's.
+            "metrics": {**report["metrics"], "cv": report["cv_metrics"],
+                        **({"champion_holdout": {k: v for k, v in champion_eval.items() if k != "family"}}
+                           if champion_eval else {})},
+            "baseline": report["baselines"],
+            "comparison": report["comparison_table"],
+            "promotion": {"rule": PROMOTION_RULE, "margin": knobs.promotion_margin,
+                          "champion_version": champion_version_before, "challenger": challenger_eval,
+                          "champion": champion_eval, "champion_error": champion_error,
+                          "promote": decision.promote, "reason": decision.reason},
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            comparison_md = Path(tmp) / "comparison_table.md"
+            comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_metrics) + "\n")
+            logged = registry.log_and_register(
+                MODEL_NAME, model, mlflow_report, decision,
+                params={"training_set": "marts.churn_training_set", "holdout_cutoff": holdout_cutoff,
+                        "churn_window_days": knobs.window_days, "families": ",".join(knobs.families),
+                        "imbalance": ",".join(knobs.imbalance), "search_budget_seconds": knobs.search_seconds,
+                        "n_splits": knobs.n_splits, "seed": knobs.seed, "promotion_margin": knobs.promotion_margin,
+                        "dropped_features": ",".join(knobs.drop_features),
+                        "chosen_family": report["chosen_family"], "chosen_imbalance": report["chosen_imbalance"],
+                        "threshold": report["threshold"], "features": ",".join(model.feature_names),
+                        "training_rows": report["split"]["training_rows"],
+                        "holdout_rows": report["split"]["holdout_rows"]},
+                artifacts={**plots, "comparison_table": comparison_md},
+                tags={"holdout_cutoff": str(holdout_cutoff), "chosen_family": report["chosen_family"]},
+                signature=model_signature(model, holdout),
+                pip_requirements=["mlflow", "polars", "numpy", "scikit-learn", "lightgbm", "xgboost",
+                                  "imbalanced-learn"],
+            )
+
+        serving_eval = challenger_eval if logged.promoted else champion_eval
+        serving_version = logged.version if logged.promoted else champion_version_before
+        gate = gate_result(serving_eval, serving_version, decision, challenger_eval, champion_eval)
+        decision_metadata = {
+            "promoted": logged.promoted, "reason": decision.reason, "challenger_version": logged.version,
+            "serving_version": serving_version, "champion_version_before": champion_version_before,
+            "challenger_score": _finite(decision.challenger_score), "champion_score": _finite(decision.champion_score),
+            "metric": PRIMARY_METRIC, "margin": knobs.promotion_margin, "champion_error": champion_error,
+        }
+        metrics = report["metrics"]
+        baselines = report["baselines"]
+        yield dg.MaterializeResult(
+            metadata={
+                "training_rows": report["split"]["training_rows"],
+                "holdout_rows": report["split"]["holdout_rows"],
+                "holdout_cutoff": str(holdout_cutoff),
+                "split": dg.MetadataValue.json(registry._jsonable(report["split"])),
+                "chosen_family": report["chosen_family"],
+                "chosen_imbalance": report["chosen_imbalance"],
+                "threshold": report["threshold"],
+                "holdout_roc_auc": metrics["roc_auc"],
+                "holdout_pr_auc": metrics["pr_auc"],
+                "holdout_f1": metrics["f1"],
+                "holdout_brier": metrics["brier"],
+                "base_rate": metrics["base_rate"],
+                "recency_only_roc_auc": (baselines["recency_only"] or {}).get("roc_auc", float("nan")),
+                "recency_only_pr_auc": (baselines["recency_only"] or {}).get("pr_auc", float("nan")),
+                "base_rate_pr_auc": baselines["base_rate"]["pr_auc"],
+                "holdout_metrics": dg.MetadataValue.md(markdown_table(holdout_metrics)),
+                "comparison_table": dg.MetadataValue.md(markdown_table(comparison)),
+                "global_importance": dg.MetadataValue.md(markdown_table(importance.with_columns(
+                    pl.col("mean_abs_contribution", "share").round(4)))),
+                "explanations": report["explanations"]["note"],
+                "decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+                "decision_reason": decision.reason,
+                "promoted": logged.promoted,
+                "mlflow_run_id": logged.run_id,
+                "model_version": logged.version,
+                "champion_version": serving_version if serving_version is not None else -1,
+                "risk_levels": RISK_RULE,
+                "promotion_rule": PROMOTION_RULE,
+                **{key: value for name, path in plots.items() for key, value in _plot_metadata(name, path).items()},
+            },
+            check_results=[gate],
+        )
+
+    @dg.asset(
+        key=SCORES_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, churn_model],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"mlflow", "lightgbm", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="One row per customer active at the as-of date (an order in the previous 365 days): "
+                    "customer_id, as_of_date, churn_probability (calibrated), risk_level (" + RISK_RULE + "), "
+                    "top_reasons (up to 3 readable drivers from the tree model's SHAP contributions), "
+                    "model_name, model_version; scored by the champion on marts.customer_features as of that "
+                    "day. Partition = as-of date; a backfill builds score history.",
+        check_specs=[
+            dg.AssetCheckSpec(HIGH_RISK_JUMP_CHECK, asset=SCORES_KEY,
+                              description="Warns when the share of High-risk customers rose by more than "
+                                          "CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP (0.10, absolute) against the "
+                                          "previous partition in marts.churn_scores."),
+        ],
+    )
+    def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
+        knobs = churn_knobs()
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        features = read_active_features(client, as_of)
+        champion = registry.load_champion(MODEL_NAME)
+        if champion is None:
+            raise dg.Failure(description=f"no `{MODEL_NAME}` version holds the champion alias: materialize "
+                                         "churn_model first")
+        model, version = champion
+        frame, explained_rows = score_frame(model, features, as_of, version, knobs)
+        high_share = float((frame["risk_level"] == HIGH).mean())
+        jump = high_risk_jump_check(previous_high_risk_share(client, as_of), high_share, knobs.max_high_risk_jump)
+        replaced = client.replace_partitions(MARTS, "churn_scores", frame, "as_of_date", as_of, as_of)
+        levels = (frame.group_by("risk_level").agg(pl.len().alias("customers"),
+                                                   pl.col("churn_probability").mean().round(4).alias("mean_p"))
+                  .sort("risk_level"))
+        yield dg.MaterializeResult(
+            metadata={
+                **frame_metadata(frame),
+                "table": f"{MARTS}.churn_scores",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                "rows_with_reasons": explained_rows,
+                "model_name": MODEL_NAME,
+                "model_version": version,
+                "model_family": model.family,
+                "high_risk_share": high_share,
+                "mean_churn_probability": float(frame["churn_probability"].mean()),
+                "risk_levels": dg.MetadataValue.md(markdown_table(levels)),
+                "risk_rule": RISK_RULE,
+            },
+            check_results=[jump],
+        )
+
+    return [churn_model, churn_scores]

@@ -1,0 +1,78 @@
+"""The dbt project in `warehouse/` as Dagster assets: each model an asset, each dbt test an asset check."""
+
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from customer_assets.config import DBT_PROJECT_DIR, load_settings
+from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.warehouse.dbt_env import apply_dbt_environment
+
+# dbt reads its target and paths from the environment: set them before the project is parsed.
+apply_dbt_environment(load_settings())
+# The dbt installed in this virtualenv, also for dagster-dbt's own parse in `dagster dev`, without activation.
+VENV_BIN = Path(sys.prefix) / "bin"
+if str(VENV_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    # A fresh clone has no manifest yet: parse once so the definitions can load anywhere.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class CustomerDbtTranslator(DagsterDbtTranslator):
+    """Models keyed as <schema>/<name> (e.g. marts/customer_features), grouped by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["config"]["schema"]
+        return super().get_group_name(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        return [OWNER]
+
+    def get_partition_mapping(self, dbt_resource_props, dbt_parent_resource_props):
+        # Features as of a day are computed from every day of history up to it, not from that day alone.
+        if dbt_parent_resource_props.get("resource_type") == "source":
+            return dg.AllPartitionMapping()
+        return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("model."):
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
+
+
+def build_dbt_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
+    """dbt models partitioned by as-of date: materializing a day rebuilds the marts as of that day."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=CustomerDbtTranslator(),
+        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1),
+    )
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """dbt build: staging views, intermediate and mart tables, and every dbt test as an asset check."""
+        as_of = context.partition_key
+        yield from dbt.cli(["build", "--vars", json.dumps({"as_of": as_of})], context=context).stream()
+
+    return warehouse_models
+
+
+def dbt_resource() -> DbtCliResource:
+    beside = VENV_BIN / "dbt"
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=str(beside) if beside.exists() else "dbt")

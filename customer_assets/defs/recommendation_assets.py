@@ -1,0 +1,557 @@
+"""Product recommendations (group `recommendations`): a trained, registered recommender and the tables it serves.
+
+- `recommendation_model` (unpartitioned) trains on the warehouse as of the latest built as-of date D (the max
+  `as_of_date` of marts.customer_features). Evaluation uses a time split: purchases in the last
+  CUSTOMER_ML_RECOMMEND_HOLDOUT_DAYS days up to D are held out, every model is fitted on the purchases before.
+  The challenger (the configured recipe) and the current champion are compared on that same split. The
+  registered champion has usually seen the held-out days (it was refit on everything up to its own as-of),
+  so it is not scored as stored: its *recipe* (algorithm, parameters, weighting, recorded on the model) is refit
+  on the same training part and evaluated on the same holdout. The winning recipe is then refit on all
+  purchases up to D and registered as `product_recommender` with the `champion` alias, so the served model
+  knows the latest history. If the champion's recipe wins, the challenger gets no alias and the run records
+  why; the champion keeps serving as it is when it already knows history up to D (a rerun of the same day),
+  otherwise its recipe is refit up to D and registered as a new version holding the alias ("champion kept,
+  refreshed"). A challenger must also beat popularity on the holdout to be promoted. The blocking gate check
+  passes when the serving model beats popularity on the holdout.
+  The explicit rating model (`fit_rating_model`) is fitted on reviews before the cutoff and its RMSE on the
+  held-out reviews, beside the global-mean baseline, is logged in the same MLflow run (it is not served).
+- `product_recommendations` (daily, as-of date) -> marts.product_recommendations: top-k per customer of
+  marts.customer_features for D, already-bought items excluded (checked against the warehouse, not only the
+  model), customers without history get their country's popular list.
+- `similar_products` (daily, as-of date) -> marts.similar_products: neighbours of every catalog product, with
+  as_of_date and model_version so past days stay reproducible.
+"""
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from customer_assets.defs.metadata import _markdown, frame_metadata
+from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.recommend import (
+    evaluate_on_holdout,
+    fit_rating_model,
+    fit_recommender,
+    interactions_from_order_items,
+    time_split,
+)
+
+GROUP = "recommendations"
+MODEL_NAME = "product_recommender"
+MARTS = "marts"
+GATE_CHECK = "serving_model_beats_popularity"
+METRICS = ("precision", "recall", "ndcg", "map")
+STAGING_DEPS = [dg.AssetKey(["staging", t]) for t in
+                ("stg_orders", "stg_order_items", "stg_products", "stg_reviews", "stg_customers")]
+FEATURES = dg.AssetKey(["marts", "customer_features"])
+
+
+@dataclass(frozen=True)
+class Knobs:
+    k: int = 10
+    include_seen: bool = False
+    holdout_days: float = 30.0
+    half_life_days: float = 180.0
+    rating_weight: float = 0.5
+    algorithm: str = "auto"
+    model_params: dict = field(default_factory=dict)
+    promotion_margin: float = 0.005
+    coverage_floor: float = 0.2
+    similar_k: int = 10
+    seed: int = 0
+
+
+def knobs() -> Knobs:
+    """CUSTOMER_ML_RECOMMEND_<KNOB> environment variables, with the defaults above."""
+    def env(name, default):
+        value = os.environ.get(f"CUSTOMER_ML_RECOMMEND_{name}")
+        return default if value in (None, "") else value
+
+    out = Knobs(
+        k=int(env("K", 10)),
+        include_seen=str(env("INCLUDE_SEEN", "false")).lower() in ("1", "true", "yes"),
+        holdout_days=float(env("HOLDOUT_DAYS", 30)),
+        half_life_days=float(env("HALF_LIFE_DAYS", 180)),
+        rating_weight=float(env("RATING_WEIGHT", 0.5)),
+        algorithm=str(env("ALGORITHM", "auto")),
+        model_params=json.loads(env("MODEL_PARAMS", "{}")),
+        promotion_margin=float(env("PROMOTION_MARGIN", 0.005)),
+        coverage_floor=float(env("COVERAGE_FLOOR", 0.2)),
+        similar_k=int(env("SIMILAR_K", 10)),
+        seed=int(env("SEED", 0)),
+    )
+    if out.k < 1 or out.similar_k < 1:
+        raise ValueError("CUSTOMER_ML_RECOMMEND_K and _SIMILAR_K must be >= 1")
+    if not 0 <= out.rating_weight < 1:
+        raise ValueError("CUSTOMER_ML_RECOMMEND_RATING_WEIGHT must be in [0, 1) so every purchase keeps a weight")
+    return out
+
+
+# --- warehouse reads ---------------------------------------------------------------------------------------
+
+def _query(client, sql: str, params: list) -> pl.DataFrame:
+    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
+
+
+def _latest_as_of(client) -> dt.date:
+    as_of = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
+    if as_of is None:
+        raise dg.Failure("marts.customer_features is empty: build the dbt models for an as-of date first")
+    return as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
+
+
+def _order_lines(client, as_of: dt.date) -> pl.DataFrame:
+    """Completed order lines up to the end of the as-of day: customer_id, product_id, quantity, ts."""
+    return _query(client, """
+        SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
+        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
+        WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
+
+
+def _seen_pairs(client, as_of: dt.date) -> pl.DataFrame:
+    return _query(client, """
+        SELECT DISTINCT o.customer_id, i.product_id
+        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
+        WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
+
+
+def _ratings(client, as_of: dt.date) -> pl.DataFrame:
+    return _query(client, """
+        SELECT customer_id, product_id, rating, review_ts AS ts FROM staging.stg_reviews
+        WHERE product_id IS NOT NULL AND rating IS NOT NULL AND review_date <= ?""", [as_of])
+
+
+def _products(client) -> pl.DataFrame:
+    return client.query("SELECT product_id, product_name AS name, category, description, price "
+                        "FROM staging.stg_products ORDER BY product_id")
+
+
+def _customers(client, as_of: dt.date) -> pl.DataFrame:
+    """Customers to serve as of D with their country (the cold-start group)."""
+    return _query(client, """
+        SELECT f.customer_id, coalesce(f.country, c.country, 'unknown') AS country
+        FROM marts.customer_features f LEFT JOIN staging.stg_customers c ON c.customer_id = f.customer_id
+        WHERE f.as_of_date = ? ORDER BY f.customer_id""", [as_of])
+
+
+# --- recipes: how a model is trained, so a champion can be refit on a new split --------------------------
+
+def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime, recipe: dict) -> pl.DataFrame:
+    """Recency-weighted purchases up to `until`; a review written by then scales its pair's weight
+    (rating 1 -> 1 - w, 3 -> 1, 5 -> 1 + w). Weight-aware models (NMF, ALS) use this; item-kNN and EASE
+    binarise the matrix, so for them ratings change nothing."""
+    frame = interactions_from_order_items(lines, as_of=until, half_life_days=recipe["half_life_days"])
+    strength = recipe.get("rating_weight", 0.0)
+    rated = ratings.filter(pl.col("ts") <= until) if ratings.height else ratings
+    if strength == 0 or rated.height == 0:
+        return frame
+    latest = rated.sort("ts").unique(["customer_id", "product_id"], keep="last").select(
+        "customer_id", "product_id", pl.col("rating").cast(pl.Float64))
+    return frame.join(latest, on=["customer_id", "product_id"], how="left").with_columns(
+        weight=pl.col("weight") * (1 + strength * (pl.col("rating").fill_null(3.0) - 3.0) / 2.0)
+    ).drop("rating")
+
+
+def _fit(recipe: dict, interactions: pl.DataFrame, products: pl.DataFrame, k: int):
+    params = recipe.get("model_params") or {}
+    return fit_recommender(interactions, products, seed=recipe["seed"], algorithm=recipe["algorithm"],
+                           model_params=params, new_product_weight=recipe.get("new_product_weight"), k=k)
+
+
+def _resolved(recipe: dict, model) -> dict:
+    """The recipe with the choices the fit made (algorithm, new-product weight) fixed, as it will be refit."""
+    chosen = model.report["chosen_model"]
+    return {**recipe, "algorithm": chosen, "new_product_weight": model.report["new_product_weight"],
+            "model_params": {chosen: (recipe.get("model_params") or {}).get(chosen, {})}}
+
+
+@dataclass
+class Split:
+    as_of: dt.date
+    end: dt.datetime
+    cutoff: dt.datetime
+    lines: pl.DataFrame
+    ratings: pl.DataFrame
+    products: pl.DataFrame
+    holdout: pl.DataFrame
+    groups: pl.DataFrame
+
+
+def _evaluate(recipe: dict, split: Split, k: int):
+    train = _interactions(split.lines, split.ratings, split.cutoff, recipe)
+    model = _fit(recipe, train, split.products, k)
+    return model, evaluate_on_holdout(model, split.holdout, k=k, groups=split.groups)
+
+
+def _rating_figures(ratings: pl.DataFrame, cutoff: dt.datetime, seed: int) -> dict:
+    """fit_rating_model on reviews up to the cutoff, RMSE on the later reviews beside the global mean."""
+    train, held = ratings.filter(pl.col("ts") <= cutoff), ratings.filter(pl.col("ts") > cutoff)
+    if train.height < 10 or held.height == 0:
+        return {"note": f"too few reviews for a holdout ({train.height} before, {held.height} after the cutoff)"}
+    model = fit_rating_model(train, seed=seed)
+    actual = held["rating"].cast(pl.Float64).to_numpy()
+    rmse = float(np.sqrt(np.mean((model.predict(held) - actual) ** 2)))
+    mean_rmse = float(np.sqrt(np.mean((train["rating"].cast(pl.Float64).mean() - actual) ** 2)))
+    return {"rmse": rmse, "global_mean_rmse": mean_rmse, "n_train": train.height, "n_holdout": held.height,
+            "internal_validation": model.report.get("metrics", {})}
+
+
+def _comparison_table(rows: dict[str, dict], k: int) -> str:
+    names = [f"{m}@{k}" for m in METRICS] + ["coverage", "n_customers"]
+    frame = pl.DataFrame({"metric": names, **{
+        label: [None if m is None else round(float(m[n]), 4) for n in names] for label, m in rows.items()}})
+    return _markdown(frame)
+
+
+def _plot(rows: dict[str, dict], k: int, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{m}@{k}" for m in METRICS] + ["coverage"]
+    present = {label: m for label, m in rows.items() if m is not None}
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(present)
+    for i, (label, metrics) in enumerate(present.items()):
+        ax.bar(np.arange(len(names)) + i * width, [metrics[n] for n in names], width, label=label)
+    ax.set_xticks(np.arange(len(names)) + width * (len(present) - 1) / 2, names)
+    ax.set_title("Recommendations on the time-split holdout")
+    ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _beats_popularity(evaluation: dict | None) -> bool:
+    if evaluation is None:
+        return False
+    primary = evaluation["primary_metric"]
+    return evaluation["model"][primary] > evaluation["popularity"][primary]
+
+
+# --- assets ------------------------------------------------------------------------------------------------
+
+def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list:
+
+    @dg.asset(
+        key="recommendation_model",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES, *STAGING_DEPS],
+        kinds={"mlflow", "scikit-learn", "polars"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="Trains the product recommender (item-kNN / EASE / NMF chosen by validation, blended with "
+                    "content similarity and popularity) on completed purchases up to the latest as-of date, "
+                    "evaluates challenger and champion recipes on the same time split beside popularity, and "
+                    "registers `product_recommender` (champion alias per the promotion rule) refit on all "
+                    "history. The review rating model's RMSE is logged in the same MLflow run.",
+        check_specs=[dg.AssetCheckSpec(
+            GATE_CHECK, asset="recommendation_model", blocking=True,
+            description="The model that serves after the decision beats popularity on the holdout's primary "
+                        "metric (ndcg@k); the decision, its reason and both metric sets are in the metadata.",
+        )],
+    )
+    def recommendation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                             mlflow: MlflowResource):
+        from customer_assets.mlops import registry
+
+        knob = knobs()
+        client = warehouse.client()
+        as_of = _latest_as_of(client)
+        end = dt.datetime.combine(as_of, dt.time.max)
+        cutoff = end - dt.timedelta(days=knob.holdout_days)
+        lines = _order_lines(client, as_of)
+        if lines.is_empty():
+            raise dg.Failure(f"no completed order lines up to {as_of}: nothing to learn recommendations from")
+        ratings = _ratings(client, as_of)
+        customers = _customers(client, as_of)
+        all_interactions = interactions_from_order_items(lines, as_of=end, half_life_days=knob.half_life_days)
+        _, holdout = time_split(all_interactions, holdout_days=knob.holdout_days, as_of=end)
+        split = Split(as_of, end, cutoff, lines, ratings, _products(client), holdout,
+                      customers.select("customer_id", pl.col("country").alias("group")))
+
+        base_recipe = {"algorithm": knob.algorithm, "model_params": knob.model_params, "new_product_weight": None,
+                       "half_life_days": knob.half_life_days, "rating_weight": knob.rating_weight,
+                       "seed": knob.seed}
+        challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
+        challenger_recipe = _resolved(base_recipe, challenger_split)
+
+        champion = registry.load_champion(MODEL_NAME)
+        champion_eval, champion_recipe, champion_version, champion_note = None, None, None, "no champion yet"
+        if champion is not None:
+            champion_model, champion_version = champion
+            champion_recipe = champion_model.report.get("recipe")
+            if champion_recipe == challenger_recipe:
+                champion_eval = challenger_eval
+                champion_note = f"v{champion_version}'s recipe equals the challenger's: same fit, same figures"
+            elif champion_recipe:
+                champion_eval = _evaluate(champion_recipe, split, knob.k)[1]
+                champion_note = f"v{champion_version}'s recipe refit on the same training part"
+            else:
+                champion_eval = evaluate_on_holdout(champion_model, holdout, k=knob.k, groups=split.groups)
+                champion_note = f"v{champion_version} has no recipe: evaluated as stored (it may know the holdout)"
+
+        primary = challenger_eval["primary_metric"]
+        decision = registry.decide_promotion(
+            primary, challenger_eval["model"][primary],
+            None if champion_eval is None else champion_eval["model"][primary],
+            higher_is_better=True, margin=knob.promotion_margin)
+        if decision.promote and not _beats_popularity(challenger_eval):
+            decision = registry.Decision(
+                False, f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
+                       f"{challenger_eval['popularity'][primary]:.4f} on the holdout", decision.challenger_score,
+                decision.champion_score)
+        challenger_wins = decision.promote
+        if challenger_wins:
+            serving_recipe, serving_eval = challenger_recipe, challenger_eval
+        elif champion_recipe is not None:
+            serving_recipe, serving_eval = champion_recipe, champion_eval
+        else:
+            serving_recipe, serving_eval = None, champion_eval  # no champion, or one without a recipe
+
+        rating = _rating_figures(ratings, cutoff, knob.seed)
+        rows = {"challenger": challenger_eval["model"], "champion": champion_eval and champion_eval["model"],
+                "popularity": challenger_eval["popularity"]}
+        table = _comparison_table(rows, knob.k)
+        plot = _plot(rows, knob.k, Path(warehouse.home) / "plots" / GROUP / "holdout_metrics.png")
+
+        shown = serving_eval or challenger_eval
+        report = {
+            "primary_metric": primary,
+            "metrics": {**shown["model"], **({"rating_rmse": rating["rmse"]} if "rmse" in rating else {})},
+            "baseline": {"popularity": shown["popularity"],
+                         **({"rating_global_mean": {"rmse": rating["global_mean_rmse"]}} if "rmse" in rating else {})},
+            "challenger": challenger_eval, "champion": champion_eval, "champion_note": champion_note,
+            "comparison": {label: metrics for label, metrics in rows.items()},
+            "challenger_promoted": challenger_wins, "decision": decision.reason, "rating_model": rating,
+            "split": {"as_of": as_of.isoformat(), "cutoff": cutoff.isoformat(), "holdout_days": knob.holdout_days,
+                      "holdout_pairs": holdout.height},
+        }
+        params = {**{f"recipe.{k}": v for k, v in (serving_recipe or challenger_recipe).items()}, **asdict(knob)}
+        tags = {"as_of": as_of.isoformat(), "challenger_promoted": str(challenger_wins).lower()}
+        champion_as_of = champion[0].report.get("as_of") if champion is not None else None
+        # A kept champion is refit only when it has not seen history up to D yet: reruns of the same day
+        # leave the registered champion version untouched.
+        refit = challenger_wins or (champion_recipe is not None and champion_as_of != as_of.isoformat())
+        serving_version = None if challenger_wins else champion_version
+        if refit:
+            # The served model has seen everything up to D; its figures are those of its recipe on the split.
+            served = _fit(serving_recipe, _interactions(lines, ratings, end, serving_recipe), split.products, knob.k)
+            served.report.update({
+                "recipe": serving_recipe, "as_of": as_of.isoformat(), "holdout_evaluation": serving_eval,
+                "selection_on_inner_validation": {"metrics": served.report["metrics"], "why": served.report["why"]},
+            })
+            report["model_report"] = served.report
+            reason = decision.reason if challenger_wins else (
+                f"{decision.reason}; the champion recipe (v{champion_version}) refit on history up to {as_of}")
+            logged = registry.log_and_register(
+                MODEL_NAME, served, report, registry.Decision(True, reason, decision.challenger_score,
+                                                              decision.champion_score),
+                params=params, artifacts={"holdout_metrics": plot}, tags=tags)
+            run_id, serving_version = logged.run_id, logged.version
+        else:
+            reason = decision.reason + (f"; v{champion_version} already knows history up to {champion_as_of}, "
+                                        "so it keeps serving unchanged" if champion_version else
+                                        "; nothing was registered")
+            run_id = registry.log_evaluation_run(
+                MODEL_NAME, report, registry.Decision(False, reason, decision.challenger_score,
+                                                      decision.champion_score),
+                params=params, artifacts={"holdout_metrics": plot}, tags=tags)
+
+        gate_passed = serving_version is not None and _beats_popularity(serving_eval)
+        check_metadata = {
+            "decision": "challenger promoted" if challenger_wins else "champion kept",
+            "reason": decision.reason,
+            "serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
+            "popularity_metrics": dg.MetadataValue.json(
+                (serving_eval or challenger_eval)["popularity"]),
+            "challenger_metrics": dg.MetadataValue.json(challenger_eval["model"]),
+            "champion_metrics": dg.MetadataValue.json(champion_eval["model"] if champion_eval else {}),
+        }
+        metadata = {
+            "as_of_date": as_of.isoformat(),
+            "holdout_cutoff": cutoff.isoformat(),
+            "holdout_customers": challenger_eval["model"]["n_customers"],
+            "interactions": all_interactions.height,
+            "comparison": dg.MetadataValue.md(table),
+            "decision": "challenger promoted" if challenger_wins else "champion kept",
+            "decision_reason": decision.reason,
+            "challenger_promoted": challenger_wins,
+            "primary_metric": primary,
+            "challenger_score": float(decision.challenger_score),
+            "champion_score": (float(decision.champion_score) if decision.champion_score is not None else None),
+            "promotion_margin": knob.promotion_margin,
+            "champion_evaluation": champion_note,
+            "challenger_recipe": dg.MetadataValue.json(challenger_recipe),
+            "serving_recipe": dg.MetadataValue.json(serving_recipe or {}),
+            "rating_model": dg.MetadataValue.json(rating),
+            "plot": dg.MetadataValue.path(str(plot)),
+            "plot_preview": dg.MetadataValue.md(f"![holdout metrics]({plot.as_uri()})"),
+        }
+        metadata.update({"mlflow_run_id": run_id, "serving_model_version": serving_version,
+                         "registered_new_version": refit, "record": reason})
+        context.log.info(f"recommendations: {metadata['decision']}: {decision.reason}")
+        yield dg.MaterializeResult(metadata=metadata, check_results=[dg.AssetCheckResult(
+            asset_key="recommendation_model", check_name=GATE_CHECK, passed=gate_passed,
+            severity=dg.AssetCheckSeverity.ERROR, metadata=check_metadata)])
+
+    def _champion_or_fail():
+        from customer_assets.mlops import registry
+
+        champion = registry.load_champion(MODEL_NAME)
+        if champion is None:
+            raise dg.Failure(f"no `{MODEL_NAME}` champion in the MLflow registry: materialize "
+                             "recommendation_model first")
+        return champion
+
+    def _day(context) -> dt.date:
+        return dt.date.fromisoformat(context.partition_key)
+
+    recommendation_checks = [
+        dg.AssetCheckSpec("every_customer_has_k_recommendations", asset="product_recommendations",
+                          description="Each customer of marts.customer_features for the day has k rows, or as "
+                                      "many as the catalog allows once bought items are excluded."),
+        dg.AssetCheckSpec("no_already_bought_items", asset="product_recommendations",
+                          description="When seen items are excluded, no row names a product the customer bought "
+                                      "(completed orders up to the as-of day, read from the warehouse)."),
+        dg.AssetCheckSpec("catalog_coverage_above_floor", asset="product_recommendations",
+                          description="Warns when the share of the catalog recommended to anyone falls below "
+                                      "CUSTOMER_ML_RECOMMEND_COVERAGE_FLOOR."),
+    ]
+
+    @dg.asset(
+        key="product_recommendations",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[recommendation_model, FEATURES, *STAGING_DEPS],
+        partitions_def=partitions_def,
+        kinds={"mlflow", "polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="marts.product_recommendations: top-k products per customer as of the partition day "
+                    "(customer_id, as_of_date, rank, product_id, score, strategy, model_version) from the "
+                    "champion `product_recommender`; bought items excluded unless "
+                    "CUSTOMER_ML_RECOMMEND_INCLUDE_SEEN=true; customers without history get their country's "
+                    "popular list.",
+        check_specs=recommendation_checks,
+    )
+    def product_recommendations(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                                mlflow: MlflowResource):
+        knob = knobs()
+        day = _day(context)
+        client = warehouse.client()
+        model, version = _champion_or_fail()
+        customers = _customers(client, day)
+        if customers.is_empty():
+            raise dg.Failure(f"marts.customer_features has no rows for {day}: build the dbt models for that "
+                             "partition first")
+        ids = customers["customer_id"]
+        groups = customers.select("customer_id", pl.col("country").alias("group"))
+        exclude = not knob.include_seen
+        seen = _seen_pairs(client, day)
+        request = knob.k
+        if exclude:
+            # Purchases the model never saw (it predates them) are removed after scoring; ask for enough extra.
+            unknown = seen.join(model.seen_pairs(ids), on=["customer_id", "product_id"], how="anti")
+            request += int(unknown.group_by("customer_id").len()["len"].max() or 0) if unknown.height else 0
+        recs = model.recommend(ids, k=request, exclude_seen=exclude, groups=groups)
+        if exclude:
+            recs = recs.join(seen, on=["customer_id", "product_id"], how="anti")
+        recs = (recs.sort("customer_id", "rank")
+                .with_columns(rank=pl.col("rank").cum_count().over("customer_id").cast(pl.Int32))
+                .filter(pl.col("rank") <= knob.k))
+        frame = recs.select(
+            "customer_id", pl.lit(day).alias("as_of_date"), "rank", "product_id", "score", "strategy",
+            pl.lit(version, dtype=pl.Int64).alias("model_version"))
+        replaced = client.replace_partitions(MARTS, "product_recommendations", frame, "as_of_date", day, day)
+
+        written = client.read_table(MARTS, "product_recommendations", "as_of_date = ?", [day])
+        catalog = len(model.items)
+        counts = customers.select("customer_id").join(
+            written.group_by("customer_id").len("n"), on="customer_id", how="left").with_columns(
+            pl.col("n").fill_null(0))
+        if exclude:
+            bought = seen.filter(pl.col("product_id").is_in(model.items.ids.implode())).group_by(
+                "customer_id").len("bought")
+            counts = counts.join(bought, on="customer_id", how="left").with_columns(pl.col("bought").fill_null(0))
+        else:
+            counts = counts.with_columns(bought=pl.lit(0))
+        counts = counts.with_columns(expected=pl.min_horizontal(pl.lit(knob.k), catalog - pl.col("bought")))
+        short = counts.filter(pl.col("n") != pl.col("expected"))
+        violations = written.join(seen, on=["customer_id", "product_id"], how="semi") if exclude else written[:0]
+        coverage = written["product_id"].n_unique() / max(catalog, 1)
+        strategies = written.group_by("strategy").len().sort("strategy")
+        yield dg.MaterializeResult(
+            metadata={**frame_metadata(written), "as_of_date": day.isoformat(), "model_version": version,
+                      "rows_replaced": replaced, "customers": customers.height, "k": knob.k,
+                      "exclude_seen": exclude, "catalog_coverage": round(coverage, 4),
+                      "strategies": dg.MetadataValue.json(dict(strategies.iter_rows())),
+                      "table": f"{MARTS}.product_recommendations"},
+            check_results=[
+                dg.AssetCheckResult(
+                    asset_key="product_recommendations", check_name="every_customer_has_k_recommendations",
+                    passed=short.is_empty(), metadata={
+                        "customers": customers.height, "customers_short": short.height,
+                        "examples": dg.MetadataValue.md(_markdown(short.head(5)))}),
+                dg.AssetCheckResult(
+                    asset_key="product_recommendations", check_name="no_already_bought_items",
+                    passed=violations.is_empty(), metadata={
+                        "exclude_seen": exclude, "violations": violations.height,
+                        "examples": dg.MetadataValue.md(_markdown(violations.head(5)))}),
+                dg.AssetCheckResult(
+                    asset_key="product_recommendations", check_name="catalog_coverage_above_floor",
+                    passed=coverage >= knob.coverage_floor, severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"coverage": round(coverage, 4), "floor": knob.coverage_floor,
+                              "catalog": catalog}),
+            ],
+        )
+
+    @dg.asset(
+        key="similar_products",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[recommendation_model, dg.AssetKey(["staging", "stg_products"])],
+        partitions_def=partitions_def,
+        kinds={"mlflow", "polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="marts.similar_products: for every catalog product its CUSTOMER_ML_RECOMMEND_SIMILAR_K "
+                    "neighbours (product_id, rank, similar_product_id, score; half co-purchase cosine, half "
+                    "content similarity, content only for products nobody bought), with as_of_date and "
+                    "model_version.",
+        check_specs=[dg.AssetCheckSpec(
+            "every_product_has_similar_products", asset="similar_products",
+            description="Every product of staging.stg_products has at least one similar product on the day.")],
+    )
+    def similar_products(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         mlflow: MlflowResource):
+        knob = knobs()
+        day = _day(context)
+        client = warehouse.client()
+        model, version = _champion_or_fail()
+        catalog = _products(client)["product_id"]
+        neighbours = model.similar_products(catalog, k=knob.similar_k)
+        frame = neighbours.select(
+            "product_id", "rank", "similar_product_id", "score", pl.lit(day).alias("as_of_date"),
+            pl.lit(version, dtype=pl.Int64).alias("model_version"))
+        replaced = client.replace_partitions(MARTS, "similar_products", frame, "as_of_date", day, day)
+        missing = catalog.to_frame("product_id").join(frame, on="product_id", how="anti")
+        yield dg.MaterializeResult(
+            metadata={**frame_metadata(frame), "as_of_date": day.isoformat(), "model_version": version,
+                      "rows_replaced": replaced, "products": catalog.len(), "table": f"{MARTS}.similar_products"},
+            check_results=[dg.AssetCheckResult(
+                asset_key="similar_products", check_name="every_product_has_similar_products",
+                passed=missing.is_empty(), metadata={
+                    "products_without_neighbours": missing.height,
+                    "examples": dg.MetadataValue.md(_markdown(missing.head(5)))})],
+        )
+
+    return [recommendation_model, product_recommendations, similar_products]

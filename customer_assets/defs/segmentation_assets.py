@@ -1,0 +1,611 @@
+"""Segmentation assets: train and register the segmentation model, then segment customers as of each day.
+
+- `segmentation_model` (unpartitioned): fits `segment_customers` on marts.customer_features (the as-of date
+  just built) minus a fixed holdout of customers (md5 of customer_id, so the same customers are held out at
+  every training and neither champion nor challenger ever saw them), scores the new model and the current
+  champion on that holdout, registers the new one in MLflow and moves the `champion` alias per the rule in
+  `promotion_decision`. Blocking gate check: the serving model beats its baseline on the holdout.
+- `marts.customer_segments`, `marts.segment_profiles`, `marts.customer_embedding` (daily partitions, key =
+  as-of date): the champion's segments, per-segment profiles and 2-D coordinates as of that day.
+
+The ML lives in `customer_assets.ml.segmentation`; this module reads, decides, writes and reports.
+"""
+
+import datetime as dt
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import frame_metadata
+from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.segmentation import (
+    DEFAULT_FEATURE_COLUMNS,
+    SELECTION_RULE,
+    NAMING_RULE,
+    evaluate_on_holdout,
+    plot_profile_bars,
+    plot_segment_scatter,
+    plot_segment_sizes_over_time,
+    segment_customers,
+    segment_share_shifts,
+    segment_share_violations,
+)
+from customer_assets.ml.segmentation.embedding import embedding_frame
+from customer_assets.ml.segmentation.profiles import segment_profiles
+from customer_assets.mlops import registry
+from customer_assets.warehouse.client import Warehouse
+
+GROUP = "segmentation"
+MODEL_NAME = "customer_segmentation"
+MARTS = "marts"
+FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
+SEGMENTS_KEY = dg.AssetKey([MARTS, "customer_segments"])
+PROFILES_KEY = dg.AssetKey([MARTS, "segment_profiles"])
+EMBEDDING_KEY = dg.AssetKey([MARTS, "customer_embedding"])
+ID = "customer_id"
+
+GATE_CHECK = "serving_model_beats_baseline_on_holdout"
+STABILITY_CHECK = "stability_ari_at_least_0_8"
+MIN_STABILITY = 0.8
+SHARE_CHECK = "every_segment_at_least_min_share"
+SHIFT_CHECK = "segment_share_shift_vs_previous_partition"
+
+SEGMENT_COLUMNS = ("customer_id", "as_of_date", "segment_id", "segment_name", "algorithm", "model_version")
+EMBEDDING_COLUMNS = ("customer_id", "as_of_date", "segment_name", "pca_x", "pca_y", "tsne_x", "tsne_y")
+
+PROMOTION_RULE = (
+    "Both models are scored with evaluate_on_holdout on the same held-out customers (md5(customer_id) bucket "
+    "< holdout_percent of 100; never used for fitting). Primary metric: holdout silhouette (higher is better). "
+    "No champion yet: the challenger becomes champion. Otherwise the challenger is promoted only if its "
+    "silhouette beats the champion's by more than the margin AND it beats its own value-quantile baseline on "
+    "the holdout AND its bootstrap stability ARI is at least 0.8; a champion that can no longer score the "
+    "current features (e.g. a feature column disappeared) is replaced."
+)
+
+
+# --- knobs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentationKnobs:
+    seed: int = 0
+    k_min: int = 3
+    k_max: int = 8
+    feature_columns: tuple[str, ...] | None = None
+    quadratic_sample_size: int = 10_000
+    kmeans_selection_size: int = 50_000
+    silhouette_sample_size: int = 5_000
+    stability_resamples: int = 5
+    stability_sample_size: int = 5_000
+    holdout_percent: int = 10
+    promotion_margin: float = 0.01
+    min_segment_share: float = 0.02
+    max_share_shift: float = 0.05
+    tsne_sample_size: int = 2_000
+
+
+def segmentation_knobs() -> SegmentationKnobs:
+    """Every tunable of the segmentation assets, from CUSTOMER_ML_SEGMENTATION_* (and the share-shift knob)."""
+
+    def env(name: str, default, cast):
+        value = os.environ.get(name)
+        return default if value in (None, "") else cast(value)
+
+    prefix = "CUSTOMER_ML_SEGMENTATION_"
+    base = SegmentationKnobs()
+    features = env(prefix + "FEATURES", None, lambda v: tuple(c.strip() for c in v.split(",") if c.strip()))
+    knobs = SegmentationKnobs(
+        seed=env(prefix + "SEED", base.seed, int),
+        k_min=env(prefix + "K_MIN", base.k_min, int),
+        k_max=env(prefix + "K_MAX", base.k_max, int),
+        feature_columns=features or None,
+        quadratic_sample_size=env(prefix + "SAMPLE_SIZE", base.quadratic_sample_size, int),
+        kmeans_selection_size=env(prefix + "KMEANS_SELECTION_SIZE", base.kmeans_selection_size, int),
+        silhouette_sample_size=env(prefix + "SILHOUETTE_SAMPLE_SIZE", base.silhouette_sample_size, int),
+        stability_resamples=env(prefix + "STABILITY_RESAMPLES", base.stability_resamples, int),
+        stability_sample_size=env(prefix + "STABILITY_SAMPLE_SIZE", base.stability_sample_size, int),
+        holdout_percent=env(prefix + "HOLDOUT_PERCENT", base.holdout_percent, int),
+        promotion_margin=env(prefix + "PROMOTION_MARGIN", base.promotion_margin, float),
+        min_segment_share=env(prefix + "MIN_SEGMENT_SHARE", base.min_segment_share, float),
+        max_share_shift=env("CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT", base.max_share_shift, float),
+        tsne_sample_size=env(prefix + "TSNE_SAMPLE_SIZE", base.tsne_sample_size, int),
+    )
+    if not 1 <= knobs.holdout_percent <= 50:
+        raise ValueError(f"CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT must be in 1..50, got {knobs.holdout_percent}")
+    return knobs
+
+
+# --- warehouse reads ------------------------------------------------------------------------------------
+
+
+def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
+    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
+
+
+def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFrame:
+    """marts.customer_features as of `as_of` (default: the latest as-of date), with `holdout_bucket` 0..99.
+
+    The bucket is md5(customer_id) mod 100, computed in SQL: stable across runs, library versions and both
+    warehouses, so a customer is held out at every training or at none.
+    """
+    where = "as_of_date = ?" if as_of else "as_of_date = (SELECT max(as_of_date) FROM marts.customer_features)"
+    frame = _query(
+        client,
+        "SELECT *, substr(md5(CAST(customer_id AS VARCHAR)), 1, 8) AS id_md5 "
+        f"FROM marts.customer_features WHERE {where} ORDER BY customer_id",
+        [as_of] if as_of else None,
+    )
+    if frame.is_empty():
+        held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
+        raise dg.Failure(
+            description=f"marts.customer_features has no rows as of {as_of or 'any date'} (it holds as-of {held}): "
+                        "materialize the dbt assets for that partition first")
+    bucket = pl.col("id_md5").str.to_integer(base=16) % 100
+    return frame.with_columns(bucket.cast(pl.Int32).alias("holdout_bucket")).drop("id_md5")
+
+
+def read_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
+    return _query(client, "SELECT * FROM marts.customer_segments WHERE as_of_date = ? ORDER BY customer_id", [as_of])
+
+
+def previous_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame | None:
+    """The segments of the latest partition before `as_of`, or None when there is none."""
+    if not client.table_exists(MARTS, "customer_segments"):
+        return None
+    frame = _query(
+        client,
+        "SELECT as_of_date, segment_id, segment_name FROM marts.customer_segments WHERE as_of_date = "
+        "(SELECT max(as_of_date) FROM marts.customer_segments WHERE as_of_date < ?)",
+        [as_of],
+    )
+    return None if frame.is_empty() else frame
+
+
+def segment_history(client: Warehouse) -> pl.DataFrame:
+    return _query(
+        client,
+        "SELECT as_of_date, segment_name, count(*) AS customers FROM marts.customer_segments "
+        "GROUP BY as_of_date, segment_name ORDER BY as_of_date, segment_name",
+    )
+
+
+# --- decisions and checks (pure; tested directly) -------------------------------------------------------
+
+
+def primary_score(evaluation: dict | None) -> float | None:
+    if evaluation is None:
+        return None
+    value = evaluation["metrics"].get(evaluation["primary_metric"])
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def beats_baseline(evaluation: dict) -> bool:
+    model, baseline = primary_score(evaluation), evaluation["baseline"].get(evaluation["primary_metric"])
+    if model is None:
+        return False
+    return baseline is None or (isinstance(baseline, float) and math.isnan(baseline)) or model > baseline
+
+
+def promotion_decision(
+    challenger_eval: dict, champion_eval: dict | None, challenger_stability: float | None, margin: float,
+    champion_error: str | None = None,
+) -> registry.Decision:
+    """Apply PROMOTION_RULE to two holdout evaluations (same rows)."""
+    metric = challenger_eval["primary_metric"]
+    challenger = primary_score(challenger_eval)
+    challenger_value = challenger if challenger is not None else float("nan")
+    if champion_error:
+        return registry.Decision(True, f"the champion cannot score the current features ({champion_error}): "
+                                       f"the challenger ({metric}={challenger_value:.4f}) replaces it",
+                                 challenger_value, None)
+    champion = primary_score(champion_eval) if champion_eval is not None else None
+    if champion_eval is not None and champion is None:
+        champion = float("-inf")  # a champion that finds fewer than 2 clusters on the holdout has no silhouette
+    decision = registry.decide_promotion(metric, challenger_value, champion,
+                                         challenger_eval["primary_metric_higher_is_better"], margin)
+    if not decision.promote or champion_eval is None:
+        return decision
+    vetoes = []
+    if not beats_baseline(challenger_eval):
+        vetoes.append("it does not beat its value-quantile baseline on the holdout")
+    if challenger_stability is None or challenger_stability < MIN_STABILITY:
+        vetoes.append(f"its bootstrap stability ARI {challenger_stability} is below {MIN_STABILITY}")
+    if vetoes:
+        return registry.Decision(False, decision.reason.replace("beats champion", "would beat champion")
+                                 + "; champion kept because " + " and ".join(vetoes), challenger_value, champion)
+    return decision
+
+
+def segment_share_check(labels: pl.DataFrame, min_share: float, asset_key: dg.AssetKey = SEGMENTS_KEY
+                        ) -> dg.AssetCheckResult:
+    """Passes when every segment (DBSCAN outliers excepted) holds at least `min_share` of the rows given."""
+    violations = segment_share_violations(labels, min_share)
+    shares = (labels.group_by("segment_id", "segment_name").agg(pl.len().alias("size"))
+              .with_columns((pl.col("size") / labels.height).round(4).alias("share")).sort("segment_id"))
+    return dg.AssetCheckResult(
+        asset_key=asset_key, check_name=SHARE_CHECK, passed=not violations,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"every segment holds >= {min_share:.1%} of customers" if not violations else
+                    f"{len(violations)} segment(s) below {min_share:.1%} of customers",
+        metadata={"min_share": min_share, "violations": dg.MetadataValue.json(violations),
+                  "shares": dg.MetadataValue.md(markdown_table(shares))},
+    )
+
+
+def share_shift_check(previous: pl.DataFrame | None, current: pl.DataFrame, max_shift: float,
+                      asset_key: dg.AssetKey = SEGMENTS_KEY) -> dg.AssetCheckResult:
+    """WARN when a segment's share moved by more than `max_shift` since the previous partition."""
+    if previous is None:
+        return dg.AssetCheckResult(asset_key=asset_key, check_name=SHIFT_CHECK, passed=True,
+                                   severity=dg.AssetCheckSeverity.WARN,
+                                   description="no earlier partition to compare with",
+                                   metadata={"max_shift": max_shift})
+    shifts = segment_share_shifts(previous, current, max_shift)
+    previous_date = previous["as_of_date"][0] if "as_of_date" in previous.columns else None
+    return dg.AssetCheckResult(
+        asset_key=asset_key, check_name=SHIFT_CHECK, passed=not shifts, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"no segment share moved by more than {max_shift:.1%} since {previous_date}" if not shifts
+                     else f"{len(shifts)} segment share(s) moved by more than {max_shift:.1%} since {previous_date}"),
+        metadata={"max_shift": max_shift, "previous_as_of_date": str(previous_date),
+                  "shifts": dg.MetadataValue.json([{k: (round(v, 4) if isinstance(v, float) else v)
+                                                    for k, v in row.items()} for row in shifts])},
+    )
+
+
+# --- presentation ---------------------------------------------------------------------------------------
+
+COMPARISON_COLUMNS = ("algorithm", "n_clusters", "silhouette", "davies_bouldin", "calinski_harabasz", "inertia",
+                      "noise_share", "smallest_cluster_share", "stability_ari", "eligible")
+
+
+def comparison_frame(report: dict) -> pl.DataFrame:
+    rows = [{c: _rounded(row.get(c)) for c in COMPARISON_COLUMNS} for row in report["comparison"]]
+    return pl.DataFrame(rows, schema={c: pl.String for c in COMPARISON_COLUMNS})
+
+
+def holdout_frame(challenger_eval: dict, champion_eval: dict | None, champion_version: int | None) -> pl.DataFrame:
+    rows = []
+    for label, evaluation in (("challenger", challenger_eval), (f"champion v{champion_version}", champion_eval)):
+        if evaluation is None:
+            continue
+        metrics, baseline = evaluation["metrics"], evaluation["baseline"]
+        rows.append({
+            "model": label, "algorithm": evaluation["algorithm"], "n_clusters": str(metrics["n_clusters"]),
+            "silhouette": _rounded(metrics["silhouette"]), "davies_bouldin": _rounded(metrics["davies_bouldin"]),
+            "baseline_silhouette": _rounded(baseline["silhouette"]),
+            "baseline_davies_bouldin": _rounded(baseline["davies_bouldin"]),
+        })
+    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]})
+
+
+def _rounded(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _plot_metadata(name: str, path: Path) -> dict:
+    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
+            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+
+
+def plots_dir(warehouse: WarehouseResource) -> Path:
+    path = Path(warehouse.home) / "plots" / GROUP
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _json_metrics(evaluation: dict | None) -> dict | None:
+    return None if evaluation is None else registry._jsonable(evaluation)
+
+
+# --- assets ---------------------------------------------------------------------------------------------
+
+
+def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
+    @dg.asset(
+        name="segmentation_model",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY],
+        kinds={"mlflow", "scikitlearn", "polars"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="Customer segmentation model: K-Means, DBSCAN and Ward compared on marts.customer_features "
+                    "(latest as-of date), one chosen by the library's selection rule, named by profile; "
+                    "registered in MLflow as `customer_segmentation` (transform + clusterer) and promoted to "
+                    "`champion` only if it wins on a fixed customer holdout (see PROMOTION_RULE).",
+        check_specs=[
+            dg.AssetCheckSpec(GATE_CHECK, asset="segmentation_model", blocking=True,
+                              description="The model that serves after the promotion decision beats its "
+                                          "value-quantile baseline (silhouette) on the held-out customers."),
+            dg.AssetCheckSpec(STABILITY_CHECK, asset="segmentation_model",
+                              description="The serving model's bootstrap stability (mean adjusted Rand index "
+                                          "between refits on resamples) is at least 0.8."),
+        ],
+    )
+    def segmentation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                           mlflow: MlflowResource):
+        knobs = segmentation_knobs()
+        features = read_features(warehouse.client())
+        as_of = features["as_of_date"][0]
+        is_holdout = pl.col("holdout_bucket") < knobs.holdout_percent
+        train = features.filter(~is_holdout).drop("holdout_bucket")
+        holdout = features.filter(is_holdout).drop("holdout_bucket")
+        if holdout.height < 20:
+            raise dg.Failure(description=f"only {holdout.height} held-out customers ({knobs.holdout_percent}% of "
+                                         f"{features.height}): too few to compare models; raise "
+                                         "CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT or load more customers")
+
+        result = segment_customers(
+            train, id_column=ID, seed=knobs.seed, feature_columns=list(knobs.feature_columns or []) or None,
+            k_range=(knobs.k_min, knobs.k_max), sample_size=knobs.quadratic_sample_size,
+            kmeans_selection_size=knobs.kmeans_selection_size,
+            silhouette_sample_size=knobs.silhouette_sample_size, n_resamples=knobs.stability_resamples,
+            stability_sample_size=knobs.stability_sample_size, holdout_fraction=0.0,
+            min_segment_share=knobs.min_segment_share, min_stability=MIN_STABILITY,
+        )
+        report = result.report
+        evaluate = lambda model: evaluate_on_holdout(model, holdout, knobs.silhouette_sample_size, knobs.seed)  # noqa: E731
+        challenger_eval = evaluate(result.model)
+        champion = registry.load_champion(MODEL_NAME)
+        champion_eval, champion_error = None, None
+        if champion is not None:
+            try:
+                champion_eval = evaluate(champion[0])
+            except ValueError as error:  # e.g. the champion's feature columns are gone
+                champion_error = str(error)
+        challenger_stability = report["metrics"].get("stability_ari")
+        decision = promotion_decision(challenger_eval, champion_eval, challenger_stability,
+                                      knobs.promotion_margin, champion_error)
+        context.log.info(decision.reason)
+
+        folder = plots_dir(warehouse)
+        stamp = f"{as_of}_{dt.datetime.now():%Y%m%dT%H%M%S}"
+        scatter = folder / f"model_{stamp}_scatter.png"
+        bars = folder / f"model_{stamp}_profiles.png"
+        plot_segment_scatter(result.embedding(tsne_sample_size=0, seed=knobs.seed), scatter, seed=knobs.seed)
+        plot_profile_bars(result.profiles(), bars)
+
+        comparison = comparison_frame(report)
+        champion_version_before = champion[1] if champion else None
+        holdout_table = holdout_frame(challenger_eval, champion_eval, champion_version_before)
+        mlflow_report = {
+            **report,
+            # Logged as MLflow metrics: the training figures and the holdout figures of both models.
+            "metrics": {**report["metrics"], "holdout": challenger_eval["metrics"],
+                        **({"champion_holdout": champion_eval["metrics"]} if champion_eval else {})},
+            "baseline": {**report["baseline"], "holdout": challenger_eval["baseline"]},
+            "holdout": {"rule": PROMOTION_RULE, "challenger": _json_metrics(challenger_eval),
+                        "champion": _json_metrics(champion_eval), "champion_version": champion_version_before,
+                        "promotion_margin": knobs.promotion_margin},
+            "decision": {"promote": decision.promote, "reason": decision.reason},
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            comparison_md = Path(tmp) / "comparison.md"
+            comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_table) + "\n")
+            logged = registry.log_and_register(
+                MODEL_NAME, result.model, mlflow_report, decision,
+                params={"as_of_date": as_of, "chosen_algorithm": report["chosen_algorithm"],
+                        "n_clusters": report["metrics"]["n_clusters"], "k_range": report["k_range"],
+                        "feature_columns": ",".join(report["feature_columns"]),
+                        "transform": report["transform"]["method"], "seed": knobs.seed,
+                        "train_rows": train.height, "holdout_rows": holdout.height,
+                        "holdout_percent": knobs.holdout_percent, "promotion_margin": knobs.promotion_margin,
+                        "selection_fallback": report["selection_fallback"]},
+                artifacts={"scatter": scatter, "profiles": bars, "comparison": comparison_md},
+                tags={"as_of_date": str(as_of), "chosen_algorithm": report["chosen_algorithm"]},
+            )
+
+        serving_eval = challenger_eval if logged.promoted else champion_eval
+        serving_version = logged.version if logged.promoted else champion_version_before
+        serving_stability = (challenger_stability if logged.promoted
+                             else registry.version_metrics(MODEL_NAME, serving_version).get("stability_ari"))
+        gate_passed = serving_eval is not None and beats_baseline(serving_eval)
+        decision_metadata = {
+            "promoted": logged.promoted, "reason": decision.reason,
+            "challenger_version": logged.version, "serving_version": serving_version,
+            "challenger_score": decision.challenger_score, "champion_score": decision.champion_score,
+            "primary_metric": challenger_eval["primary_metric"], "margin": knobs.promotion_margin,
+        }
+        gate = dg.AssetCheckResult(
+            check_name=GATE_CHECK, passed=gate_passed,
+            description=f"serving model v{serving_version} "
+                        f"{'beats' if gate_passed else 'does not beat'} its baseline on the holdout",
+            metadata={"decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+                      "serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
+                      "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
+                      "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
+                      "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table))},
+        )
+        stable = serving_stability is not None and serving_stability >= MIN_STABILITY
+        stability = dg.AssetCheckResult(
+            check_name=STABILITY_CHECK, passed=stable,
+            description=f"serving model v{serving_version} stability ARI {serving_stability} "
+                        f"{'>=' if stable else '<'} {MIN_STABILITY}",
+            metadata={"stability_ari": serving_stability, "min_ari": MIN_STABILITY,
+                      "serving_version": serving_version,
+                      "challenger_stability_ari": challenger_stability},
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "as_of_date": str(as_of),
+                "train_rows": train.height,
+                "holdout_rows": holdout.height,
+                "chosen_algorithm": report["chosen_algorithm"],
+                "n_clusters": report["metrics"]["n_clusters"],
+                "selection_fallback": report["selection_fallback"],
+                "comparison": dg.MetadataValue.md(markdown_table(comparison)),
+                "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table)),
+                "decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+                "promoted": logged.promoted,
+                "mlflow_run_id": logged.run_id,
+                "model_version": logged.version,
+                "champion_version": serving_version,
+                "segments": dg.MetadataValue.json(report["segments"]),
+                "transform": dg.MetadataValue.json(report["transform"]),
+                "selection_rule": SELECTION_RULE,
+                "naming_rule": NAMING_RULE,
+                "promotion_rule": PROMOTION_RULE,
+                **_plot_metadata("scatter", scatter),
+                **_plot_metadata("profiles", bars),
+            },
+            check_results=[gate, stability],
+        )
+
+    def champion_or_fail() -> tuple:
+        champion = registry.load_champion(MODEL_NAME)
+        if champion is None:
+            raise dg.Failure(description=f"no `{MODEL_NAME}` model holds the champion alias: materialize "
+                                         "segmentation_model first")
+        return champion
+
+    @dg.asset(
+        key=SEGMENTS_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, segmentation_model],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"mlflow", "polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="One row per customer and as-of date: the champion segmentation model's segment "
+                    "(customer_id, as_of_date, segment_id, segment_name, algorithm, model_version). Partition = "
+                    "as-of date; a backfill builds segment history.",
+        check_specs=[
+            dg.AssetCheckSpec(SHARE_CHECK, asset=SEGMENTS_KEY, blocking=True,
+                              description="Every segment (DBSCAN outliers excepted) holds at least "
+                                          "CUSTOMER_ML_SEGMENTATION_MIN_SEGMENT_SHARE (2%) of the partition's "
+                                          "customers. Runs before the write: a failing partition is not written."),
+            dg.AssetCheckSpec(SHIFT_CHECK, asset=SEGMENTS_KEY,
+                              description="Warns when a segment's share moved by more than "
+                                          "CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT (0.05) since the previous "
+                                          "partition in the table."),
+        ],
+    )
+    def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                          mlflow: MlflowResource):
+        knobs = segmentation_knobs()
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        features = read_features(client, as_of)
+        model, version = champion_or_fail()
+        labels = model.assign(features, ID)
+        frame = labels.with_columns(
+            as_of_date=pl.lit(as_of, dtype=pl.Date), algorithm=pl.lit(model.algorithm),
+            model_version=pl.lit(version, dtype=pl.Int64),
+        ).select(SEGMENT_COLUMNS)
+        share = segment_share_check(frame, knobs.min_segment_share)
+        if not share.passed:
+            yield share
+            raise dg.Failure(description=f"marts.customer_segments {as_of}: {share.description}; the partition "
+                                         "was not written", metadata={"violations": share.metadata["violations"]})
+        shift = share_shift_check(previous_segments(client, as_of), frame, knobs.max_share_shift)
+        replaced = client.replace_partitions(MARTS, "customer_segments", frame, "as_of_date", as_of, as_of)
+
+        history_plot = plots_dir(warehouse) / f"segment_sizes_over_time_{as_of}.png"
+        history = segment_history(client)
+        plot_segment_sizes_over_time(history, history_plot, count_column="customers")
+        run_id = registry.log_plots_run(MODEL_NAME, f"segments {as_of}", {"sizes_over_time": history_plot},
+                                        tags={"as_of_date": str(as_of), "model_version": str(version)})
+        shares = frame.group_by("segment_name").agg(pl.len().alias("customers")).sort("segment_name")
+        yield dg.MaterializeResult(
+            metadata={
+                **frame_metadata(frame),
+                "table": f"{MARTS}.customer_segments",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                "model_version": version,
+                "algorithm": model.algorithm,
+                "segment_sizes": dg.MetadataValue.md(markdown_table(shares)),
+                "history_dates": history["as_of_date"].n_unique(),
+                "mlflow_plots_run_id": run_id,
+                **_plot_metadata("sizes_over_time", history_plot),
+            },
+            check_results=[share, shift],
+        )
+
+    @dg.asset(
+        key=PROFILES_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, customer_segments],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="Per segment and as-of date: size, share and the mean and median of the key RFM, value and "
+                    "engagement features (original units), from marts.customer_segments and "
+                    "marts.customer_features of the same day.",
+    )
+    def segment_profiles_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        features = read_features(client, as_of)
+        labels = read_segments(client, as_of).select(ID, "segment_id", "segment_name")
+        key_features = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
+        profiles = segment_profiles(features, labels, key_features, ID)
+        frame = profiles.select(pl.lit(as_of, dtype=pl.Date).alias("as_of_date"), pl.all()).with_columns(
+            pl.col("size").cast(pl.Int64))
+        replaced = client.replace_partitions(MARTS, "segment_profiles", frame, "as_of_date", as_of, as_of)
+        bars = plots_dir(warehouse) / f"segment_profiles_{as_of}.png"
+        plot_profile_bars(profiles, bars)
+        return dg.MaterializeResult(metadata={
+            **frame_metadata(frame, preview_rows=10),
+            "table": f"{MARTS}.segment_profiles", "as_of_date": str(as_of), "rows_replaced": replaced,
+            **_plot_metadata("profiles", bars),
+        })
+
+    @dg.asset(
+        key=EMBEDDING_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, customer_segments],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"scikitlearn", "polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="2-D coordinates for plotting, per customer and as-of date: PCA of the champion's transformed "
+                    "features for every customer, t-SNE for a seeded sample (CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_"
+                    "SIZE; null elsewhere), with the customer's segment name.",
+    )
+    def customer_embedding(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                           mlflow: MlflowResource):
+        knobs = segmentation_knobs()
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        labelled = read_features(client, as_of).join(
+            read_segments(client, as_of).select(ID, "segment_id", "segment_name", "model_version"), on=ID)
+        model, version = champion_or_fail()
+        table_versions = labelled["model_version"].unique().to_list()
+        if table_versions != [version]:
+            context.log.warning(f"segments of {as_of} were written by model version(s) {table_versions}; "
+                                f"coordinates use the current champion v{version}'s transform")
+        embedded, info = embedding_frame(
+            labelled[ID], model.transform.transform(labelled), labelled["segment_id"].to_numpy(),
+            labelled["segment_name"].to_numpy(), tsne_sample_size=knobs.tsne_sample_size, seed=knobs.seed,
+        )
+        frame = embedded.with_columns(as_of_date=pl.lit(as_of, dtype=pl.Date)).select(EMBEDDING_COLUMNS)
+        replaced = client.replace_partitions(MARTS, "customer_embedding", frame, "as_of_date", as_of, as_of)
+        folder = plots_dir(warehouse)
+        pca_plot, tsne_plot = folder / f"scatter_pca_{as_of}.png", folder / f"scatter_tsne_{as_of}.png"
+        plot_segment_scatter(frame, pca_plot, seed=knobs.seed)
+        plots = _plot_metadata("scatter_pca", pca_plot)
+        if info["tsne_rows"]:
+            plot_segment_scatter(frame, tsne_plot, x="tsne_x", y="tsne_y", seed=knobs.seed)
+            plots.update(_plot_metadata("scatter_tsne", tsne_plot))
+        return dg.MaterializeResult(metadata={
+            **frame_metadata(frame),
+            "table": f"{MARTS}.customer_embedding", "as_of_date": str(as_of), "rows_replaced": replaced,
+            "model_version": version, "tsne_rows": info["tsne_rows"],
+            "pca_explained_variance_ratio": dg.MetadataValue.json(info["pca_explained_variance_ratio"]),
+            **plots,
+        })
+
+    return [segmentation_model, customer_segments, segment_profiles_table, customer_embedding]

@@ -1,0 +1,453 @@
+"""`fit_recommender` and the fitted `Recommender`: model selection on a validation split, blending, top-k.
+
+Fitting: hold out the latest interactions (globally, or per customer when too few customers return after
+the global cutoff; a seeded random 10% without ts), fit every candidate
+collaborative model on the rest, pick the one with the best validation ndcg@10, choose blend weights for
+collaborative + content + popularity on the same validation customers, then refit the winner on everything.
+The selection figures in `report` are therefore optimistic; compare models with `evaluate_on_holdout` on an
+outer `time_split` for unbiased numbers.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from customer_assets.ml.recommend.content import ContentModel
+from customer_assets.ml.recommend.evaluate import per_customer_metrics, split_by_time, summarise
+from customer_assets.ml.recommend.hybrid import BlendWeights, blend, normalised, weight_grid
+from customer_assets.ml.recommend.implicit_model import ALS, make_model
+from customer_assets.ml.recommend.interactions import IdIndex, interaction_matrix, validate_interactions
+from customer_assets.ml.recommend.popularity import (
+    group_popularity,
+    groups_frame,
+    item_popularity,
+    normalised_popularity,
+)
+from customer_assets.ml.recommend.topk import mask_seen, row_max, rows_per_chunk, top_k_rows
+
+STRATEGIES = ("collaborative", "content", "hybrid", "popular")
+PRIMARY_METRIC = "ndcg@10"
+
+
+class Recommender:
+    """Fitted recommender. Picklable; holds the interaction matrix to exclude seen items."""
+
+    def __init__(self, customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, collaborative, content,
+                 weights: BlendWeights, new_product_weight: float, report: dict):
+        self.customers = customers
+        self.items = items
+        self.matrix = matrix
+        self.collaborative = collaborative
+        self.content = content
+        self.weights = weights
+        self.new_product_weight = new_product_weight
+        self.report = report
+        self.popularity = item_popularity(matrix)
+        self.popularity_scores = normalised_popularity(self.popularity)
+        self.new_items = np.flatnonzero(self.popularity == 0)
+
+    # -- scoring -------------------------------------------------------------------------------------------
+    def available_strategies(self) -> list[str]:
+        out = ["popular"]
+        if self.collaborative is not None:
+            out.append("collaborative")
+        if self.content is not None:
+            out.append("content")
+        if self.collaborative is not None and self.content is not None:
+            out.append("hybrid")
+        return out
+
+    def _weights_for(self, strategy: str | None) -> tuple[BlendWeights, float]:
+        if strategy in (None, "hybrid"):
+            return self.weights, self.new_product_weight
+        fixed = {"collaborative": BlendWeights(1, 0, 0), "content": BlendWeights(0, 1, 0),
+                 "popular": BlendWeights(0, 0, 1)}
+        if strategy not in fixed:
+            raise ValueError(f"strategy must be one of {STRATEGIES} or None, got {strategy!r}")
+        if strategy == "collaborative" and self.collaborative is None:
+            raise ValueError("this recommender has no collaborative model")
+        if strategy == "content" and self.content is None:
+            raise ValueError("this recommender has no content model (fit with products=...)")
+        return fixed[strategy], 0.0
+
+    def _score_rows(self, rows: np.ndarray, weights: BlendWeights, new_product_weight: float):
+        """(blended scores, has-collaborative-signal per row) for customer positions `rows`."""
+        history = self.matrix[rows]
+        collaborative = content = None
+        signal = np.zeros(len(rows), bool)
+        if self.collaborative is not None and weights.collaborative > 0:
+            collaborative = self.collaborative.score(rows, history)
+            signal = row_max(collaborative) > 0
+            collaborative = normalised(collaborative)
+        if self.content is not None and (weights.content > 0 or (new_product_weight > 0 and self.new_items.size)):
+            content = normalised(self.content.score(rows, history))
+        scores = blend(weights, collaborative, content, self.popularity_scores, self.new_items,
+                       new_product_weight) if (collaborative is not None or content is not None) else \
+            np.broadcast_to((weights.popularity + 1e-4) * self.popularity_scores, (len(rows), len(self.items))).copy()
+        return scores, history, signal
+
+    # -- public API ----------------------------------------------------------------------------------------
+    def recommend(self, customer_ids, k: int = 10, exclude_seen: bool = True, groups=None,
+                  strategy: str | None = None) -> pl.DataFrame:
+        """Top-k per customer: DataFrame customer_id, rank, product_id, score, strategy.
+
+        Unknown customers get the popular list of their group (if `groups` maps them: DataFrame customer_id,
+        group or a dict) else the global one. `strategy` forces one signal (for evaluation); None = the fitted
+        blend.
+        """
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        ids = (customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids)))
+        ids = ids.rename("customer_id").unique(maintain_order=True)
+        rows = self.customers.lookup(ids)
+        weights, new_product_weight = self._weights_for(strategy)
+        k_eff = min(k, len(self.items))
+        top = np.full((ids.len(), k_eff), -1, np.int64)
+        values = np.zeros((ids.len(), k_eff), np.float32)
+        labels = np.full(ids.len(), "popular", dtype=object)
+        default_label = strategy or (
+            "collaborative" if weights.content == 0 and weights.popularity == 0 else "hybrid")
+        if self.collaborative is None and strategy is None:
+            default_label = "content" if self.content is not None else "popular"
+
+        known = np.flatnonzero(rows >= 0)
+        step = rows_per_chunk(len(self.items))
+        for start in range(0, known.size, step):
+            where = known[start:start + step]
+            scores, history, signal = self._score_rows(rows[where], weights, new_product_weight)
+            if exclude_seen:
+                mask_seen(scores, history)
+            top[where], values[where] = top_k_rows(scores, k_eff)
+            if strategy is None:
+                labels[where] = np.where(signal | (self.collaborative is None), default_label,
+                                         "content" if self.content is not None else "popular")
+            else:
+                labels[where] = strategy
+
+        unknown = np.flatnonzero(rows < 0)
+        if unknown.size:
+            top[unknown], values[unknown] = self._cold_start(ids.gather(unknown), groups, k_eff)
+
+        keep = top >= 0
+        position = np.repeat(np.arange(ids.len()), k_eff).reshape(top.shape)
+        frame = pl.DataFrame({
+            "customer_id": ids.gather(pl.Series(position[keep])),
+            "rank": np.tile(np.arange(1, k_eff + 1, dtype=np.int32), (ids.len(), 1))[keep],
+            "product_id": self.items.take(top[keep]),
+            "score": values[keep].astype(np.float64),
+            "strategy": pl.Series(labels[position[keep]].astype(str), dtype=pl.String),
+        })
+        return frame
+
+    def _cold_start(self, ids: pl.Series, groups, k: int) -> tuple[np.ndarray, np.ndarray]:
+        table = np.vstack([self.popularity_scores[None, :]])
+        group_row = np.zeros(ids.len(), np.int64)
+        mapping = groups_frame(groups)
+        if mapping is not None:
+            names, scores = group_popularity(self.matrix, self.customers, mapping, self.popularity)
+            if names:
+                table = np.vstack([table, normalize(scores, norm="max", axis=1)
+                                   + 1e-4 * self.popularity_scores[None, :]])
+                lookup = pl.DataFrame({"customer_id": ids}).join(
+                    mapping.with_columns(pl.col("customer_id").cast(ids.dtype, strict=False)),
+                    on="customer_id", how="left", maintain_order="left")
+                group_ids = pl.DataFrame({"group": names, "gid": np.arange(1, len(names) + 1)})
+                group_row = lookup.join(group_ids, on="group", how="left", maintain_order="left")["gid"] \
+                    .fill_null(0).to_numpy().astype(np.int64)
+        top, values = top_k_rows(table.astype(np.float32), k)
+        return top[group_row], values[group_row]
+
+    def similar_products(self, product_ids, k: int = 10, collaborative_share: float = 0.5) -> pl.DataFrame:
+        """Neighbours per product: DataFrame product_id, rank, similar_product_id, score.
+
+        score = collaborative_share * co-occurrence cosine + (1 - share) * content cosine; products nobody has
+        bought yet get neighbours from content alone. Unknown product ids yield no rows.
+        """
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        if not 0 <= collaborative_share <= 1:
+            raise ValueError("collaborative_share must be in [0, 1]")
+        ids = (product_ids if isinstance(product_ids, pl.Series) else pl.Series(list(product_ids)))
+        ids = ids.rename("product_id").unique(maintain_order=True)
+        positions = self.items.lookup(ids)
+        query = np.flatnonzero(positions >= 0)
+        binary = self.matrix.copy()
+        binary.data = np.ones_like(binary.data)
+        item_vectors = normalize(binary.T.tocsr())
+        item_vectors_t = item_vectors.T.tocsr()
+        share = collaborative_share if self.content is not None else 1.0
+        if self.content is not None:
+            features_t = self.content.features.T.tocsr()
+        k_eff = min(k, len(self.items) - 1)
+        top = np.full((ids.len(), max(k_eff, 0)), -1, np.int64)
+        values = np.zeros(top.shape, np.float32)
+        step = rows_per_chunk(len(self.items))
+        for start in range(0, query.size, step):
+            where = query[start:start + step]
+            items = positions[where]
+            scores = share * np.asarray((item_vectors[items] @ item_vectors_t).todense(), np.float32)
+            if self.content is not None and share < 1:
+                scores += (1 - share) * np.asarray((self.content.features[items] @ features_t).todense(),
+                                                   np.float32)
+            scores[scores <= 0] = -np.inf
+            scores[np.arange(len(items)), items] = -np.inf
+            top[where], values[where] = top_k_rows(scores, k_eff)
+        keep = top >= 0
+        position = np.repeat(np.arange(ids.len()), top.shape[1]).reshape(top.shape)
+        return pl.DataFrame({
+            "product_id": ids.gather(pl.Series(position[keep])),
+            "rank": np.tile(np.arange(1, top.shape[1] + 1, dtype=np.int32), (ids.len(), 1))[keep],
+            "similar_product_id": self.items.take(top[keep]),
+            "score": values[keep].astype(np.float64),
+        })
+
+    def seen_pairs(self, customer_ids) -> pl.DataFrame:
+        """(customer_id, product_id) pairs the model was fitted on, for the given customers."""
+        ids = (customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids)))
+        ids = ids.rename("customer_id").unique(maintain_order=True)
+        rows = self.customers.lookup(ids)
+        known = np.flatnonzero(rows >= 0)
+        sub = self.matrix[rows[known]].tocoo()
+        return pl.DataFrame({
+            "customer_id": ids.gather(pl.Series(known[sub.row])),
+            "product_id": self.items.take(sub.col),
+        })
+
+
+# -- fitting -------------------------------------------------------------------------------------------------
+MIN_VALIDATION_CUSTOMERS = 200
+
+
+def _per_customer_latest(frame: pl.DataFrame, fraction: float, min_history: int = 5):
+    """Each customer's latest `fraction` of interactions (at least one) held out, for customers with at least
+    `min_history` interactions: still time-ordered, but every active customer contributes."""
+    ranked = frame.with_columns(
+        pl.col("ts").rank("ordinal", descending=True).over("customer_id").alias("_recent_rank"),
+        pl.len().over("customer_id").alias("_n"),
+    )
+    held = (pl.col("_n") >= min_history) & (
+        pl.col("_recent_rank") <= pl.max_horizontal(pl.lit(1), (pl.col("_n") * fraction).floor().cast(pl.UInt32)))
+    return (ranked.filter(~held).drop("_recent_rank", "_n"), ranked.filter(held).drop("_recent_rank", "_n"))
+
+
+def _validation_split(frame: pl.DataFrame, seed: int, validation_days, validation_fraction: float):
+    """Global time split; if it leaves fewer than MIN_VALIDATION_CUSTOMERS returning customers (model choice on
+    a handful of customers is noise, e.g. ~20 on MovieLens-small), each customer's latest interactions."""
+    if "ts" in frame.columns:
+        try:
+            train, valid = split_by_time(frame, validation_days, None, validation_fraction)
+            returning = valid.join(train.select("customer_id").unique(), on="customer_id")["customer_id"].n_unique()
+            if returning >= MIN_VALIDATION_CUSTOMERS:
+                return train, valid, {"method": "time", "cutoff": str(train["ts"].max())}
+            train, valid = _per_customer_latest(frame, validation_fraction)
+            if valid.height:
+                return train, valid, {"method": "per_customer_latest",
+                                      "why": f"global time split left {returning} returning customers"}
+        except ValueError:
+            pass  # e.g. every ts identical: fall back to a random split
+    mask = np.random.default_rng(seed).random(frame.height) < validation_fraction
+    return frame.filter(pl.Series(~mask)), frame.filter(pl.Series(mask)), {"method": "random"}
+
+
+def _validation_targets(train_matrix, valid, customers, items, seed, max_customers):
+    rows = customers.lookup(valid["customer_id"])
+    cols = items.lookup(valid["product_id"])
+    width = np.int64(len(items))
+    seen = np.sort(train_matrix.tocoo().row.astype(np.int64) * width + train_matrix.tocoo().col)
+    key = rows * width + cols
+    pos = np.minimum(np.searchsorted(seen, key), max(seen.size - 1, 0))
+    fresh = ~(seen[pos] == key) if seen.size else np.ones(key.size, bool)
+    warm = np.diff(train_matrix.indptr) > 0
+    fresh &= warm[rows]
+    users = np.unique(rows[fresh])
+    if users.size > max_customers:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_customers, replace=False))
+    local = np.full(len(customers), -1, np.int64)
+    local[users] = np.arange(users.size)
+    take = fresh & (local[rows] >= 0)
+    relevant = sp.csr_matrix((np.ones(take.sum(), np.float32), (local[rows[take]], cols[take])),
+                             shape=(users.size, len(items)))
+    relevant.sum_duplicates()
+    relevant.data[:] = 1.0
+    return users, relevant, np.diff(relevant.indptr)
+
+
+def _evaluate_blends(candidate: Recommender, users, relevant, n_relevant, grid, k):
+    """Validation metrics for each BlendWeights in grid, sharing the per-chunk component scores."""
+    tops = {w: [] for w in grid}
+    step = rows_per_chunk(len(candidate.items))
+    for start in range(0, users.size, step):
+        rows = users[start:start + step]
+        history = candidate.matrix[rows]
+        collaborative = content = None
+        if candidate.collaborative is not None:
+            collaborative = normalised(candidate.collaborative.score(rows, history))
+        if candidate.content is not None and any(w.content > 0 for w in grid) or (
+                candidate.content is not None and candidate.new_items.size and candidate.new_product_weight > 0):
+            content = normalised(candidate.content.score(rows, history))
+        for w in grid:
+            npw = candidate.new_product_weight if w.collaborative > 0 and w.content < 1 else 0.0
+            scores = blend(w, collaborative if w.collaborative > 0 else None,
+                           content if (w.content > 0 or npw > 0) else None,
+                           candidate.popularity_scores, candidate.new_items, npw) \
+                if (collaborative is not None or content is not None) else \
+                np.broadcast_to(candidate.popularity_scores, (len(rows), len(candidate.items))).copy()
+            mask_seen(scores, history)
+            tops[w].append(top_k_rows(scores, k)[0])
+    out = {}
+    for w, parts in tops.items():
+        top = np.vstack(parts) if parts else np.empty((0, k), np.int64)
+        out[w] = summarise(per_customer_metrics(top, relevant, n_relevant), top, len(candidate.items), k)
+    return out
+
+
+# Cheapest first (fit + scoring every customer); a costlier model must beat a cheaper one by more than
+# SELECTION_TOLERANCE (relative, on the primary metric) to be chosen.
+COST_ORDER = ("itemknn", "ease", "als", "nmf")
+SELECTION_TOLERANCE = 0.02
+NEW_PRODUCT_WEIGHTS = (0.0, 0.3, 1.0)
+
+
+def _default_candidates(n_interactions: int, nmf_max_interactions: int,
+                        als_max_interactions: int) -> tuple[list[str], dict]:
+    names, skipped = ["itemknn", "ease"], {}
+    if not ALS.available():
+        skipped["als"] = "package 'implicit' not installed"
+    elif n_interactions > als_max_interactions:
+        skipped["als"] = f"{n_interactions} interactions > als_max_interactions={als_max_interactions}"
+    else:
+        names.append("als")
+    if n_interactions <= nmf_max_interactions:
+        names.append("nmf")
+    else:
+        skipped["nmf"] = f"{n_interactions} interactions > nmf_max_interactions={nmf_max_interactions}"
+    return names, skipped
+
+
+def fit_recommender(
+    interactions: pl.DataFrame,
+    products: pl.DataFrame | None = None,
+    seed: int = 0,
+    algorithm: str = "auto",
+    candidates: list[str] | None = None,
+    model_params: dict | None = None,
+    validation_days: float | None = None,
+    validation_fraction: float = 0.1,
+    max_validation_customers: int = 5000,
+    new_product_weight: float | None = None,
+    nmf_max_interactions: int = 2_000_000,
+    als_max_interactions: int = 3_000_000,
+    k: int = 10,
+) -> Recommender:
+    """Fit the recommender; see the module docstring. `algorithm` in auto|itemknn|ease|als|nmf.
+
+    new_product_weight: weight of the content score for products without interactions; None = the largest of
+    NEW_PRODUCT_WEIGHTS whose validation primary metric is within SELECTION_TOLERANCE of the best.
+    """
+    started = time.perf_counter()
+    timings = {}
+    frame = validate_interactions(interactions)
+    if products is not None:
+        from customer_assets.ml.recommend.content import validate_products
+        products = validate_products(products)
+    model_params = model_params or {}
+    customers = IdIndex.from_values(frame["customer_id"])
+    id_columns = [frame["product_id"]] + ([products["product_id"]] if products is not None else [])
+    items = IdIndex.from_values(*id_columns)
+    full_matrix = interaction_matrix(frame, customers, items)
+
+    if algorithm == "auto":
+        names, skipped = (list(candidates), {}) if candidates else _default_candidates(
+            frame.height, nmf_max_interactions, als_max_interactions)
+    else:
+        names, skipped = [algorithm], {}
+
+    train, valid, validation = _validation_split(frame, seed, validation_days, validation_fraction)
+    train_matrix = interaction_matrix(train, customers, items)
+    users, relevant, n_relevant = _validation_targets(train_matrix, valid, customers, items, seed,
+                                                      max_validation_customers)
+    content = ContentModel().fit(products, items) if products is not None else None
+    timings["prepare"] = time.perf_counter() - started
+
+    candidate_metrics, fitted = {}, {}
+    popularity_only = Recommender(customers, items, train_matrix, None, None, BlendWeights(0, 0, 1), 0.0, {})
+    baseline = _evaluate_blends(popularity_only, users, relevant, n_relevant, [BlendWeights(0, 0, 1)], k)
+    baseline = next(iter(baseline.values()))
+    for name in names:
+        tick = time.perf_counter()
+        model = make_model(name, **model_params.get(name, {})).fit(train_matrix, seed)
+        fit_seconds = time.perf_counter() - tick
+        probe = Recommender(customers, items, train_matrix, model, None, BlendWeights(1, 0, 0), 0.0, {})
+        metrics = next(iter(_evaluate_blends(probe, users, relevant, n_relevant, [BlendWeights(1, 0, 0)],
+                                             k).values()))
+        candidate_metrics[name] = {**metrics, "fit_seconds": round(fit_seconds, 3)}
+        fitted[name] = model
+    best = max(candidate_metrics[n][PRIMARY_METRIC] for n in names)
+    good_enough = [n for n in names if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
+    chosen = min(good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER),
+                                             names.index(n)))
+    timings["candidates"] = time.perf_counter() - started - timings["prepare"]
+
+    probe = Recommender(customers, items, train_matrix, fitted[chosen], content, BlendWeights(), 0.0, {})
+    grid = weight_grid(True, content is not None)
+    blends = _evaluate_blends(probe, users, relevant, n_relevant, grid, k)
+    weights = max(grid, key=lambda w: (blends[w][PRIMARY_METRIC], -grid.index(w)))
+    new_product_sweep = {}
+    if content is not None and new_product_weight is None:
+        # Largest weight within tolerance of the best: new products get exposure unless it measurably costs.
+        for candidate_weight in NEW_PRODUCT_WEIGHTS:
+            probe.new_product_weight = candidate_weight
+            new_product_sweep[candidate_weight] = next(iter(_evaluate_blends(
+                probe, users, relevant, n_relevant, [weights], k).values()))
+        top = max(m[PRIMARY_METRIC] for m in new_product_sweep.values())
+        new_product_weight = max(w for w, m in new_product_sweep.items()
+                                 if m[PRIMARY_METRIC] >= top * (1 - SELECTION_TOLERANCE))
+        blends[weights] = new_product_sweep[new_product_weight]
+    new_product_weight = float(new_product_weight or 0.0)
+    strategies = {"collaborative": blends[BlendWeights(1, 0, 0)], "popular": baseline}
+    if content is not None:
+        strategies["content"] = next(iter(_evaluate_blends(
+            probe, users, relevant, n_relevant, [BlendWeights(0, 1, 0)], k).values()))
+        strategies["hybrid"] = blends[weights]
+    fitted.clear()
+
+    tick = time.perf_counter()
+    final_model = make_model(chosen, **model_params.get(chosen, {})).fit(full_matrix, seed)
+    timings["refit"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+
+    chosen_metrics = blends[weights]
+    others = ", ".join(f"{n} {candidate_metrics[n][PRIMARY_METRIC]:.4f}" for n in names if n != chosen)
+    report = {
+        "primary_metric": PRIMARY_METRIC,
+        "metrics": chosen_metrics,
+        "baseline": {"popularity": baseline},
+        "lift_vs_popularity": {m: (chosen_metrics[m] / baseline[m] if baseline[m] > 0 else None)
+                               for m in chosen_metrics if "@" in m or m == "coverage"},
+        "strategies": strategies,
+        "candidates": candidate_metrics,
+        "skipped_candidates": skipped,
+        "chosen_model": chosen,
+        "why": (f"{chosen}: validation {PRIMARY_METRIC} {candidate_metrics[chosen][PRIMARY_METRIC]:.4f} "
+                f"({others or 'no other candidate'}; popularity {baseline[PRIMARY_METRIC]:.4f}); the cheapest "
+                f"model within {SELECTION_TOLERANCE:.0%} of the best is chosen, cost order {list(COST_ORDER)}"),
+        "blend_weights": weights.as_dict(),
+        "blend_grid": [{**w.as_dict(), PRIMARY_METRIC: blends[w][PRIMARY_METRIC]} for w in grid],
+        "new_product_weight": new_product_weight,
+        "new_product_weight_sweep": {str(w): m[PRIMARY_METRIC] for w, m in new_product_sweep.items()},
+        "validation": {**validation, "n_customers": int(users.size), "n_train_interactions": train.height,
+                       "n_validation_interactions": valid.height,
+                       "note": "used for model and weight selection, so optimistic; compare models with "
+                               "evaluate_on_holdout on an outer time_split"},
+        "data": {"n_customers": len(customers), "n_products": len(items), "n_interactions": frame.height,
+                 "n_products_without_interactions": int((item_popularity(full_matrix) == 0).sum()),
+                 "has_content": content is not None},
+        "seed": seed,
+        "k": k,
+        "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
+    }
+    return Recommender(customers, items, full_matrix, final_model, content, weights, new_product_weight, report)

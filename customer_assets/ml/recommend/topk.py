@@ -1,0 +1,87 @@
+"""Row-wise top-k of dense score blocks, and the chunking that keeps those blocks small.
+
+`np.argpartition` over 20k columns costs ~0.6 ms per row (10 minutes for 1M customers), so rows are first
+reduced to per-block maxima: the k best items must lie in the k blocks with the highest maxima, which leaves
+a few hundred candidates per row to partition.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+BLOCK_BYTES = 96 * 2**20  # dense float32 working block per chunk of customers
+
+
+def rows_per_chunk(n_columns: int, budget_bytes: int = BLOCK_BYTES) -> int:
+    return int(max(64, min(8192, budget_bytes // (4 * max(n_columns, 1)))))
+
+
+def top_k_rows(scores: np.ndarray, k: int, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, values) of the k largest entries per row, best first; ties go to the lower index.
+
+    Entries equal to -inf are never returned as real items: their index comes back as -1.
+    """
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if block is None:  # ~8k blocks per row keeps both partitions small
+        block = int(np.clip(n_cols // (8 * max(k, 1)), 4, 64))
+    if k == 0 or n_rows == 0:
+        return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), scores.dtype)
+    if n_cols <= 4 * block or n_cols <= 8 * k:
+        cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+        candidates = scores
+    else:
+        n_full = (n_cols // block) * block
+        block_max = scores[:, :n_full].reshape(n_rows, -1, block).max(axis=2)
+        n_blocks = min(k, block_max.shape[1])
+        best_blocks = np.argpartition(block_max, -n_blocks, axis=1)[:, -n_blocks:]
+        cols = (best_blocks[:, :, None] * block + np.arange(block)[None, None, :]).reshape(n_rows, -1)
+        if n_full < n_cols:  # the ragged tail is always a candidate
+            tail = np.broadcast_to(np.arange(n_full, n_cols), (n_rows, n_cols - n_full))
+            cols = np.concatenate([cols, tail], axis=1)
+        candidates = np.take_along_axis(scores, cols, axis=1)
+    part = np.argpartition(candidates, -k, axis=1)[:, -k:]
+    values = np.take_along_axis(candidates, part, axis=1)
+    indices = np.take_along_axis(np.asarray(cols), part, axis=1).astype(np.int64)
+    order = _order_desc(values, indices)
+    indices = np.take_along_axis(indices, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    indices[~np.isfinite(values)] = -1
+    return indices, values
+
+
+def _order_desc(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Per-row order: value descending, then index ascending (deterministic ties)."""
+    n_rows, k = values.shape
+    rows = np.repeat(np.arange(n_rows), k)
+    flat = np.lexsort((indices.ravel(), -values.ravel(), rows))
+    return flat.reshape(n_rows, k) - (np.arange(n_rows) * k)[:, None]
+
+
+def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> None:
+    """Set the entries of already-seen items to -inf, in place (seen has the same row order as scores)."""
+    coo = seen.tocoo()
+    scores[coo.row, coo.col] = -np.inf
+
+
+def row_max(scores: np.ndarray | sp.csr_matrix) -> np.ndarray:
+    if sp.issparse(scores):
+        # reduceat over the CSR data avoids scipy's max(), which sorts indices first.
+        counts = np.diff(scores.indptr)
+        out = np.zeros(scores.shape[0], scores.dtype)
+        filled = counts > 0
+        if filled.any():
+            out[filled] = np.maximum.reduceat(scores.data, scores.indptr[:-1][filled])
+        return out
+    return scores.max(axis=1)
+
+
+def row_max_normalise(scores: np.ndarray | sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
+    """Scale each row to max 1 so blended signals share a scale; all-zero rows stay zero. In place."""
+    peak = row_max(scores).astype(np.float32)
+    peak[peak <= 0] = 1.0
+    if sp.issparse(scores):
+        scores.data /= np.repeat(peak, np.diff(scores.indptr))
+    else:
+        scores /= peak[:, None]
+    return scores

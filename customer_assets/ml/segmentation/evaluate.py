@@ -1,0 +1,47 @@
+"""Champion/challenger comparison on the same holdout rows.
+
+``evaluate_on_holdout(model, holdout_features)`` transforms the rows with the model's own fitted
+transform, labels them with its chosen clusterer, and returns the quality figures beside those of the
+value-quantile baseline in the same space. The primary metric is silhouette (higher is better),
+under ``metrics``. Each model is scored in its own transformed space, so compare models built with the
+same feature columns and transform recipe.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from .compare import BASELINE_NAME, value_quantile_labels
+from .metrics import PRIMARY_METRIC, PRIMARY_METRIC_HIGHER_IS_BETTER, clustering_quality
+from .model import SegmentModel
+from .sample_assign import NOISE_LABEL
+
+
+def evaluate_on_holdout(
+    model, holdout_features: pl.DataFrame, silhouette_sample_size: int = 5_000, seed: int = 0
+) -> dict:
+    """Quality of ``model`` (a SegmentModel or SegmentationResult) on rows it never saw, with a baseline."""
+    segment_model: SegmentModel = getattr(model, "model", model)
+    if holdout_features.height < 2:
+        raise ValueError(f"holdout needs at least 2 rows, got {holdout_features.height}")
+    points = segment_model.transform.transform(holdout_features)
+    clusters = segment_model.cluster_points(points)
+    metrics = clustering_quality(points, clusters, silhouette_sample_size, seed)
+    n_groups = max(2, metrics["n_clusters"])
+    baseline = clustering_quality(
+        points, value_quantile_labels(points, segment_model.feature_columns, n_groups), silhouette_sample_size, seed
+    )
+    segment_ids, segment_names = segment_model.naming.map(clusters)
+    names, counts = np.unique(segment_names.astype(str), return_counts=True)
+    return {
+        "algorithm": segment_model.algorithm,
+        "n_rows": int(holdout_features.height),
+        "primary_metric": PRIMARY_METRIC,
+        "primary_metric_higher_is_better": PRIMARY_METRIC_HIGHER_IS_BETTER,
+        "metrics": metrics,
+        "baseline_name": BASELINE_NAME,
+        "baseline": baseline,
+        "segment_shares": {n: float(c / len(clusters)) for n, c in zip(names, counts)},
+        "noise_rows": int((clusters == NOISE_LABEL).sum()),
+    }

@@ -1,0 +1,254 @@
+"""Three-class review sentiment trained on star ratings, with VADER as the zero-training baseline.
+
+Labels come from ratings: 1-2 negative, 3 neutral, 4-5 positive. Texts are split into a stratified
+training part and a holdout the model never sees (the vectorizer's vocabulary and idf are fitted on
+the training part only). The TF-IDF + logistic regression model and VADER are both scored on that
+holdout; the one with the higher macro-F1 (`report["primary_metric"]`) is the champion that
+`SentimentModel.predict` uses.
+
+Score = P(positive) - P(negative) in [-1, 1] (VADER: its compound score). Empty, missing, non-string
+or letter-less texts (e.g. "12345") are neutral with score 0 and are left out of training/holdout.
+
+For champion/challenger comparisons call `evaluate_on_holdout(model, texts, ratings)` with the same
+holdout rows for both models (`holdout_split` reproduces the split from the ratings and seed;
+`model.holdout_rows` holds the row positions the model was scored on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy.special import expit, softmax
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from .features import ReviewVectorizer
+from .preprocess import DEFAULT_MAX_CHARS, clean_texts, has_text, language_resources
+from .vader import VADER_LANGUAGE, vader_scores
+
+LABELS = ("negative", "neutral", "positive")
+PRIMARY_METRIC = "macro_f1"
+ENGINE_TFIDF = "tfidf_logreg"
+ENGINE_VADER = "vader"
+# On the app reviews a validation search over C in {0.25, 0.5, 2, 8} moved macro-F1 by < 0.01
+# (0.25-0.5 best); a fixed, fairly strong regularisation saves three fits.
+DEFAULT_C = 0.5
+MIN_TRAINING_TEXTS = 20
+
+
+def labels_from_ratings(ratings: Any) -> np.ndarray:
+    """Star ratings (1-5) -> 'negative' (1-2), 'neutral' (3), 'positive' (4-5); ValueError on bad ratings."""
+    values = pl.Series("rating", ratings if not isinstance(ratings, np.ndarray) else ratings.tolist(), strict=False)
+    try:
+        numeric = values.cast(pl.Float64, strict=True)
+    except Exception as exc:  # polars raises its own error types for unparsable values
+        raise ValueError(f"ratings must be numbers between 1 and 5: {exc}") from exc
+    if numeric.null_count() or numeric.is_nan().any():
+        raise ValueError(f"ratings contain {numeric.null_count() + int(numeric.is_nan().sum())} missing values")
+    array = numeric.to_numpy()
+    if len(array) and (array.min() < 1 or array.max() > 5):
+        raise ValueError(f"ratings must lie in [1, 5]; got min {array.min()}, max {array.max()}")
+    return np.where(array < 2.5, "negative", np.where(array < 3.5, "neutral", "positive"))
+
+
+def holdout_split(labels: np.ndarray, holdout_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
+    """Boolean mask of holdout rows, stratified by label and reproducible from the seed."""
+    if not 0 < holdout_fraction < 1:
+        raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
+    rows = np.arange(len(labels))
+    counts = dict(zip(*np.unique(labels, return_counts=True)))
+    stratify = labels if min(counts.values()) >= 2 else None
+    _, holdout = train_test_split(rows, test_size=holdout_fraction, random_state=seed, stratify=stratify)
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[holdout] = True
+    return mask
+
+
+def classification_metrics(true_labels: np.ndarray, predicted_labels: np.ndarray, scores: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-class F1 over the three classes, and binary accuracy on the rows whose
+    true label is positive or negative (predicted positive iff score > 0)."""
+    true_labels, predicted_labels = np.asarray(true_labels), np.asarray(predicted_labels)
+    per_class = f1_score(true_labels, predicted_labels, labels=list(LABELS), average=None, zero_division=0)
+    polar = true_labels != "neutral"
+    binary_predictions = np.where(np.asarray(scores)[polar] > 0, "positive", "negative")
+    return {
+        "accuracy": float(accuracy_score(true_labels, predicted_labels)),
+        "macro_f1": float(f1_score(true_labels, predicted_labels, labels=list(LABELS), average="macro", zero_division=0)),
+        "per_class_f1": {label: float(value) for label, value in zip(LABELS, per_class)},
+        "binary_accuracy": float(np.mean(binary_predictions == true_labels[polar])) if polar.any() else float("nan"),
+        "n_rows": int(len(true_labels)),
+        "n_binary_rows": int(polar.sum()),
+    }
+
+
+@dataclass
+class SentimentModel:
+    """Fitted sentiment model. `predict` uses `champion` ('tfidf_logreg' or 'vader'). Picklable."""
+
+    language: str
+    vectorizer: ReviewVectorizer
+    classifier: LogisticRegression
+    champion: str = ENGINE_TFIDF
+    max_chars: int = DEFAULT_MAX_CHARS
+    report: dict = field(default_factory=dict)
+    holdout_rows: np.ndarray | None = field(default=None, repr=False)
+
+    def predict(self, texts: Any) -> pl.DataFrame:
+        """polars DataFrame with sentiment_label ('negative'/'neutral'/'positive') and sentiment_score."""
+        if self.champion == ENGINE_VADER:
+            return vader_scores(texts, max_chars=self.max_chars).select("sentiment_label", "sentiment_score")
+        return self.predict_with_classifier(texts)
+
+    def predict_with_classifier(self, texts: Any) -> pl.DataFrame:
+        """Predictions of the TF-IDF + logistic regression model whatever the champion is."""
+        cleaned = clean_texts(texts, max_chars=self.max_chars)
+        usable = has_text(cleaned).to_numpy()
+        probabilities = np.zeros((len(cleaned), len(LABELS)))
+        probabilities[:, LABELS.index("neutral")] = 1.0
+        usable_rows = np.flatnonzero(usable)
+        batch = self.vectorizer.batch_size
+        class_columns = [LABELS.index(label) for label in self.classifier.classes_]
+        for start in range(0, len(usable_rows), batch):
+            rows = usable_rows[start : start + batch]
+            blocks = self.vectorizer.transform_blocks(cleaned.gather(rows))
+            batch_probabilities = np.zeros((len(rows), len(LABELS)))
+            batch_probabilities[:, class_columns] = _class_probabilities(self.classifier, blocks)
+            probabilities[rows] = batch_probabilities
+        labels = np.asarray(LABELS)[probabilities.argmax(axis=1)]
+        scores = probabilities[:, LABELS.index("positive")] - probabilities[:, LABELS.index("negative")]
+        return pl.DataFrame({"sentiment_label": labels, "sentiment_score": scores})
+
+
+def _class_probabilities(classifier: LogisticRegression, blocks: tuple) -> np.ndarray:
+    """`classifier.predict_proba(hstack(blocks))` without building the stacked matrix (stacking CSR
+    blocks side by side rebuilds every index: it cost more than the whole prediction)."""
+    decision = classifier.intercept_ + sum(
+        block @ classifier.coef_[:, start : start + block.shape[1]].T
+        for block, start in zip(blocks, np.cumsum([0] + [b.shape[1] for b in blocks[:-1]]))
+    )
+    if decision.shape[1] == 1:  # two classes: sklearn's logistic of a single decision value
+        positive = expit(decision[:, 0])
+        return np.column_stack([1 - positive, positive])
+    return softmax(decision, axis=1)
+
+
+def _usable_rows(texts: Any, ratings: Any, max_chars: int) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    cleaned = clean_texts(texts, max_chars=max_chars)
+    labels = labels_from_ratings(ratings)
+    if len(cleaned) != len(labels):
+        raise ValueError(f"texts and ratings differ in length: {len(cleaned)} texts, {len(labels)} ratings")
+    return cleaned, labels, has_text(cleaned).to_numpy()
+
+
+def _fit_classifier(features, labels: np.ndarray, C: float, seed: int) -> LogisticRegression:
+    # Balanced weights: neutral (3 stars) is rare, and macro-F1 is the primary metric.
+    return LogisticRegression(
+        C=C, class_weight="balanced", max_iter=1000, tol=1e-3, random_state=seed
+    ).fit(features, labels)
+
+
+def train_sentiment_model(
+    texts: Any,
+    ratings: Any,
+    language: str = "english",
+    seed: int = 0,
+    holdout_fraction: float = 0.2,
+    C: float = DEFAULT_C,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> SentimentModel:
+    """Train TF-IDF (word 1-2 grams + char 2-5 grams) + logistic regression on rating-derived labels,
+    score it and VADER on a stratified holdout, and return the model with the champion chosen."""
+    language = language_resources(language).language
+    cleaned, labels, usable = _usable_rows(texts, ratings, max_chars)
+    rows = np.flatnonzero(usable)
+    if len(rows) < MIN_TRAINING_TEXTS:
+        raise ValueError(f"need at least {MIN_TRAINING_TEXTS} texts with words to train, got {len(rows)}")
+    if len(np.unique(labels[rows])) < 2:
+        raise ValueError(f"ratings give a single sentiment class ({labels[rows][0]}): need at least two")
+
+    is_holdout = holdout_split(labels[rows], holdout_fraction, seed)
+    train_rows, holdout_rows = rows[~is_holdout], rows[is_holdout]
+    vectorizer = ReviewVectorizer(language=language).fit(cleaned.gather(train_rows))
+    train_features = vectorizer.transform(cleaned.gather(train_rows))
+    train_labels = labels[train_rows]
+    if not C > 0:
+        raise ValueError(f"C must be positive, got {C}")
+    classifier = _fit_classifier(train_features, train_labels, C, seed)
+    model = SentimentModel(language=language, vectorizer=vectorizer, classifier=classifier, max_chars=max_chars)
+
+    holdout_texts, holdout_labels = cleaned.gather(holdout_rows), labels[holdout_rows]
+    predicted = model.predict_with_classifier(holdout_texts)
+    metrics = {
+        ENGINE_TFIDF: classification_metrics(
+            holdout_labels, predicted["sentiment_label"].to_numpy(), predicted["sentiment_score"].to_numpy()
+        )
+    }
+    if language == VADER_LANGUAGE:
+        # VADER reads case and punctuation, so it gets the original (not lower-cased) holdout texts.
+        original = clean_texts(texts, max_chars=max_chars, lowercase=False).gather(holdout_rows)
+        vader = vader_scores(original, max_chars=max_chars)
+        metrics[ENGINE_VADER] = classification_metrics(
+            holdout_labels, vader["sentiment_label"].to_numpy(), vader["sentiment_score"].to_numpy()
+        )
+        vader_note = "VADER (vaderSentiment lexicon) scored on the same holdout"
+    else:
+        vader_note = f"VADER skipped: it is English-only and the language is {language}"
+
+    champion = max(metrics, key=lambda engine: (metrics[engine][PRIMARY_METRIC], engine == ENGINE_TFIDF))
+    model.champion = champion
+    model.holdout_rows = holdout_rows
+    class_counts = dict(zip(*np.unique(labels[rows], return_counts=True)))
+    model.report = {
+        "model": "sentiment",
+        "language": language,
+        "primary_metric": PRIMARY_METRIC,
+        "higher_is_better": True,
+        "champion": champion,
+        "metrics": {**metrics[champion], PRIMARY_METRIC: metrics[champion][PRIMARY_METRIC]},
+        "engines": metrics,
+        "baseline": metrics.get(ENGINE_VADER, {}),
+        "baseline_name": ENGINE_VADER if ENGINE_VADER in metrics else None,
+        "vader_note": vader_note,
+        "binary_accuracy_gain_over_vader": (
+            metrics[ENGINE_TFIDF]["binary_accuracy"] - metrics[ENGINE_VADER]["binary_accuracy"]
+            if ENGINE_VADER in metrics
+            else None
+        ),
+        "label_rule": "ratings 1-2 negative, 3 neutral, 4-5 positive",
+        "binary_rule": "rows rated 1-2 or 4-5; predicted positive iff sentiment_score > 0",
+        "score_rule": "P(positive) - P(negative) for tfidf_logreg; VADER compound for vader",
+        "n_texts": int(len(labels)),
+        "n_without_text": int((~usable).sum()),
+        "n_train": int(len(train_rows)),
+        "n_holdout": int(len(holdout_rows)),
+        "class_counts": {label: int(class_counts.get(label, 0)) for label in LABELS},
+        "seed": int(seed),
+        "holdout_fraction": float(holdout_fraction),
+        "regularisation_C": float(C),
+        "n_word_features": vectorizer.n_word_features,
+        "n_char_features": len(vectorizer.char_vocabulary_),
+        "char_ngram_range": list(vectorizer.char_ngram_range),
+        "max_chars": int(max_chars),
+        "preprocessing": "NFKC, lower case, NLTK-compatible regexp tokens, Snowball stems, negation marking "
+        "(3 tokens after a negator, stopping at punctuation/contrast words); bundled language file, no downloads",
+    }
+    return model
+
+
+def evaluate_on_holdout(model: SentimentModel, texts: Any, ratings: Any) -> dict:
+    """Score any fitted model (champion or challenger) on the given rows with the same metrics as
+    `report["metrics"]`, using the model's own `predict` (so its champion engine). Rows without text
+    are left out, as in training."""
+    cleaned, labels, usable = _usable_rows(texts, ratings, model.max_chars)
+    if not usable.any():
+        raise ValueError("no holdout text contains words: nothing to evaluate")
+    raw = clean_texts(texts, max_chars=model.max_chars, lowercase=False).filter(pl.Series(usable))
+    predicted = model.predict(raw)
+    metrics = classification_metrics(
+        labels[usable], predicted["sentiment_label"].to_numpy(), predicted["sentiment_score"].to_numpy()
+    )
+    return {**metrics, "primary_metric": PRIMARY_METRIC, "engine": model.champion}

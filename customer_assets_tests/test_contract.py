@@ -1,0 +1,122 @@
+"""Every kind of bad input stops with an error naming the file, the column and example rows."""
+
+import polars as pl
+import pytest
+
+from customer_assets.sources.contract import ContractError
+from customer_assets.sources.loader import load_folder
+from customer_assets.sources.synthetic import SyntheticSpec, generate
+
+
+@pytest.fixture(scope="module")
+def clean_tables():
+    return generate(SyntheticSpec(customers=200, seed=11))
+
+
+def write_folder(path, tables, fmt="csv"):
+    path.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if fmt == "csv":
+            frame.write_csv(path / f"{name}.csv")
+        else:
+            frame.write_parquet(path / f"{name}.parquet")
+    return path
+
+
+def with_change(tables, table, frame):
+    changed = dict(tables)
+    changed[table] = frame
+    return changed
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_clean_folder_loads(tmp_path, clean_tables, fmt):
+    loaded = load_folder(write_folder(tmp_path / "in", clean_tables, fmt))
+    assert loaded.tables["orders"].height == clean_tables["orders"].height
+    assert loaded.tables["orders"].schema["order_ts"] == pl.Datetime("us")
+    assert loaded.tables["order_items"].schema["quantity"] == pl.Int64
+
+
+def _error(tmp_path, tables) -> str:
+    with pytest.raises(ContractError) as info:
+        load_folder(write_folder(tmp_path / "in", tables))
+    return str(info.value)
+
+
+def test_missing_required_column(tmp_path, clean_tables):
+    message = _error(tmp_path, with_change(clean_tables, "orders", clean_tables["orders"].drop("order_ts")))
+    assert "orders.csv" in message and "'order_ts'" in message and "missing" in message
+
+
+def test_wrong_type_names_rows(tmp_path, clean_tables):
+    items = clean_tables["order_items"].with_columns(pl.col("quantity").cast(pl.String))
+    items = items.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("two")).otherwise("quantity")
+                               .alias("quantity"))
+    message = _error(tmp_path, with_change(clean_tables, "order_items", items))
+    assert "order_items.csv" in message and "'quantity'" in message and "'row': 5" in message and "two" in message
+
+
+def test_unparseable_date(tmp_path, clean_tables):
+    orders = clean_tables["orders"].with_columns(pl.col("order_ts").cast(pl.String))
+    orders = orders.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("31/31/2024"))
+                                 .otherwise("order_ts").alias("order_ts"))
+    message = _error(tmp_path, with_change(clean_tables, "orders", orders))
+    assert "'order_ts'" in message and "31/31/2024" in message and "timestamp" in message
+
+
+def test_duplicate_ids(tmp_path, clean_tables):
+    customers = pl.concat([clean_tables["customers"], clean_tables["customers"].head(2)])
+    message = _error(tmp_path, with_change(clean_tables, "customers", customers))
+    assert "customers.csv" in message and "'customer_id'" in message and "duplicate" in message
+
+
+@pytest.mark.parametrize("table,column", [("products", "price"), ("order_items", "quantity"),
+                                          ("order_items", "unit_price")])
+def test_negative_values(tmp_path, clean_tables, table, column):
+    frame = clean_tables[table].with_columns(
+        pl.when(pl.int_range(pl.len()) == 1).then(-pl.col(column)).otherwise(pl.col(column)).alias(column))
+    message = _error(tmp_path, with_change(clean_tables, table, frame))
+    assert f"{table}.csv" in message and f"'{column}'" in message and "outside [0" in message
+
+
+def test_rating_outside_one_to_five(tmp_path, clean_tables):
+    reviews = clean_tables["reviews"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 2).then(7).otherwise(pl.col("rating")).alias("rating"))
+    message = _error(tmp_path, with_change(clean_tables, "reviews", reviews))
+    assert "reviews.csv" in message and "'rating'" in message and "'rating': 7" in message
+
+
+def test_orphan_keys_above_tolerance(tmp_path, clean_tables):
+    customers = clean_tables["customers"].tail(-50)  # orders of 50 customers now point nowhere
+    message = _error(tmp_path, with_change(clean_tables, "customers", customers))
+    assert "orders.csv" in message and "'customer_id'" in message and "missing from customers" in message
+
+
+def test_few_orphans_are_dropped_and_reported(tmp_path, clean_tables):
+    orders = clean_tables["orders"]
+    stray = orders.head(1).with_columns(order_id=pl.lit("O-stray"), customer_id=pl.lit("C-nobody"))
+    loaded = load_folder(write_folder(tmp_path / "in", with_change(clean_tables, "orders", pl.concat([orders, stray]))),
+                         orphan_tolerance=0.01)
+    assert "O-stray" not in loaded.tables["orders"]["order_id"].to_list()
+    assert loaded.dropped_orphans == {"orders.customer_id": 1}
+
+
+def test_empty_file(tmp_path, clean_tables):
+    message = _error(tmp_path, with_change(clean_tables, "products", clean_tables["products"].head(0)))
+    assert "products.csv" in message and "empty" in message
+
+
+def test_missing_dimensions_are_derived_and_optional_tables_noted(tmp_path, clean_tables):
+    tables = {k: v for k, v in clean_tables.items() if k in ("orders", "order_items")}
+    loaded = load_folder(write_folder(tmp_path / "in", tables))
+    assert loaded.tables["customers"].height == clean_tables["orders"]["customer_id"].n_unique()
+    assert loaded.tables["products"].height == clean_tables["order_items"]["product_id"].n_unique()
+    assert loaded.tables["reviews"].height == 0 and loaded.tables["events"].height == 0
+    assert any("reviews" in note for note in loaded.notes)
+
+
+def test_every_problem_is_reported_at_once(tmp_path, clean_tables):
+    tables = with_change(clean_tables, "orders", clean_tables["orders"].drop("order_ts"))
+    tables = with_change(tables, "products", tables["products"].with_columns(price=-pl.col("price")))
+    message = _error(tmp_path, tables)
+    assert "orders.csv" in message and "products.csv" in message

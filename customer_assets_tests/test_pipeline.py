@@ -1,0 +1,142 @@
+"""The whole asset graph on a real DuckDB file and on the real PostgreSQL server."""
+
+import dataclasses
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from customer_assets.cli import run_all
+from customer_assets.definitions import build_definitions
+from customer_assets.sources import landing
+from customer_assets.warehouse.client import Warehouse
+from customer_assets_tests.conftest import make_settings, reset_postgres_schemas
+
+pytestmark = pytest.mark.slow
+
+MART_TABLES = ("customer_features", "churn_training_set")
+
+
+def check_evaluations(results) -> list:
+    return [e.event_specific_data for r in results for e in r.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("duckdb") / "home")
+    instance = dg.DagsterInstance.ephemeral()
+    results = run_all(settings, instance=instance)
+    return settings, instance, results
+
+
+def warehouse_of(settings) -> Warehouse:
+    return Warehouse(duckdb_path=settings.duckdb_path, url=settings.warehouse_url)
+
+
+def test_whole_graph_builds_every_table_and_passes_every_check(built):
+    settings, _, results = built
+    assert all(r.success for r in results)
+    warehouse = warehouse_of(settings)
+    manifest = landing.manifest(settings.landing_dir)
+    for table, rows in manifest["tables"].items():
+        assert warehouse.row_count("raw", table) == rows, table
+    for table in MART_TABLES:
+        assert warehouse.row_count("marts", table) > 0
+    evaluations = check_evaluations(results)
+    assert len(evaluations) > 20 and all(e.passed for e in evaluations)
+    names = {e.check_name for e in evaluations}
+    assert "great_expectations_contract" in names and "unique_customer_features_customer_id" in names
+
+
+def test_customer_features_are_point_in_time(built):
+    settings, _, _ = built
+    warehouse = warehouse_of(settings)
+    as_of = warehouse.scalar("SELECT max(as_of_date) FROM marts.customer_features")
+    assert as_of == warehouse.scalar("SELECT max(order_date) FROM staging.stg_orders")
+    # Recompute one customer's recency and frequency by hand from the raw orders.
+    row = warehouse.query("SELECT customer_id, recency_days, frequency FROM marts.customer_features "
+                          "WHERE frequency > 2 ORDER BY customer_id LIMIT 1").row(0, named=True)
+    orders = warehouse.query("SELECT order_ts FROM raw.orders WHERE customer_id = ? AND status = 'completed' "
+                             "AND CAST(order_ts AS DATE) <= ?", [row["customer_id"], as_of])
+    assert row["frequency"] == orders.height
+    assert row["recency_days"] == (as_of - orders["order_ts"].max().date()).days
+    # Training snapshots never see orders after their cutoff, and labels come only from after it.
+    snapshots = warehouse.query("SELECT cutoff_date, count(*) AS n, avg(churned) AS rate "
+                                "FROM marts.churn_training_set GROUP BY 1 ORDER BY 1")
+    assert snapshots.height == 4
+    assert all(c + dt.timedelta(days=90) <= as_of for c in snapshots["cutoff_date"])
+    assert snapshots["rate"].min() > 0.05 and snapshots["rate"].max() < 0.8
+
+
+def test_rerunning_a_partition_range_replaces_it_without_duplicates(built):
+    settings, instance, _ = built
+    defs = build_definitions(settings)
+    warehouse = warehouse_of(settings)
+    before = warehouse.query("SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM raw.orders").row(0)
+    tags = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-10"}
+    for _ in range(2):
+        assert defs.resolve_job_def("load_history").execute_in_process(instance=instance, tags=tags).success
+    assert defs.resolve_job_def("load_history").execute_in_process(instance=instance, partition_key="2026-10-05").success
+    after = warehouse.query("SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM raw.orders").row(0)
+    assert before == after and after[0] == after[1]
+
+
+def test_failed_contract_check_leaves_the_previous_table(built, tmp_path):
+    settings, instance, _ = built
+    defs = build_definitions(settings)
+    warehouse = warehouse_of(settings)
+    day = "2026-10-20"
+    query = "SELECT order_id, status FROM raw.orders WHERE partition_date = ? ORDER BY order_id"
+    before = warehouse.query(query, [dt.date.fromisoformat(day)])
+    assert before.height > 0
+    # Corrupt the landed orders behind the contract's back: the GE suite must catch it before the write.
+    path = landing.current(settings.landing_dir) / "orders.parquet"
+    original = pl.read_parquet(path)
+    original.with_columns(status=pl.lit("lost in space")).write_parquet(path)
+    try:
+        result = defs.resolve_job_def("load_history").execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False)
+    finally:
+        original.write_parquet(path)
+    assert not result.success
+    failed = [e for e in check_evaluations([result]) if not e.passed]
+    assert failed and failed[0].check_name == "great_expectations_contract"
+    assert "status" in str(failed[0].metadata["validation"].value["failures"])
+    assert warehouse.query(query, [dt.date.fromisoformat(day)]).equals(before)
+
+
+def test_bad_source_fails_before_the_warehouse_changes(built, tmp_path):
+    settings, instance, _ = built
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    pl.DataFrame({"order_id": ["a"], "customer_id": ["c"], "order_ts": ["not a date"]}).write_csv(folder / "orders.csv")
+    pl.DataFrame({"order_id": ["a"], "product_id": ["p"], "quantity": [1], "unit_price": [-3.0]}).write_csv(
+        folder / "order_items.csv")
+    bad = dataclasses.replace(settings, source=str(folder))
+    version = landing.current(settings.landing_dir)
+    customers_before = warehouse_of(settings).row_count("raw", "customers")
+    result = build_definitions(bad).resolve_job_def("load_source").execute_in_process(instance=instance,
+                                                                                  raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.to_string()
+    assert "orders.csv" in message and "order_ts" in message and "unit_price" in message
+    assert landing.current(settings.landing_dir) == version
+    assert warehouse_of(settings).row_count("raw", "customers") == customers_before
+
+
+def test_whole_graph_on_postgres(tmp_path, postgres_url):
+    reset_postgres_schemas(postgres_url)
+    settings = make_settings(tmp_path / "home", warehouse_url=postgres_url, synthetic_customers=600)
+    results = run_all(settings, instance=dg.DagsterInstance.ephemeral())
+    assert all(r.success for r in results)
+    warehouse = warehouse_of(settings)
+    assert warehouse.backend == "postgres"
+    manifest = landing.manifest(settings.landing_dir)
+    assert warehouse.row_count("raw", "orders") == manifest["tables"]["orders"]
+    features = warehouse.read_table("marts", "customer_features")
+    assert features.height == warehouse.scalar(
+        "SELECT count(*) FROM staging.stg_customers WHERE signup_date <= (SELECT as_of_date FROM intermediate.int_as_of_date)")
+    assert all(e.passed for e in check_evaluations(results))

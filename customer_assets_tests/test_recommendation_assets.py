@@ -1,0 +1,209 @@
+"""Recommendation assets on a real built home: DuckDB warehouse, dbt, MLflow sqlite registry, Dagster runs."""
+
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from customer_assets.cli import as_of_partition, run_all
+from customer_assets.defs.recommendation_assets import GATE_CHECK, MODEL_NAME, _fit, _interactions
+from customer_assets.definitions import build_definitions
+from customer_assets.mlops import registry
+from customer_assets.warehouse.client import Warehouse
+from customer_assets_tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+K = 10
+WEAK = {"CUSTOMER_ML_RECOMMEND_ALGORITHM": "nmf",
+        "CUSTOMER_ML_RECOMMEND_MODEL_PARAMS": json.dumps({"nmf": {"n_components": 1, "max_iter": 5}})}
+SEEN_SQL = """
+    SELECT DISTINCT o.customer_id, i.product_id
+    FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
+    WHERE o.status = 'completed' AND o.order_date <= ?"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CUSTOMER_ML_RECOMMEND_K", str(K))
+        settings = make_settings(tmp_path_factory.mktemp("recommend") / "home", synthetic_customers=700)
+        instance = dg.DagsterInstance.ephemeral()
+        results = run_all(settings, instance=instance)
+    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    day = as_of_partition(settings)
+    return settings, instance, results, day
+
+
+def _warehouse(settings) -> Warehouse:
+    return Warehouse(duckdb_path=settings.duckdb_path)
+
+
+def _materializations(results, key: str) -> list[dict]:
+    return [{k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
+            for r in results for e in r.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey(key)]
+
+
+def _checks(results, key: str) -> dict:
+    return {e.event_specific_data.check_name: e.event_specific_data for r in results for e in r.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key == dg.AssetKey(key)}
+
+
+def _run(settings, instance, day, *keys) -> dg.ExecuteInProcessResult:
+    job = build_definitions(settings).resolve_job_def("build_marts")
+    return job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
+                                  asset_selection=[dg.AssetKey(k) for k in keys])
+
+
+def _recommendations(settings, day) -> pl.DataFrame:
+    return _warehouse(settings).read_table("marts", "product_recommendations", "as_of_date = ?", [day])
+
+
+def test_tables_exist_with_the_documented_columns_and_checks_pass(built):
+    settings, _, results, day = built
+    assert all(r.success for r in results)
+    recs = _recommendations(settings, day)
+    assert recs.columns == ["customer_id", "as_of_date", "rank", "product_id", "score", "strategy", "model_version"]
+    similar = _warehouse(settings).read_table("marts", "similar_products")
+    assert similar.columns[:4] == ["product_id", "rank", "similar_product_id", "score"]
+    assert set(similar.columns) == {"product_id", "rank", "similar_product_id", "score", "as_of_date",
+                                    "model_version"}
+    for key in ("recommendation_model", "product_recommendations", "similar_products"):
+        checks = _checks(results, key)
+        assert checks and all(c.passed for c in checks.values()), key
+    assert set(recs["strategy"].unique()) <= {"collaborative", "content", "hybrid", "popular"}
+
+
+def test_every_customer_gets_k_unbought_products(built):
+    settings, _, _, day = built
+    warehouse = _warehouse(settings)
+    recs = _recommendations(settings, day)
+    customers = warehouse.query("SELECT customer_id FROM marts.customer_features WHERE as_of_date = ?", [day])
+    per_customer = recs.group_by("customer_id").agg(pl.len().alias("n"), pl.col("rank").sort().alias("ranks"),
+                                                    pl.col("product_id").n_unique().alias("distinct"))
+    assert per_customer.height == customers.height
+    assert set(per_customer["customer_id"]) == set(customers["customer_id"])
+    assert (per_customer["n"] == K).all() and (per_customer["distinct"] == K).all()
+    assert all(r == list(range(1, K + 1)) for r in per_customer["ranks"].to_list())
+    seen = warehouse.query(SEEN_SQL, [day])
+    assert seen.height > 1000  # the exclusion below is tested against real purchase history
+    assert recs.join(seen, on=["customer_id", "product_id"], how="semi").is_empty()
+    # Within a customer, scores never increase with rank.
+    ordered = recs.sort("customer_id", "rank")
+    assert (ordered.group_by("customer_id").agg(pl.col("score").diff().max().alias("rise"))["rise"]
+            .fill_null(0) <= 1e-9).all()
+
+
+def test_customers_without_orders_get_their_countrys_popular_list(built):
+    settings, _, _, day = built
+    warehouse = _warehouse(settings)
+    cold = warehouse.query("""
+        SELECT f.customer_id, f.country FROM marts.customer_features f
+        WHERE f.as_of_date = ? AND NOT EXISTS (SELECT 1 FROM staging.stg_orders o
+                                              WHERE o.customer_id = f.customer_id AND o.status = 'completed')
+        ORDER BY f.country, f.customer_id""", [day])
+    assert cold.height > 10
+    recs = _recommendations(settings, day).join(cold, on="customer_id")
+    assert recs["customer_id"].n_unique() == cold.height
+    assert (recs["strategy"] == "popular").all()
+    lists = recs.sort("rank").group_by("customer_id", "country").agg(pl.col("product_id"))
+    per_country = lists.group_by("country").agg(pl.col("product_id").unique().len().alias("lists"))
+    assert (per_country["lists"] == 1).all()  # one list per country...
+    if per_country.height > 1:  # ...and countries do not all share the global one
+        assert lists.unique("country")["product_id"].list.join(",").n_unique() > 1
+
+
+def test_model_is_registered_as_champion_and_the_decision_matches_the_metrics(built):
+    settings, _, results, day = built
+    (meta,) = _materializations(results, "recommendation_model")
+    assert meta["challenger_promoted"] is True and meta["champion_score"] is None  # first model: no champion
+    version = registry.champion_version(MODEL_NAME)
+    assert version == meta["serving_model_version"]
+    assert set(_recommendations(settings, day)["model_version"]) == {version}
+    model, loaded_version = registry.load_champion(MODEL_NAME)
+    assert loaded_version == version and model.report["as_of"] == day
+    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    assert run.data.metrics["ndcg_at_10"] == pytest.approx(meta["challenger_score"])
+    assert run.data.metrics["ndcg_at_10"] > run.data.metrics["baseline.popularity.ndcg_at_10"]
+    for name in ("precision_at_10", "recall_at_10", "map_at_10", "coverage", "rating_rmse",
+                 "baseline.rating_global_mean.rmse"):
+        assert name in run.data.metrics, name
+    gate = _checks(results, "recommendation_model")[GATE_CHECK]
+    assert gate.passed and gate.metadata["decision"].value == "challenger promoted"
+
+
+def test_weak_challenger_leaves_the_champion_serving(built, monkeypatch):
+    settings, instance, _, day = built
+    before = registry.champion_version(MODEL_NAME)
+    for name, value in WEAK.items():
+        monkeypatch.setenv(name, value)
+    result = _run(settings, instance, day, "recommendation_model")
+    assert result.success
+    (meta,) = _materializations([result], "recommendation_model")
+    assert meta["challenger_promoted"] is False
+    assert meta["challenger_score"] < meta["champion_score"]
+    assert "champion kept" in meta["decision_reason"]
+    # The champion already knows history up to the as-of day, so it keeps serving as the same version.
+    assert meta["registered_new_version"] is False
+    assert registry.champion_version(MODEL_NAME) == before == meta["serving_model_version"]
+    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    assert run.data.tags["registered"] == "false" and "champion kept" in run.data.tags["decision"]
+    gate = _checks([result], "recommendation_model")[GATE_CHECK]
+    assert gate.passed and gate.metadata["decision"].value == "champion kept"
+    assert gate.metadata["champion_metrics"].value["ndcg@10"] == pytest.approx(meta["champion_score"])
+
+
+def test_stronger_challenger_replaces_a_weak_champion(built):
+    settings, instance, _, day = built
+    warehouse = _warehouse(settings)
+    # Register a deliberately weak champion (rank-1 NMF) as if an earlier run had promoted it.
+    lines = warehouse.query("""SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
+        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
+        WHERE o.status = 'completed'""")
+    products = warehouse.query("SELECT product_id, product_name AS name, category, description, price "
+                               "FROM staging.stg_products")
+    recipe = {"algorithm": "nmf", "model_params": {"nmf": {"n_components": 1, "max_iter": 5}},
+              "new_product_weight": 0.0, "half_life_days": 180.0, "rating_weight": 0.0, "seed": 0}
+    weak = _fit(recipe, _interactions(lines, lines[:0], lines["ts"].max(), recipe), products, K)
+    weak.report.update({"recipe": recipe, "as_of": "2026-01-01"})
+    weak_version = registry.log_and_register(MODEL_NAME, weak, weak.report,
+                                             registry.Decision(True, "test: weak champion", 0.0, None)).version
+    assert registry.champion_version(MODEL_NAME) == weak_version
+
+    result = _run(settings, instance, day, "recommendation_model", "product_recommendations")
+    assert result.success
+    (meta,) = _materializations([result], "recommendation_model")
+    assert meta["challenger_promoted"] is True
+    assert meta["challenger_score"] > meta["champion_score"]
+    new_version = registry.champion_version(MODEL_NAME)
+    assert new_version == meta["serving_model_version"] > weak_version
+    model, _ = registry.load_champion(MODEL_NAME)
+    assert model.report["recipe"]["algorithm"] != "nmf" and model.report["as_of"] == day
+    assert set(_recommendations(settings, day)["model_version"]) == {new_version}
+
+
+def test_rerunning_a_partition_replaces_it_without_duplicates(built):
+    settings, instance, _, day = built
+    warehouse = _warehouse(settings)
+    counts = "SELECT count(*), count(DISTINCT customer_id || '|' || CAST(rank AS VARCHAR)) FROM marts.{}"
+    before = warehouse.query(counts.format("product_recommendations")).row(0)
+    similar_before = warehouse.query(counts.replace("customer_id", "product_id").format("similar_products")).row(0)
+    for _ in range(2):
+        assert _run(settings, instance, day, "product_recommendations", "similar_products").success
+    after = warehouse.query(counts.format("product_recommendations")).row(0)
+    similar_after = warehouse.query(counts.replace("customer_id", "product_id").format("similar_products")).row(0)
+    assert before == after and after[0] == after[1]
+    assert similar_before == similar_after and similar_after[0] == similar_after[1]
+
+
+def test_similar_products_cover_the_catalog(built):
+    settings, _, _, day = built
+    warehouse = _warehouse(settings)
+    similar = warehouse.read_table("marts", "similar_products", "as_of_date = ?", [day])
+    catalog = warehouse.query("SELECT product_id FROM staging.stg_products")
+    assert set(similar["product_id"]) == set(catalog["product_id"])
+    assert (similar["product_id"] != similar["similar_product_id"]).all()
+    assert similar.group_by("product_id").len()["len"].max() <= K
+    assert similar["similar_product_id"].is_in(catalog["product_id"].implode()).all()
