@@ -4,6 +4,7 @@ import dagster as dg
 
 from customer_assets.config import Settings, load_settings
 from customer_assets.defs.automation import with_automation
+from customer_assets.defs.churn_assets import build_churn_assets
 from customer_assets.defs.dbt_assets import build_dbt_assets, dbt_resource
 from customer_assets.defs.jobs import build_jobs
 from customer_assets.defs.policies import daily_partitions
@@ -21,6 +22,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings)
     return with_automation(dg.Definitions(
         assets=[*build_raw_assets(partitions), build_dbt_assets(partitions),
+                *build_churn_assets(partitions),
                 *build_review_assets(partitions),
                 *build_recommendation_assets(partitions),
                 *build_segmentation_assets(partitions),

@@ -69,7 +69,7 @@ CHURN_FEATURES = ("recency_days", "frequency", "monetary", "orders_90d", "order_
 
 DEFAULT_MODEL_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        name="churn", training_asset="churn_model", registry_name="churn",
+        name="churn", training_asset="churn_model", registry_name="churn_model",
         score_table="marts.churn_scores", score_columns=("churn_probability", "churn_score", "probability"),
         key_features=CHURN_FEATURES,
         labels=LabelSource("marts.churn_training_set", "cutoff_date", delay_days=90),

@@ -129,6 +129,21 @@ def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFr
     return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
 
 
+def usable_feature_columns(features: pl.DataFrame, configured) -> tuple[list[str] | None, list[str]]:
+    """The configured columns as given (the library rejects bad ones loudly); else the default columns
+    minus those holding one value, which a source without e.g. web events produces and which cannot
+    separate anyone."""
+    if configured:
+        return list(configured), []
+    present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
+    if not present or features.height == 0:
+        return None, []
+    distinct = features.select(pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().n_unique() for c in present).row(0)
+    constant = [c for c, n in zip(present, distinct) if n <= 1]
+    kept = [c for c in present if c not in constant]
+    return (kept or None), constant
+
+
 def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFrame:
     """marts.customer_features as of `as_of` (default: the latest as-of date), with `holdout_bucket` 0..99.
 
@@ -343,8 +358,12 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                                          f"{features.height}): too few to compare models; raise "
                                          "CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT or load more customers")
 
+        columns, constant_columns = usable_feature_columns(train, knobs.feature_columns)
+        if constant_columns:
+            context.log.warning(f"feature columns with a single value are left out of clustering: "
+                                f"{constant_columns} (e.g. no web events in the source)")
         result = segment_customers(
-            train, id_column=ID, seed=knobs.seed, feature_columns=list(knobs.feature_columns or []) or None,
+            train, id_column=ID, seed=knobs.seed, feature_columns=columns,
             k_range=(knobs.k_min, knobs.k_max), sample_size=knobs.quadratic_sample_size,
             kmeans_selection_size=knobs.kmeans_selection_size,
             silhouette_sample_size=knobs.silhouette_sample_size, n_resamples=knobs.stability_resamples,

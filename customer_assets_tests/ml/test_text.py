@@ -306,3 +306,11 @@ def test_real_reviews_aspects_with_trained_model(real_model, real_reviews):
     # rows from 1-star reviews should lean negative
     stars = real_reviews["score"].head(2000).to_numpy()[rows["doc_index"].to_numpy()]
     assert rows.filter(pl.Series(stars == 1))["sentiment_score"].mean() < 0
+
+
+def test_stemming_an_empty_token_column_gives_an_empty_column():
+    from customer_assets.ml.text.preprocess import SnowballStems
+
+    stems = SnowballStems("english").stem_series(pl.Series("token", [], dtype=pl.String))
+    assert stems.dtype == pl.String and stems.is_empty()
+    assert SnowballStems("english").stem_series(pl.Series("token", ["running", "runs"])).to_list() == ["run", "run"]

@@ -182,6 +182,8 @@ def mark_negation(tokens: pl.DataFrame, resources_: LanguageResources, window: i
 def dense_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(distinct values, UInt32 code of each value into them) without a Python loop over rows."""
     distinct = values.unique()
+    if values.is_empty():  # replace_strict keeps the input dtype on an empty series
+        return distinct, pl.Series(values.name, [], dtype=pl.UInt32)
     codes = values.replace_strict(distinct, pl.Series(np.arange(len(distinct), dtype=np.uint32)), return_dtype=pl.UInt32)
     return distinct, codes
 
