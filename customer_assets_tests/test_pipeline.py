@@ -35,6 +35,18 @@ def warehouse_of(settings) -> Warehouse:
     return Warehouse(duckdb_path=settings.duckdb_path, url=settings.warehouse_url)
 
 
+def assert_only_the_business_alert_fires(evaluations, warehouse: Warehouse) -> None:
+    """Every check passes except, possibly, the churn-rate business alert: the synthetic population churns at
+    about 30%, above the 25% alert line, and when it fires it must agree with the scores it reports on."""
+    failed = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations if not e.passed}
+    assert set(failed) <= {("marts/churn_scores", "churn_rate_below_limit")}, sorted(failed)
+    for alert in failed.values():
+        assert alert.severity == dg.AssetCheckSeverity.WARN
+        expected_rate = warehouse.scalar("SELECT avg(churn_probability) FROM marts.churn_scores "
+                                         "WHERE as_of_date = (SELECT max(as_of_date) FROM marts.churn_scores)")
+        assert alert.metadata["churn_rate"].value == pytest.approx(float(expected_rate))
+
+
 def test_whole_graph_builds_every_table_and_passes_every_check(built):
     settings, _, results = built
     assert all(r.success for r in results)
@@ -45,7 +57,8 @@ def test_whole_graph_builds_every_table_and_passes_every_check(built):
     for table in MART_TABLES:
         assert warehouse.row_count("marts", table) > 0
     evaluations = check_evaluations(results)
-    assert len(evaluations) > 20 and all(e.passed for e in evaluations)
+    assert len(evaluations) > 20
+    assert_only_the_business_alert_fires(evaluations, warehouse)
     names = {e.check_name for e in evaluations}
     assert "great_expectations_contract" in names and "unique_customer_features_customer_id" in names
 
@@ -139,4 +152,4 @@ def test_whole_graph_on_postgres(tmp_path, postgres_url):
     features = warehouse.read_table("marts", "customer_features")
     assert features.height == warehouse.scalar(
         "SELECT count(*) FROM staging.stg_customers WHERE signup_date <= (SELECT as_of_date FROM intermediate.int_as_of_date)")
-    assert all(e.passed for e in check_evaluations(results))
+    assert_only_the_business_alert_fires(check_evaluations(results), warehouse)
