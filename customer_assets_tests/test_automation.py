@@ -35,7 +35,7 @@ CHURN = ModelSpec(
     key_features=("recency_days", "frequency"),
     labels=LabelSource("marts.churn_training_set", "cutoff_date", delay_days=90),
     performance=RealizedPerformance("marts.churn_training_set", "churned", "cutoff_date", floor=0.65),
-    new_labels_threshold=100, churn_rate_alert=True,
+    new_labels_threshold=100, churn_rate_alert=True, holdout_metric_key="holdout_roc_auc",
 )
 ABSENT = ModelSpec(name="segmentation", training_asset="segmentation_model", registry_name="seg",
                    score_table="marts.customer_segments")
@@ -78,11 +78,39 @@ def test_only_existing_models_get_sensors_and_checks(automation):
     assert isinstance(sensors["automation_condition_sensor"], dg.AutomationConditionSensorDefinition)
     check_keys = {key for checks in automation.asset_checks for key in checks.check_keys}
     assert check_keys == {dg.AssetCheckKey(SCORES_KEY, "churn_rate_below_limit"),
-                          dg.AssetCheckKey(MONITORING_KEY, "churn_metric_above_floor")}
+                          dg.AssetCheckKey(MONITORING_KEY, "churn_metric_above_floor"),
+                          dg.AssetCheckKey(dg.AssetKey("churn_model"), "churn_holdout_metric_above_floor")}
     monitoring = next(a for a in automation.assets if a.key == MONITORING_KEY)
     deps = {dep.asset_key for dep in monitoring.specs_by_key[MONITORING_KEY].deps}
     assert dg.AssetKey("segmentation_model") not in deps and dg.AssetKey("churn_model") in deps
     assert monitoring.specs_by_key[MONITORING_KEY].group_name == "monitoring"
+
+
+def test_a_score_table_whose_asset_key_is_not_schema_slash_table_is_still_watched():
+    spec = ModelSpec(name="recommendation", training_asset="recommendation_model", registry_name="rec",
+                     score_table="marts.product_recommendations", score_asset="product_recommendations",
+                     score_columns=("score",))
+    assert spec.score_key == dg.AssetKey("product_recommendations")
+    keys = {dg.AssetKey("recommendation_model"), dg.AssetKey("product_recommendations")}
+    built = build_automation(PARTITIONS, keys, (spec,))
+    drift_asset = next(a for a in built.assets if a.key == dg.AssetKey("drift_report"))
+    assert dg.AssetKey("product_recommendations") in {d.asset_key for d in drift_asset.specs_by_key[
+        dg.AssetKey("drift_report")].deps}
+
+
+def test_holdout_metric_floor_check_fires_on_a_weak_trained_model(automation):
+    (check,) = [c for c in automation.asset_checks
+                if dg.AssetCheckKey(dg.AssetKey("churn_model"), "churn_holdout_metric_above_floor") in c.check_keys]
+    outcomes = []
+    for auc in (0.58, 0.81):
+        @dg.asset(key="churn_model")
+        def weak_or_strong():
+            return dg.MaterializeResult(metadata={"holdout_roc_auc": auc})
+
+        result = dg.materialize([weak_or_strong, check], instance=dg.DagsterInstance.ephemeral())
+        (evaluation,) = result.get_asset_check_evaluations()
+        outcomes.append(evaluation.passed)
+    assert outcomes == [False, True]
 
 
 def resources_for(home):

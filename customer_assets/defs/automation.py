@@ -12,7 +12,8 @@ yet is simply skipped).
 - `automation_condition_sensor` (running by default) evaluates the `AutomationCondition`s between daily runs;
   the monitoring assets carry `refresh_when_deps_update()` and any module can apply it (automation_conditions).
 - `retrain_<model>` sensors, `run_failure_alert`, the `drift_report` and `model_monitoring` assets, and the
-  business-alert checks (churn rate on the churn score table, the realized-metric floor on model_monitoring).
+  business-alert checks (churn rate on the churn score table; the metric floor on the champion's realized metric
+  in model_monitoring and on the holdout metric the training asset reports).
 
 CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS=stopped starts the schedule and sensors stopped (default: running).
 """
@@ -110,6 +111,11 @@ def build_automation(partitions_def: dg.PartitionsDefinition, existing_keys=(),
                 MONITORING_KEY, metric_metadata_key(spec), spec.performance.floor,
                 name=f"{spec.name}_metric_above_floor",
                 higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True), partitions_def=partitions_def))
+            if spec.holdout_metric_key:
+                automation.asset_checks.append(metric_floor_check(
+                    spec.training_key, spec.holdout_metric_key, spec.performance.floor,
+                    name=f"{spec.name}_holdout_metric_above_floor",
+                    higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True)))
     for spec in specs:
         if spec.churn_rate_alert and spec.score_key in existing:
             automation.asset_checks.append(churn_rate_check(spec.score_key, partitions_def, spec.score_columns,

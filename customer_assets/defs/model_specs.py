@@ -55,6 +55,10 @@ class ModelSpec:
     performance: RealizedPerformance | None = None
     new_labels_threshold: int = 500
     churn_rate_alert: bool = False  # attach the "churn rate above 25%" business check to the score table
+    score_asset: str | None = None  # asset key of the score table when it is not "schema/table"
+    # Metadata float the training asset reports for the serving model's holdout metric (checked against
+    # `performance.floor`): the floor is watched from the first training run, before any outcome is known.
+    holdout_metric_key: str | None = None
 
     @property
     def training_key(self) -> dg.AssetKey:
@@ -62,6 +66,8 @@ class ModelSpec:
 
     @property
     def score_key(self) -> dg.AssetKey | None:
+        if self.score_asset:
+            return dg.AssetKey.from_user_string(self.score_asset)
         return dg.AssetKey(self.score_table.split(".")) if self.score_table else None
 
 
@@ -75,7 +81,7 @@ DEFAULT_MODEL_SPECS: tuple[ModelSpec, ...] = (
         labels=LabelSource("marts.churn_training_set", "cutoff_date", delay_days=90),
         performance=RealizedPerformance("marts.churn_training_set", "churned", "cutoff_date", "customer_id",
                                         "roc_auc", floor=0.65),
-        churn_rate_alert=True,
+        churn_rate_alert=True, holdout_metric_key="holdout_roc_auc",
     ),
     ModelSpec(
         name="segmentation", training_asset="segmentation_model", registry_name="customer_segmentation",
@@ -84,7 +90,7 @@ DEFAULT_MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="recommendation", training_asset="recommendation_model", registry_name="product_recommender",
-        score_table="marts.product_recommendations", score_columns=("score",),
+        score_table="marts.product_recommendations", score_asset="product_recommendations", score_columns=("score",),
         key_features=("frequency", "category_breadth"),
         labels=LabelSource("staging.stg_orders", "order_date"), new_labels_threshold=2000,
     ),
