@@ -246,6 +246,7 @@ def test_each_trigger_requests_training_with_tags(sensor_env, changes, trigger, 
     assert request.asset_selection == [dg.AssetKey("churn_model")]
     assert request.tags[TRIGGERS_TAG] == trigger and reason_part in request.tags[REASON_TAG]
     assert request.tags[MODEL_TAG] == "churn" and request.tags["customer-ml/monitoring-as-of"] == "2026-10-19"
+    assert request.tags["customer-ml/job"] == "training"  # the tag dagster.yaml limits to one run at a time
     assert SensorState.from_cursor(data.cursor).last_request_at is not None
 
 

@@ -3,8 +3,9 @@
 Each tick reads the latest `model_monitoring` materialization (never the warehouse, which a running job may be
 writing) and applies the rules in `customer_assets.mlops.retraining`. The run's tags say why:
 `customer-ml/retrain-triggers` (comma-separated: new_labels, drift, metric_floor), `customer-ml/retrain-reason`,
-`customer-ml/model` and the monitoring as-of date. The cursor holds the last request time (cooldown,
-CUSTOMER_ML_RETRAIN_COOLDOWN_HOURS, default 24) and the monitoring record that caused it (never acted on twice).
+`customer-ml/model`, the monitoring as-of date and `customer-ml/job=training` (the run coordinator's
+concurrency limit). The cursor holds the last request time (cooldown, CUSTOMER_ML_RETRAIN_COOLDOWN_HOURS,
+default 24) and the monitoring record that caused it (never acted on twice).
 """
 
 
@@ -21,6 +22,7 @@ TRIGGERS_TAG = "customer-ml/retrain-triggers"
 REASON_TAG = "customer-ml/retrain-reason"
 MODEL_TAG = "customer-ml/model"
 AS_OF_TAG = "customer-ml/monitoring-as-of"
+JOB_TAG = "customer-ml/job"
 
 
 def cooldown_hours() -> float:
@@ -79,6 +81,8 @@ def build_retraining_sensor(spec: ModelSpec,
                 REASON_TAG: "; ".join(t.reason for t in triggers)[:4000],
                 MODEL_TAG: spec.name,
                 AS_OF_TAG: str(as_of),
+                # dagster.yaml's queued run coordinator runs one training run at a time on this tag.
+                JOB_TAG: "training",
             },
         )
 
