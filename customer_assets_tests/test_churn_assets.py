@@ -1,0 +1,193 @@
+"""Churn assets on a real built home: DuckDB warehouse, dbt marts, MLflow sqlite registry, Dagster runs."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from customer_assets.cli import as_of_partition, run_all
+from customer_assets.defs.churn_assets import (
+    GATE_CHECK,
+    HIGH_RISK_JUMP_CHECK,
+    MODEL_NAME,
+    SCORE_COLUMNS,
+    churn_knobs,
+)
+from customer_assets.definitions import build_definitions
+from customer_assets.ml.churn import RISK_LEVEL_CUT_POINTS
+from customer_assets.mlops import registry
+from customer_assets.warehouse.client import Warehouse
+from customer_assets_tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+MODELS_DIR = Path(__file__).resolve().parents[1] / "warehouse" / "models"
+DBT_MODELS = sorted(f"{p.parent.name}/{p.stem}" for p in MODELS_DIR.glob("*/*.sql"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("churn") / "home", synthetic_customers=1500)
+    instance = dg.DagsterInstance.ephemeral()
+    results = run_all(settings, instance=instance)
+    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    return settings, instance, results, as_of_partition(settings)
+
+
+def _warehouse(settings) -> Warehouse:
+    return Warehouse(duckdb_path=settings.duckdb_path)
+
+
+def _materializations(results, key: dg.AssetKey | str) -> list[dict]:
+    key = dg.AssetKey.from_user_string(key) if isinstance(key, str) else key
+    return [{k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
+            for r in results for e in r.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == key]
+
+
+def _checks(results, key: str) -> dict:
+    key = dg.AssetKey.from_user_string(key)
+    return {e.event_specific_data.check_name: e.event_specific_data for r in results for e in r.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key == key}
+
+
+def _run(settings, instance, day, *keys) -> dg.ExecuteInProcessResult:
+    job = build_definitions(settings).resolve_job_def("build_marts")
+    return job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
+                                  asset_selection=[dg.AssetKey.from_user_string(k) for k in keys])
+
+
+def _scores(settings, day) -> pl.DataFrame:
+    return _warehouse(settings).read_table("marts", "churn_scores", "as_of_date = ?", [dt.date.fromisoformat(day)])
+
+
+def test_first_model_is_champion_with_metrics_beside_their_baselines(built):
+    settings, _, results, _ = built
+    (meta,) = _materializations(results, "churn_model")
+    assert meta["promoted"] is True and meta["champion_version"] == meta["model_version"]
+    assert registry.champion_version(MODEL_NAME) == meta["model_version"]
+    # Honest reporting: the model beats the recency-only baseline on a holdout, and the base rate is shown.
+    assert 0.5 < meta["recency_only_roc_auc"] < meta["holdout_roc_auc"] <= 1
+    assert meta["holdout_pr_auc"] > meta["base_rate_pr_auc"] == pytest.approx(meta["base_rate"])
+    assert 0 < meta["base_rate"] < 1 and 0 <= meta["holdout_brier"] < 0.25
+    for family in ("logistic", "random_forest", "xgboost", "lightgbm"):
+        assert family in meta["comparison_table"]
+    assert "smote" in meta["comparison_table"].lower()
+    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    assert run.data.metrics["roc_auc"] == pytest.approx(meta["holdout_roc_auc"])
+    plots = {a.path for a in registry.MlflowClient().list_artifacts(meta["mlflow_run_id"], "plots")}
+    assert {"plots/churn_roc.png", "plots/churn_precision_recall.png", "plots/churn_calibration.png",
+            "plots/churn_importance.png", "plots/comparison_table.md"} <= plots
+    gate = _checks(results, "churn_model")[GATE_CHECK]
+    assert gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_holdout_is_the_latest_cutoff_and_no_training_label_reaches_past_it(built):
+    settings, _, results, _ = built
+    (meta,) = _materializations(results, "churn_model")
+    warehouse = _warehouse(settings)
+    latest = warehouse.scalar("SELECT max(cutoff_date) FROM marts.churn_training_set")
+    assert meta["holdout_cutoff"] == str(latest)
+    assert meta["holdout_rows"] == warehouse.scalar(
+        "SELECT count(*) FROM marts.churn_training_set WHERE cutoff_date = ?", [latest])
+    split = meta["split"]
+    window = churn_knobs().window_days
+    # Snapshots whose label window runs past the holdout cutoff would see the holdout period: purged.
+    overlapping = warehouse.scalar(
+        f"SELECT count(*) FROM marts.churn_training_set WHERE cutoff_date < ? "
+        f"AND cutoff_date + INTERVAL {window} DAY > ?", [latest, latest])
+    assert split["purged_training_rows"] == overlapping
+    assert meta["training_rows"] + meta["holdout_rows"] + overlapping == warehouse.scalar(
+        "SELECT count(*) FROM marts.churn_training_set")
+
+
+def test_scores_cover_active_customers_with_levels_and_readable_reasons(built):
+    settings, _, _, day = built
+    scores = _scores(settings, day)
+    assert tuple(scores.columns) == SCORE_COLUMNS
+    active = _warehouse(settings).query("SELECT customer_id FROM marts.customer_features "
+                                        "WHERE as_of_date = ? AND is_active", [dt.date.fromisoformat(day)])
+    assert scores.height == active.height == scores["customer_id"].n_unique()
+    assert set(scores["customer_id"]) == set(active["customer_id"])
+    assert scores["churn_probability"].is_between(0, 1).all()
+    low, high = RISK_LEVEL_CUT_POINTS
+    expected = (pl.when(pl.col("churn_probability") >= high).then(pl.lit("High"))
+                .when(pl.col("churn_probability") >= low).then(pl.lit("Medium")).otherwise(pl.lit("Low")))
+    assert (scores.select(expected == pl.col("risk_level")).to_series()).all()
+    assert scores["risk_level"].n_unique() >= 2
+    assert (scores["model_version"] == registry.champion_version(MODEL_NAME)).all()
+    assert (scores["model_name"] == MODEL_NAME).all()
+    reasons = scores["top_reasons"]
+    assert reasons.list.len().is_between(1, 3).all()
+    texts = reasons.explode().drop_nulls()
+    assert texts.str.len_chars().min() > 5
+    # Reasons read as sentences with numbers from the customer's own features, e.g. "no order for 140 days".
+    assert texts.str.contains(r"\d").mean() > 0.5
+    lapsed = scores.join(_warehouse(settings).query(
+        "SELECT customer_id, recency_days FROM marts.customer_features WHERE as_of_date = ?",
+        [dt.date.fromisoformat(day)]), on="customer_id")
+    riskiest = lapsed.sort("churn_probability", descending=True).row(0, named=True)
+    assert f"no order for {int(riskiest['recency_days'])} days" in riskiest["top_reasons"]
+
+
+def test_retraining_on_the_same_data_keeps_the_champion_and_says_why(built):
+    settings, instance, _, _ = built
+    before = registry.champion_version(MODEL_NAME)
+    result = _run(settings, instance, as_of_partition(settings), "churn_model")
+    assert result.success
+    (meta,) = _materializations([result], "churn_model")
+    assert meta["promoted"] is False and "champion kept" in meta["decision_reason"]
+    assert meta["model_version"] != before  # registered as a version, without the alias
+    assert registry.champion_version(MODEL_NAME) == before == meta["champion_version"]
+    gate = _checks([result], "churn_model")[GATE_CHECK]
+    assert gate.passed
+
+
+def test_weak_challenger_never_takes_the_alias(built, monkeypatch):
+    settings, instance, _, day = built
+    before = registry.champion_version(MODEL_NAME)
+    training = _warehouse(settings).query("SELECT * FROM marts.churn_training_set LIMIT 1")
+    keep = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_active", "tenure_days"}
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_FAMILIES", "logistic")
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_DROP_FEATURES", ",".join(c for c in training.columns if c not in keep))
+    result = _run(settings, instance, day, "churn_model")
+    (meta,) = _materializations([result], "churn_model")
+    assert meta["promoted"] is False
+    decision = meta["decision"]
+    assert decision["challenger_score"] < decision["champion_score"]
+    assert registry.champion_version(MODEL_NAME) == before
+
+
+def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(built, monkeypatch):
+    settings, instance, _, day = built
+    before_rows = _scores(settings, day).height
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_PROMOTION_MARGIN", "-1")  # any challenger wins
+    result = _run(settings, instance, day, "churn_model", "marts/churn_scores")
+    assert result.success
+    (meta,) = _materializations([result], "churn_model")
+    assert meta["promoted"] is True
+    scores = _scores(settings, day)
+    assert scores.height == before_rows == scores["customer_id"].n_unique()
+    assert set(scores["model_version"]) == {meta["model_version"]} == {registry.champion_version(MODEL_NAME)}
+
+
+def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built):
+    settings, instance, _, day = built
+    warehouse = _warehouse(settings)
+    earlier = (dt.date.fromisoformat(day) - dt.timedelta(days=30)).isoformat()
+    # marts.customer_features holds one as-of date, so each day's scores rebuild the dbt models first.
+    assert _run(settings, instance, earlier, *DBT_MODELS, "marts/churn_scores").success
+    days = warehouse.query("SELECT DISTINCT as_of_date FROM marts.churn_scores ORDER BY 1")["as_of_date"]
+    assert [d.isoformat() for d in days] == [earlier, day]
+    # Make the earlier partition look calm, then rescoring today must warn about the jump in High risk.
+    warehouse.execute("UPDATE marts.churn_scores SET risk_level = 'Low' WHERE as_of_date = ?",
+                      [dt.date.fromisoformat(earlier)])
+    result = _run(settings, instance, day, *DBT_MODELS, "marts/churn_scores")
+    assert result.success
+    check = _checks([result], "marts/churn_scores")[HIGH_RISK_JUMP_CHECK]
+    high_share = float((_scores(settings, day)["risk_level"] == "High").mean())
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.passed == (high_share <= churn_knobs().max_high_risk_jump)
+    assert check.metadata["previous_high_risk_share"].value == 0.0
+    assert check.metadata["high_risk_share"].value == pytest.approx(high_share)
