@@ -37,8 +37,16 @@ dev: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider customer_assets_tests
 
+# Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
+# `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones.
+BENCH ?= foundation churn segmentation recommend text
+BENCH_ROWS ?= 1000000
 bench: install
-	$(PY) benchmarks/bench_foundation.py
+	@set -e; for name in $(BENCH); do \
+	  echo "== benchmarks/bench_$$name.py"; \
+	  if [ $$name = foundation ]; then $(PY) benchmarks/bench_foundation.py; \
+	  else $(PY) benchmarks/bench_$$name.py --rows $(BENCH_ROWS); fi; \
+	done
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock:
