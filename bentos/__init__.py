@@ -1,0 +1,1 @@
+"""The live scoring service (BentoML): `bentoml serve bentos.service:CustomerML`."""

@@ -1,0 +1,211 @@
+"""ASGI middleware in front of every route: API key, body size limit, request metrics, readable 400s.
+
+- API key: when CUSTOMER_ML_API_KEY is set, every path except the probes and the metrics
+  (OPEN_PATHS: /healthz, /livez, /readyz, /metrics) needs `X-API-Key: <key>` or `Authorization: Bearer <key>`,
+  else 401. The docs at / need it too.
+- Body size: a request body above CUSTOMER_ML_SERVE_MAX_BODY_BYTES (default 2 MiB) is a 413, checked on the
+  declared Content-Length and on the bytes actually read (chunked bodies).
+- Metrics: customer_ml_requests_total{endpoint,status} and customer_ml_request_latency_seconds{endpoint};
+  unknown paths count as endpoint="other" so a scanner cannot blow up the label set.
+- BentoML answers invalid input with a 400 whose `detail` is pydantic's error list; the body is rewritten so
+  `error` says which field and why (`customer_id: Field required`), `fields` lists them, `detail` stays.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import time
+
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+POST_ROUTES = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
+                         "/similar-products", "/predict/sentiment"})
+JSON_TYPES = ("application/json", "")
+ENDPOINTS = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
+                       "/similar-products", "/predict/sentiment", "/models", "/healthz", "/livez", "/readyz",
+                       "/metrics", "/", "/docs.json", "/schema.json"})
+
+
+def endpoint_label(path: str) -> str:
+    if path in ENDPOINTS:
+        return path
+    if path.startswith("/models/") and path.count("/") == 2:
+        return "/models/{name}"
+    return "other"
+
+
+def max_body_bytes() -> int:
+    return int(os.environ.get("CUSTOMER_ML_SERVE_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
+
+def _field_name(loc) -> str:
+    parts = []
+    for part in loc or ():
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in ("body", "root") or str(part).startswith(("function-", "constrained-")):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def readable_validation_error(body: dict) -> dict:
+    """{"error": "k: Input should be less than or equal to 100", "fields": ["k"], "detail": [...]}"""
+    if isinstance(body, dict) and "field" in body:  # the service's own 400: already names its field
+        return body
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) and "msg" in d for d in detail):
+        fields, messages = [], []
+        for item in detail:
+            name = _field_name(item.get("loc"))
+            msg = str(item["msg"]).removeprefix("Value error, ")
+            if not name and "customer_id" in msg and "features" in msg:
+                name = "customer_id or features"
+            fields.append(name or "body")
+            messages.append(f"{name or 'body'}: {msg}")
+        return {"error": "invalid request: " + "; ".join(messages), "fields": fields, "detail": detail}
+    if isinstance(detail, list) and len(detail) == 1 and isinstance(detail[0], dict) and "error" in detail[0]:
+        detail = detail[0]["error"]
+    if isinstance(body, list) and body and isinstance(body[0], dict) and "error" in body[0]:
+        detail = body[0]["error"]
+    text = str(body.get("error") if isinstance(body, dict) and body.get("error") else detail)
+    return {"error": "invalid request body: " + text, "fields": ["body"]}
+
+
+class Gate:
+    def __init__(self, app, api_key: str | None = None, max_body: int | None = None):
+        self.app = app
+        self.api_key = (api_key if api_key is not None else os.environ.get("CUSTOMER_ML_API_KEY")) or None
+        self.max_body = max_body or max_body_bytes()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from bentos.telemetry import metrics  # noqa: PLC0415 - see telemetry: created inside the worker
+
+        path = scope.get("path", "")
+        endpoint = endpoint_label(path)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def record(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if self.api_key and path not in OPEN_PATHS and not self._authorized(scope):
+                await _json(record, 401, {"error": "missing or wrong API key: send X-API-Key: <key> or "
+                                                   "Authorization: Bearer <key>"},
+                            extra_headers=[(b"www-authenticate", b'Bearer realm="customer-ml"')])
+                return
+            if scope.get("method") in ("POST", "PUT", "PATCH"):
+                declared = _header(scope, b"content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                    await _json(record, 413, {"error": f"body: {declared} bytes is above the limit of "
+                                                       f"{self.max_body} bytes", "field": "body"})
+                    return
+                body, too_big = await _read_body(receive, self.max_body)
+                if too_big:
+                    await _json(record, 413, {"error": f"body: above the limit of {self.max_body} bytes",
+                                              "field": "body"})
+                    return
+                media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+                if path in POST_ROUTES and media_type not in JSON_TYPES and not media_type.endswith("+json"):
+                    await _json(record, 415, {"error": f"body: send JSON with Content-Type: application/json "
+                                                       f"(got {media_type})", "field": "body"})
+                    return
+                receive = _replay(body, receive)
+                await self.app(scope, receive, _RewriteBadRequest(record))
+            else:
+                await self.app(scope, receive, record)
+        finally:
+            m = metrics()
+            m.requests.labels(endpoint=endpoint, status=str(status["code"])).inc()
+            m.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+
+    def _authorized(self, scope) -> bool:
+        given = _header(scope, b"x-api-key")
+        if given is None:
+            auth = _header(scope, b"authorization") or ""
+            if auth[:7].lower() == "bearer ":
+                given = auth[7:].strip()
+        return given is not None and hmac.compare_digest(given.encode(), self.api_key.encode())
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _read_body(receive, limit: int) -> tuple[bytes, bool]:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive):
+    sent = {"done": False}
+
+    async def replayed():
+        if not sent["done"]:
+            sent["done"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def _json(send, status: int, payload: dict, extra_headers=()):
+    data = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            *extra_headers]})
+    await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+class _RewriteBadRequest:
+    """Buffers a 400 JSON response and sends it back with a readable `error`; passes anything else through."""
+
+    def __init__(self, send):
+        self.send = send
+        self.start = None
+        self.chunks = []
+
+    async def __call__(self, message):
+        if message["type"] == "http.response.start":
+            if message["status"] == 400:
+                self.start = message
+                return
+            return await self.send(message)
+        if self.start is None or message["type"] != "http.response.body":
+            return await self.send(message)
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        raw = b"".join(self.chunks)
+        try:
+            payload = readable_validation_error(json.loads(raw))
+            data = json.dumps(payload).encode()
+        except (ValueError, AttributeError):
+            data = raw
+        headers = [(k, v) for k, v in self.start.get("headers", []) if k.lower() not in (b"content-length",
+                                                                                          b"content-type")]
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        await self.send({**self.start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": data, "more_body": False})

@@ -1,0 +1,269 @@
+"""customer-ml live scoring: a BentoML service over the champion models and the published online snapshot.
+
+    bentoml serve bentos.service:CustomerML --host 127.0.0.1 --port 3001      (or `make serve`)
+
+The service never opens the warehouse (DuckDB allows one writer or several readers, never both): it reads the
+online snapshot that the `online_snapshot` asset publishes under $CUSTOMER_ML_HOME/online/, and loads the
+champions from the MLflow registry by alias. A poller (every CUSTOMER_ML_SERVE_POLL_SECONDS, default 5) looks at
+the snapshot's `current` pointer and the `champion` aliases and swaps in a fully built new state when either
+moved (customer_assets.serving.state), so a new snapshot or champion is picked up without a restart and
+without failing a request.
+
+POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
+/predict/segment, /recommendations, /similar-products, /predict/sentiment; GET /models, /models/{name},
+/healthz, /readyz (200 only when the snapshot and every required champion are loaded), /metrics; docs at /.
+Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
+503 not loaded yet. Never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import bentoml
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from bentos.gate import Gate
+from bentos.schemas import (
+    MAX_BATCH_ROWS,
+    ChurnBatchRequest,
+    ChurnBatchResponse,
+    ChurnRequest,
+    ChurnResponse,
+    ModelsResponse,
+    RecommendationRequest,
+    RecommendationResponse,
+    SegmentRequest,
+    SegmentResponse,
+    SentimentRequest,
+    SentimentResponse,
+    SimilarProductsRequest,
+    SimilarProductsResponse,
+)
+
+logger = logging.getLogger("customer_ml.service")
+
+# GET routes live in a FastAPI app mounted beside the BentoML APIs (BentoML APIs are POST only).
+reads = FastAPI(title="customer-ml models", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": (f"{field}: " if field else "") + message, "field": field}, status_code=status)
+
+
+def _failure(error) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+@bentoml.service(
+    name="customer_ml",
+    workers=1,
+    traffic={"timeout": 30, "max_concurrency": 256},
+    http={"port": 3001},
+)
+@bentoml.asgi_app(reads, path="/")
+class CustomerML:
+    def __init__(self) -> None:
+        from customer_assets.config import load_settings
+        from customer_assets.serving import snapshot as snapshots
+        from customer_assets.serving.state import MlflowModelSource, Poller, StateLoader, poll_seconds, \
+            required_models
+
+        from bentos.telemetry import metrics
+
+        settings = load_settings()
+        self.required = required_models()
+        self.metrics = metrics()
+        self.loader = StateLoader(snapshots.online_dir(settings.home),
+                                  MlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
+        # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
+        self.poller = Poller(self.loader, poll_seconds(), on_refresh=self._update_gauges).start()
+        logger.info("customer-ml service: home %s, polling every %ss", settings.home, self.poller.interval)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def __is_ready__(self) -> bool:
+        return not self.loader.state.missing(self.required)
+
+    @bentoml.on_shutdown
+    def _stop(self) -> None:
+        self.poller.stop()
+
+    def _update_gauges(self, state) -> None:
+        m = self.metrics
+        if state.snapshot is not None:
+            if state.snapshot.churn_rate is not None:
+                m.snapshot_churn_rate.set(state.snapshot.churn_rate)
+            age = state.snapshot.age_seconds()
+            if age is not None:
+                m.snapshot_age.set(age)
+        for name, champion in state.champions.items():
+            for metric, value in champion.holdout_metrics().items():
+                m.model_metric.labels(model=name, metric=metric).set(value)
+
+    def _count(self, model: str, n: int = 1) -> None:
+        self.metrics.predictions.labels(model=model).inc(n)
+
+    def _churn_out(self, results) -> list[dict]:
+        for result in results:
+            self.metrics.churn_probability.observe(result.churn_probability)
+        self._count("churn_model", len(results))
+        return [r.as_dict() for r in results]
+
+    # --- churn ----------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/predict/churn")
+    def predict_churn(self, request: ChurnRequest, /) -> ChurnResponse:
+        """Churn risk of one customer: by `customer_id` (features from the online snapshot, scored by the
+        loaded champion) or from a `features` payload. 404 when the customer is not in the snapshot."""
+        from customer_assets.serving.state import RequestError
+
+        state = self.loader.state
+        try:
+            if request.features is not None:
+                result = state.churn_from_features([request.features])[0]
+                result = type(result)(**{**result.__dict__, "customer_id": request.customer_id})
+            else:
+                result = state.churn_by_customer(request.customer_id)
+        except RequestError as error:
+            return _failure(error)
+        return ChurnResponse(**self._churn_out([result])[0])
+
+    @bentoml.api(route="/predict/churn/batch")
+    def predict_churn_batch(self, request: ChurnBatchRequest, /) -> ChurnBatchResponse:
+        """Churn risk of up to CUSTOMER_ML_SERVE_MAX_BATCH_ROWS (1000) rows, each a customer_id or a features
+        payload; 413 above the limit; 404 naming the first unknown customers."""
+        from customer_assets.serving.state import CHURN, RequestError
+
+        rows = request.customers
+        if len(rows) > MAX_BATCH_ROWS:
+            return _error(413, f"{len(rows)} rows is above the limit of {MAX_BATCH_ROWS} per request",
+                          "customers")
+        state = self.loader.state
+        try:
+            champion = state.champion(CHURN)
+            results = [None] * len(rows)
+            unknown = []
+            for i, row in enumerate(rows):
+                if row.features is None:
+                    try:
+                        results[i] = state.churn_by_customer(row.customer_id, f"customers[{i}].customer_id")
+                    except RequestError as error:
+                        if error.status != 404:
+                            raise
+                        unknown.append(f"customers[{i}].customer_id={row.customer_id!r}")
+            if unknown:
+                more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                return _error(404, f"unknown customers: {', '.join(unknown[:5])}{more}", "customers")
+            payload_rows = [i for i, row in enumerate(rows) if row.features is not None]
+            if payload_rows:
+                scored = _scored_payloads(state, [rows[i].features for i in payload_rows], payload_rows)
+                for i, result in zip(payload_rows, scored):
+                    results[i] = type(result)(**{**result.__dict__, "customer_id": rows[i].customer_id})
+        except RequestError as error:
+            return _failure(error)
+        out = self._churn_out(results)
+        return ChurnBatchResponse(predictions=[ChurnResponse(**r) for r in out], count=len(out),
+                                  model_version=champion.version)
+
+    # --- segments -------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/predict/segment")
+    def predict_segment(self, request: SegmentRequest, /) -> SegmentResponse:
+        """Segment of one customer by `customer_id` (snapshot features) or from a `features` payload."""
+        from customer_assets.serving.state import RequestError
+
+        state = self.loader.state
+        try:
+            if request.features is not None:
+                result = state.segment_from_features(request.features, request.customer_id)
+            else:
+                result = state.segment_by_customer(request.customer_id)
+        except RequestError as error:
+            return _failure(error)
+        self._count("customer_segmentation")
+        return SegmentResponse(**result)
+
+    # --- recommendations ------------------------------------------------------------------------------
+
+    @bentoml.api(route="/recommendations")
+    def recommendations(self, request: RecommendationRequest, /) -> RecommendationResponse:
+        """Top-k products (k 1-100) a customer has not bought; a customer unknown to the model gets the
+        popular list of their country (from the snapshot, or `country`), else the global one."""
+        from customer_assets.serving.state import RequestError
+
+        try:
+            result = self.loader.state.recommend(request.customer_id, request.k, request.country)
+        except RequestError as error:
+            return _failure(error)
+        self._count("product_recommender")
+        return RecommendationResponse(**result)
+
+    @bentoml.api(route="/similar-products")
+    def similar_products(self, request: SimilarProductsRequest, /) -> SimilarProductsResponse:
+        """The k (1-100) products most similar to `product_id`; 404 for a product outside the catalog."""
+        from customer_assets.serving.state import RequestError
+
+        try:
+            result = self.loader.state.similar_products(request.product_id, request.k)
+        except RequestError as error:
+            return _failure(error)
+        self._count("product_recommender")
+        return SimilarProductsResponse(**result)
+
+    # --- sentiment ------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/predict/sentiment")
+    def predict_sentiment(self, request: SentimentRequest, /) -> SentimentResponse:
+        """Sentiment (negative / neutral / positive and a score in [-1, 1]) of 1 to 100 texts."""
+        from customer_assets.serving.state import RequestError
+
+        try:
+            result = self.loader.state.sentiment(request.texts)
+        except RequestError as error:
+            return _failure(error)
+        self._count("review_sentiment", len(request.texts))
+        return SentimentResponse(**result)
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    @reads.get("/models", response_model=ModelsResponse)
+    def list_models(self):
+        """Every loaded champion (name, version, metrics, trained at) and the loaded snapshot."""
+        state = self.loader.state
+        snap = state.snapshot
+        return {"models": [c.describe() for c in state.champions.values()],
+                "snapshot": None if snap is None else {"version": snap.version, "as_of": snap.as_of,
+                                                       "created_at": snap.manifest.get("created_at"),
+                                                       "rows": snap.rows},
+                "problems": state.problems}
+
+    @reads.get("/models/{name}")
+    def get_model(self, name: str):
+        """One loaded champion; 404 for a model name the service does not serve or has not loaded."""
+        champion = self.loader.state.champions.get(name)
+        if champion is None:
+            from customer_assets.serving.state import MODEL_NAMES
+
+            known = ", ".join(MODEL_NAMES)
+            return _error(404, f"no loaded model {name!r} (served models: {known})", "name")
+        return champion.describe()
+
+
+def _scored_payloads(state, payloads, positions):
+    from customer_assets.serving.state import RequestError
+
+    try:
+        return state.churn_from_features(payloads, field_prefix="customers[{i}].features")
+    except RequestError as error:
+        # The library validates per batch; point at the row in the caller's numbering.
+        if error.field and error.field.startswith("customers["):
+            index = int(error.field.split("[", 1)[1].split("]", 1)[0])
+            error.field = error.field.replace(f"customers[{index}]", f"customers[{positions[index]}]", 1)
+        raise
+
+
+CustomerML.add_asgi_middleware(Gate)
