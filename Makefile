@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean
+.PHONY: install run dev test bench lock clean serve bench-serve
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,14 @@ bench: install
 	  if [ $$name = foundation ]; then $(PY) benchmarks/bench_foundation.py; \
 	  else $(PY) benchmarks/bench_$$name.py --rows $(BENCH_ROWS); fi; \
 	done
+
+# Live scoring on 127.0.0.1:3001 over this home's online snapshot and MLflow champions (`make run` first).
+serve: install
+	$(VENV)/bin/bentoml serve bentos.service:CustomerML --host 127.0.0.1 --port 3001
+
+# Latency and throughput of the live service beside a trivial BentoML service (builds its own home).
+bench-serve: install
+	$(PY) benchmarks/bench_service.py
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock:
