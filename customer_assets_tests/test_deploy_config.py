@@ -109,6 +109,12 @@ def test_compose_wires_postgres_mlflow_and_the_code_location(compose):
     for name in ("user_code", "mlflow", "bentoml"):
         assert "customer-ml-home:/var/lib/customer-ml" in services[name]["volumes"]
     assert services["bentoml"]["command"][-1] == "3001"
+    # The same service object the bentofile builds (and `make serve` starts).
+    bentofile = load(ROOT / "bentos" / "bentofile.yaml")
+    assert services["bentoml"]["command"][:3] == ["bentoml", "serve", bentofile["service"]]
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "bentoml-service.yaml").read_text()))
+    (container,) = docs[0]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == services["bentoml"]["command"]
     assert any(p.endswith(":3001") for p in services["bentoml"]["ports"])
 
 
