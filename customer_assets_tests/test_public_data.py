@@ -29,8 +29,19 @@ def test_movielens_and_app_reviews_through_the_pipeline(tmp_path, shared_data):
     write(tables, folder)
 
     settings = make_settings(tmp_path / "home", source=str(folder), partition_start=PARTITION_START)
-    results = run_all(settings, instance=dg.DagsterInstance.ephemeral())
-    assert all(r.success for r in results)
+    results = run_all(settings, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert all(r.success for r in results[:-1])  # source and history
+    # Movie ratings are not purchases: whether a churn model beats "days since the last rating" on them is an
+    # empirical question. If it does not, its blocking gate must stop the scores and nothing else.
+    failed_steps = {e.step_key for e in results[-1].all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed_steps <= {"churn_model"}
+    if failed_steps:
+        gate = next(e.event_specific_data for e in results[-1].all_events
+                    if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                    and e.event_specific_data.check_name == "champion_gate")
+        assert not gate.passed and "does not beat the recency-only baseline" in gate.description
+    built = {e.asset_key.to_user_string() for e in results[-1].all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert {"marts/customer_segments", "product_recommendations", "marts/review_sentiment"} <= built
     warehouse = Warehouse(duckdb_path=settings.duckdb_path)
     ratings = ratings.with_columns(ts=pl.from_epoch("timestamp", "s")).filter(
         pl.col("ts") >= dt.datetime.fromisoformat(PARTITION_START))
