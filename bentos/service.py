@@ -69,7 +69,7 @@ class CustomerML:
     def __init__(self) -> None:
         from customer_assets.config import load_settings
         from customer_assets.serving import snapshot as snapshots
-        from customer_assets.serving.state import MlflowModelSource, Poller, StateLoader, poll_seconds, \
+        from customer_assets.serving.state import LazyMlflowModelSource, Poller, StateLoader, poll_seconds, \
             required_models
 
         from bentos.telemetry import metrics
@@ -78,7 +78,7 @@ class CustomerML:
         self.required = required_models()
         self.metrics = metrics()
         self.loader = StateLoader(snapshots.online_dir(settings.home),
-                                  MlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
+                                  LazyMlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
         self.poller = Poller(self.loader, poll_seconds(), on_refresh=self._update_gauges).start()
         logger.info("customer-ml service: home %s, polling every %ss", settings.home, self.poller.interval)

@@ -122,6 +122,26 @@ class MlflowModelSource:
         )
 
 
+class LazyMlflowModelSource:
+    """`MlflowModelSource` created on first use: importing MLflow takes seconds, so a service builds this in
+    its constructor and the import happens in the poller thread while the HTTP server is already answering."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path):
+        self._args = (tracking_uri, artifact_root)
+        self._source: MlflowModelSource | None = None
+
+    def _get(self) -> MlflowModelSource:
+        if self._source is None:
+            self._source = MlflowModelSource(*self._args)
+        return self._source
+
+    def champion_versions(self, names: tuple[str, ...]) -> dict[str, int | None]:
+        return self._get().champion_versions(names)
+
+    def load(self, name: str, version: int) -> Champion:
+        return self._get().load(name, version)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
