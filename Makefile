@@ -17,12 +17,11 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 install: $(VENV)/.installed
 
-# Reinstalls only when the lock or the project metadata changed.
+# Reinstalls only when the lock or the project metadata changed. Bytecode is compiled at install time: with
+# PYTHONDONTWRITEBYTECODE set every process recompiles each import (the scoring service was ready in 11 s, not 5).
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(VENV)/bin/pip install --quiet "$$(grep -E '^uv==' requirements/lock.txt)"
-	# Bytecode at install time: with PYTHONDONTWRITEBYTECODE set, every process would recompile each import
-	# (the scoring service took 11 s instead of 5 s to be ready).
 	$(UV) pip install --quiet --compile-bytecode -p $(PY) -r requirements/lock.txt
 	$(UV) pip install --quiet -p $(PY) --no-deps -e .
 	cd warehouse && ../$(VENV)/bin/dbt parse --quiet --profiles-dir . >/dev/null
