@@ -365,12 +365,11 @@ class ServingState:
         champion = self.champion(RECOMMENDER)
         snap = self.require_snapshot()
         model = champion.model
-        known_to_model = bool(model.customers.lookup(pl.Series([customer_id], dtype=pl.String))[0] >= 0)
         stored = snap.recommendations.get(customer_id)
         if (stored is not None and snap.recommendations_version == champion.version and k <= len(stored)):
             items, source = stored[:k], "snapshot"
             strategy = snap.recommendation_strategies.get(customer_id, "hybrid")
-        elif known_to_model:
+        elif model.customers.lookup(pl.Series([customer_id], dtype=pl.String))[0] >= 0:
             bought = snap.purchases.get(customer_id, frozenset())
             want = min(k + len(bought), len(model.items))
             recs = model.recommend(pl.Series([customer_id], dtype=pl.String), k=want, exclude_seen=True)
