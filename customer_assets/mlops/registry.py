@@ -24,7 +24,14 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 
 def configure(tracking_uri: str, artifact_root: Path) -> None:
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which Settings reads as the user's choice:
+    # left in place, every home configured later in this process would share the first home's registry.
+    user_choice = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri)
+    if user_choice is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_choice
     artifact_root.mkdir(parents=True, exist_ok=True)
     os.environ["CUSTOMER_ML_ARTIFACT_ROOT"] = str(artifact_root)
 
