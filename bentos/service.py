@@ -18,9 +18,8 @@ Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
-from pathlib import Path
 
 import bentoml
 from fastapi import FastAPI
@@ -125,7 +124,7 @@ class CustomerML:
         try:
             if request.features is not None:
                 result = state.churn_from_features([request.features])[0]
-                result = type(result)(**{**result.__dict__, "customer_id": request.customer_id})
+                result = dataclasses.replace(result, customer_id=request.customer_id)
             else:
                 result = state.churn_by_customer(request.customer_id)
         except RequestError as error:
@@ -162,7 +161,7 @@ class CustomerML:
             if payload_rows:
                 scored = _scored_payloads(state, [rows[i].features for i in payload_rows], payload_rows)
                 for i, result in zip(payload_rows, scored):
-                    results[i] = type(result)(**{**result.__dict__, "customer_id": rows[i].customer_id})
+                    results[i] = dataclasses.replace(result, customer_id=rows[i].customer_id)
         except RequestError as error:
             return _failure(error)
         out = self._churn_out(results)

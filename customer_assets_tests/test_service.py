@@ -447,6 +447,37 @@ def test_bentoml_build_works_offline(tmp_path):
     assert (built.parent / "src" / "customer_assets" / "serving" / "state.py").is_file()
 
 
+def test_not_ready_without_a_snapshot_until_one_is_published(home, tmp_path):
+    """A home whose registry has every champion but no online snapshot: alive, not ready, 503 with the reason;
+    ready without a restart once a snapshot appears."""
+    bare = tmp_path / "home"
+    bare.mkdir()
+    shutil.copy(home.home / "mlflow.db", bare / "mlflow.db")  # artifacts stay where the registry says
+    port = launch.free_port()
+    proc = launch.start(port, _server_env(make_settings(bare)), log=tmp_path / "server.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        launch.wait_ready(url, proc, path="/healthz")
+        with httpx.Client(base_url=url, timeout=15.0) as c:
+            deadline = time.monotonic() + 60
+            while not c.get("/models").json()["models"] and time.monotonic() < deadline:
+                time.sleep(0.2)  # the champions load in the background
+            listed = c.get("/models").json()
+            assert {m["name"] for m in listed["models"]} == set(MODEL_NAMES)
+            assert listed["snapshot"] is None and "no online snapshot" in listed["problems"]["snapshot"]
+            assert c.get("/readyz").status_code == 503
+            answer = c.post("/predict/churn", json={"customer_id": "C0000001"})
+            assert answer.status_code == 503 and "snapshot" in answer.json()["error"]
+            sentiment = c.post("/predict/sentiment", json={"texts": ["fine"]})
+            assert sentiment.status_code == 200  # needs no snapshot
+            shutil.copytree(snapshots.online_dir(home.home), snapshots.online_dir(bare), symlinks=True)
+            launch.wait_ready(url, proc, timeout=60)
+            assert c.post("/predict/churn", json={"customer_id": "C0000001"}).status_code == 200
+    finally:
+        launch.stop(proc)
+    assert proc.poll() is not None
+
+
 # --- switches under load (last: they change the home) ---------------------------------------------------
 
 

@@ -559,7 +559,7 @@ class StateLoader:
         elif snap is None or snap.version != version:
             try:
                 snap = load_snapshot(self.online_dir, version)
-            except (snapshots.SnapshotError, OSError) as error:
+            except Exception as error:  # noqa: BLE001 - a bad snapshot must not replace a good one
                 problems["snapshot"] = f"snapshot {version} could not be read: {error}"
         champions = dict(old.champions)
         for name, number in wanted.items():
