@@ -178,7 +178,9 @@ def test_feature_payload_validation_names_the_field(home, snap):
              ({k: v for k, v in good.items() if k != "monetary"}, "features.monetary", "missing"),
              ({**good, "return_rate": 3.0}, "features.return_rate", "out of range"),
              ({**good, "recency_days": -5.0}, "features.recency_days", "out of range"),
-             ({**good, "country": 7}, "features.country", "string")]
+             ({**good, "country": 7}, "features.country", "string"),
+             ({**good, "monetary": float("nan")}, "features.monetary", "out of range"),
+             ({**good, "monetary": float("inf")}, "features.monetary", "out of range")]
     for payload, field, words in cases:
         with pytest.raises(RequestError) as error:
             state.churn_from_features([payload])
@@ -354,6 +356,8 @@ BAD_INPUTS = [
     ("/predict/segment", json.dumps({"features": {"monetary": "lots"}}).encode(), "features."),
     ("/recommendations", json.dumps({"k": 5}).encode(), "customer_id"),
     ("/recommendations", json.dumps({"customer_id": "C0000001", "k": -1}).encode(), "k"),
+    ("/recommendations", b'{"customer_id": "C0000001", "k": 1000000000000000000000000000000}', "k"),
+    ("/recommendations", json.dumps({"customer_id": "   "}).encode(), "customer_id"),
     ("/similar-products", json.dumps({"product_id": ["P1"]}).encode(), "product_id"),
     ("/predict/sentiment", json.dumps({"texts": "one text"}).encode(), "texts"),
     ("/predict/sentiment", json.dumps({"text": ["a"]}).encode(), "text"),

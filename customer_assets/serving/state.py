@@ -303,8 +303,10 @@ class ServingState:
                 tuple(sorted((n, c.version) for n, c in self.champions.items())))
 
     def missing(self, required: tuple[str, ...]) -> list[str]:
+        """What keeps the state from serving: no snapshot, a required champion not loaded, or one that
+        cannot score the snapshot (e.g. it needs a column the snapshot lacks)."""
         out = [] if self.snapshot else ["online snapshot"]
-        return out + [name for name in required if name not in self.champions]
+        return out + [name for name in required if name not in self.champions or name in self.build_problems]
 
     def champion(self, name: str) -> Champion:
         found = self.champions.get(name)
