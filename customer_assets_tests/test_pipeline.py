@@ -15,7 +15,7 @@ from customer_assets_tests.conftest import make_settings, reset_postgres_schemas
 
 pytestmark = pytest.mark.slow
 
-MART_TABLES = ("customer_features", "churn_training_set")
+MART_TABLES = ("customer_features", "churn_training_set", "customer_360")
 
 
 def check_evaluations(results) -> list:
@@ -81,6 +81,31 @@ def test_customer_features_are_point_in_time(built):
     assert snapshots.height == 4
     assert all(c + dt.timedelta(days=90) <= as_of for c in snapshots["cutoff_date"])
     assert snapshots["rate"].min() > 0.05 and snapshots["rate"].max() < 0.8
+
+
+def test_customer_360_joins_every_model_output_for_the_same_day(built):
+    settings, _, _ = built
+    warehouse = warehouse_of(settings)
+    wide = warehouse.read_table("marts", "customer_360")
+    features = warehouse.read_table("marts", "customer_features")
+    assert wide.height == features.height == wide["customer_id"].n_unique()
+    assert wide["as_of_date"].unique().to_list() == features["as_of_date"].unique().to_list()
+    churn = warehouse.read_table("marts", "churn_scores", "as_of_date = ?", [features["as_of_date"][0]])
+    joined = wide.join(churn, on="customer_id", suffix="_scores")
+    assert joined.height == churn.height > 0
+    assert (joined["churn_probability"] == joined["churn_probability_scores"]).all()
+    assert (joined["risk_level"] == joined["risk_level_scores"]).all()
+    assert wide.filter(~pl.col("customer_id").is_in(churn["customer_id"].implode()))["churn_probability"].null_count() \
+        == wide.height - churn.height  # customers the churn model does not score stay null, not invented
+    assert wide["segment_name"].null_count() == 0
+    recommended = wide.filter(pl.col("top_recommended_products").is_not_null())
+    assert recommended.height > 0 and (recommended["top_recommended_products"].str.split(",").list.len() == 3).all()
+    best = warehouse.query("SELECT customer_id, CAST(product_id AS VARCHAR) AS product_id "
+                           "FROM marts.product_recommendations WHERE rank = 1 AND as_of_date = ?",
+                           [features["as_of_date"][0]])
+    pairs = recommended.select("customer_id", pl.col("top_recommended_products").str.split(",").list.first()
+                               .alias("product_id")).join(best, on=["customer_id", "product_id"])
+    assert pairs.height == recommended.height
 
 
 def test_rerunning_a_partition_range_replaces_it_without_duplicates(built):

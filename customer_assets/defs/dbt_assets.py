@@ -46,7 +46,8 @@ class CustomerDbtTranslator(DagsterDbtTranslator):
 
     def get_partition_mapping(self, dbt_resource_props, dbt_parent_resource_props):
         # Features as of a day are computed from every day of history up to it, not from that day alone.
-        if dbt_parent_resource_props.get("resource_type") == "source":
+        if (dbt_parent_resource_props.get("resource_type") == "source"
+                and dbt_parent_resource_props.get("source_name") == "raw"):
             return dg.AllPartitionMapping()
         return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
 
@@ -57,19 +58,40 @@ class CustomerDbtTranslator(DagsterDbtTranslator):
         return spec
 
 
-def build_dbt_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
-    """dbt models partitioned by as-of date: materializing a day rebuilds the marts as of that day."""
+SCORED = "tag:scored"  # models that read what the Python model assets write, so they run after them
+
+
+def build_dbt_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """dbt models partitioned by as-of date: materializing a day rebuilds the marts as of that day.
+
+    Two asset definitions from one project: the models the ML reads (staging → marts.customer_features), and the
+    `scored` models that join the ML's output back (marts.customer_360). One `dbt build` for both would put the
+    model assets both downstream and upstream of a single step."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=CustomerDbtTranslator(),
-        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1),
+        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1), exclude=SCORED,
+        name="warehouse_models",
     )
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """dbt build: staging views, intermediate and mart tables, and every dbt test as an asset check."""
-        as_of = context.partition_key
-        yield from dbt.cli(["build", "--vars", json.dumps({"as_of": as_of})], context=context).stream()
+        yield from _build(context, dbt)
 
-    return warehouse_models
+    @dbt_assets(
+        manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=CustomerDbtTranslator(),
+        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1), select=SCORED,
+        name="scored_models",
+    )
+    def scored_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """dbt build of the marts that join the model outputs (customer_360), with their tests."""
+        yield from _build(context, dbt)
+
+    return [warehouse_models, scored_models]
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    as_of = context.partition_key
+    yield from dbt.cli(["build", "--vars", json.dumps({"as_of": as_of})], context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -1,0 +1,52 @@
+{{ config(tags=['scored']) }}
+-- One row per customer as of the as-of date: features, churn risk, segment, review sentiment and the top 3
+-- recommended products side by side, for people who want one table to query. Built after the model assets
+-- (tag `scored`), from the same as-of date as marts.customer_features; a customer not scored by a model
+-- (e.g. inactive customers have no churn score) has nulls there.
+with features as (
+    select * from {{ ref('customer_features') }}
+),
+churn as (
+    select customer_id, as_of_date, churn_probability, risk_level, model_version as churn_model_version
+    from {{ source('scored', 'churn_scores') }}
+),
+segments as (
+    select customer_id, as_of_date, segment_name, model_version as segment_model_version
+    from {{ source('scored', 'customer_segments') }}
+),
+sentiment as (
+    select customer_id, as_of_date, avg_sentiment, last_sentiment
+    from {{ source('scored', 'customer_sentiment') }}
+),
+recommended as (
+    select customer_id, as_of_date,
+           string_agg(cast(product_id as varchar), ',' order by rank) as top_recommended_products
+    from {{ source('scored', 'product_recommendations') }}
+    where rank <= 3
+    group by customer_id, as_of_date
+)
+select
+    f.customer_id,
+    f.as_of_date,
+    f.country,
+    f.is_active,
+    f.recency_days,
+    f.frequency,
+    f.monetary,
+    f.clv_to_date,
+    f.engagement_score,
+    f.review_count,
+    f.avg_rating,
+    c.churn_probability,
+    c.risk_level,
+    c.churn_model_version,
+    s.segment_name,
+    s.segment_model_version,
+    t.avg_sentiment,
+    t.last_sentiment,
+    r.top_recommended_products
+from features f
+left join churn c on c.customer_id = f.customer_id and c.as_of_date = f.as_of_date
+left join segments s on s.customer_id = f.customer_id and s.as_of_date = f.as_of_date
+left join sentiment t on t.customer_id = f.customer_id and t.as_of_date = f.as_of_date
+left join recommended r on r.customer_id = f.customer_id and r.as_of_date = f.as_of_date
