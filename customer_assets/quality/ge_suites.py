@@ -103,7 +103,10 @@ def validate_table(
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     sample = frame.sample(n=max_rows, seed=seed) if frame.height > max_rows else frame
     sample = _with_reference_flags(table, sample, parent_keys or {})
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no bars in run logs and `make run`
     batch_definition = (
         context.data_sources.add_pandas(f"{table}_source")
         .add_dataframe_asset(table)
