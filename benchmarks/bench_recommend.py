@@ -117,6 +117,7 @@ def bench_movielens() -> dict:
         fit_seconds = time.perf_counter() - tick
         evaluation = evaluate_recommender(rec, holdout, k=10)
         everyone = rec.recommend(train["customer_id"].unique(), k=10)
+        n_eval = evaluation["model"]["n_customers"]
         out[label] = {
             "split": {key: str(value) for key, value in split.items()},
             "fit_seconds": round(fit_seconds, 1),
@@ -127,12 +128,42 @@ def bench_movielens() -> dict:
             "collaborative_precision@10_lift": (evaluation["strategies"]["collaborative"]["precision@10"]
                                                 / evaluation["popularity"]["precision@10"]),
             "catalog_coverage_all_train_customers": everyone["product_id"].n_unique() / len(rec.items),
+            # 10 slots x n customers cannot cover more of the catalogue than this
+            "coverage_upper_bound_holdout": min(1.0, 10 * n_eval / len(rec.items)),
+            "coverage_upper_bound_all_train_customers": min(1.0, 10 * everyone["customer_id"].n_unique()
+                                                            / len(rec.items)),
+            "precision@10_bootstrap_90pct_lift": _bootstrap_lift(rec, holdout),
+            "tuning": {key: rec.report.get(key) for key in ("model_params", "interaction_half_life_days",
+                                                             "popularity_half_life_days", "validation")},
             "validation_report": {key: rec.report[key] for key in ("metrics", "baseline", "candidates")},
         }
         print(f"movielens {label}: model P@10 {evaluation['model']['precision@10']:.4f} vs popularity "
-              f"{evaluation['popularity']['precision@10']:.4f} on {evaluation['model']['n_customers']} customers; "
-              f"chosen {rec.report['chosen_model']}", flush=True)
+              f"{evaluation['popularity']['precision@10']:.4f} on {evaluation['model']['n_customers']} customers "
+              f"(lift {evaluation['lift_vs_popularity']['precision@10']:.2f}, 90% bootstrap "
+              f"{out[label]['precision@10_bootstrap_90pct_lift']}); NDCG@10 {evaluation['model']['ndcg@10']:.4f} vs "
+              f"{evaluation['popularity']['ndcg@10']:.4f}; coverage {evaluation['model']['coverage']:.3f} vs "
+              f"{evaluation['popularity']['coverage']:.3f} (bound {out[label]['coverage_upper_bound_holdout']:.3f}), "
+              f"all train customers {out[label]['catalog_coverage_all_train_customers']:.3f}; chosen "
+              f"{rec.report['chosen_model']} {rec.report.get('model_params')} half-lives "
+              f"{rec.report.get('interaction_half_life_days')}/{rec.report.get('popularity_half_life_days')} "
+              f"blend {rec.report['blend_weights']} ({fit_seconds:.0f} s)", flush=True)
     return out
+
+
+def _bootstrap_lift(rec, holdout: pl.DataFrame, n_boot: int = 2000) -> list[float]:
+    """90% interval of the precision@10 lift over popularity, resampling the holdout customers (few: ~25)."""
+    from customer_assets.ml.recommend.evaluate import (
+        _holdout_targets, _top_items_array, per_customer_metrics)
+
+    ids, relevant, n_relevant = _holdout_targets(rec, holdout)["warm"]
+    hits = {}
+    for strategy in (None, "popular"):
+        top = _top_items_array(rec, rec.recommend(ids, k=10, strategy=strategy), ids, 10)
+        hits[strategy] = per_customer_metrics(top, relevant, n_relevant)["precision"]
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, ids.len(), (n_boot, ids.len()))
+    lifts = hits[None][draws].mean(axis=1) / np.maximum(hits["popular"][draws].mean(axis=1), 1e-12)
+    return [round(float(v), 2) for v in np.quantile(lifts, [0.05, 0.95])]
 
 
 def main() -> None:

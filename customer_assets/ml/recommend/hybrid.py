@@ -85,9 +85,9 @@ def normalised(block):
     return None if block is None else row_max_normalise(block)
 
 
-def weight_grid(has_collaborative: bool, has_content: bool) -> list[BlendWeights]:
+def weight_grid(has_collaborative: bool, has_content: bool, popularities=None) -> list[BlendWeights]:
     contents = (0.0, 0.1, 0.3) if has_content else (0.0,)
-    popularities = (0.0, 0.1, 0.2)
+    popularities = tuple(popularities) if popularities is not None else (0.0, 0.1, 0.2)
     if not has_collaborative:
         return [BlendWeights(0.0, 1.0 if has_content else 0.0, p) for p in popularities]
     # (1, 0, 0) must stay in the grid: report["strategies"]["collaborative"] is read from it.

@@ -26,6 +26,10 @@ def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
+def _values(matrix: sp.csr_matrix, weighted: bool) -> sp.csr_matrix:
+    return matrix.astype(np.float32) if weighted else _binary(matrix)
+
+
 def cosine_top_neighbours(
     matrix: sp.csr_matrix, neighbours: int, shrink: float = 10.0
 ) -> sp.csr_matrix:
@@ -63,29 +67,31 @@ def cosine_top_neighbours(
 class ItemKNN:
     name = "itemknn"
 
-    def __init__(self, neighbours: int = 100, shrink: float = 10.0):
+    def __init__(self, neighbours: int = 100, shrink: float = 10.0, weighted: bool = False):
         self.neighbours = neighbours
         self.shrink = shrink
+        self.weighted = weighted  # True: use the matrix values (e.g. recency-decayed), else bought / not bought
 
     def fit(self, matrix: sp.csr_matrix, seed: int = 0) -> ItemKNN:
         # Row i holds item i's neighbours; a user's score for j sums sim(i, j) over the items i they bought.
-        self.similarity = cosine_top_neighbours(_binary(matrix), self.neighbours, self.shrink)
+        self.similarity = cosine_top_neighbours(_values(matrix, self.weighted), self.neighbours, self.shrink)
         return self
 
     def score(self, user_rows: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
-        return (_binary(history) @ self.similarity).tocsr()
+        return (_values(history, getattr(self, "weighted", False)) @ self.similarity).tocsr()
 
 
 class EASE:
     name = "ease"
 
-    def __init__(self, l2: float = 300.0, max_items: int = 5000):
+    def __init__(self, l2: float = 300.0, max_items: int = 5000, weighted: bool = False):
         self.l2 = l2
         self.max_items = max_items
+        self.weighted = weighted  # True: use the matrix values (e.g. recency-decayed), else bought / not bought
 
     def fit(self, matrix: sp.csr_matrix, seed: int = 0) -> EASE:
-        binary = _binary(matrix)
-        counts = np.bincount(binary.indices, minlength=binary.shape[1])
+        binary = _values(matrix, self.weighted)
+        counts = np.bincount(binary.indices, minlength=binary.shape[1])  # distinct customers per item
         active = np.flatnonzero(counts > 0)
         if active.size > self.max_items:
             # Most popular first; ties broken by index so the item set is deterministic.
@@ -110,7 +116,7 @@ class EASE:
 
     def score(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         out = np.zeros((history.shape[0], self.n_items), np.float32)
-        out[:, self.items] = _binary(history)[:, self.items] @ self.weights
+        out[:, self.items] = _values(history, getattr(self, "weighted", False))[:, self.items] @ self.weights
         return out
 
 

@@ -9,6 +9,7 @@ outer `time_split` for unbiased numbers.
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -37,7 +38,8 @@ class Recommender:
     """Fitted recommender. Picklable; holds the interaction matrix to exclude seen items."""
 
     def __init__(self, customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, collaborative, content,
-                 weights: BlendWeights, new_product_weight: float, report: dict):
+                 weights: BlendWeights, new_product_weight: float, report: dict,
+                 model_matrix: sp.csr_matrix | None = None, blend_popularity: np.ndarray | None = None):
         self.customers = customers
         self.items = items
         self.matrix = matrix
@@ -49,6 +51,19 @@ class Recommender:
         self.popularity = item_popularity(matrix)
         self.popularity_scores = normalised_popularity(self.popularity)
         self.new_items = np.flatnonzero(self.popularity == 0)
+        # What the collaborative model reads (e.g. recency-decayed weights); None = `matrix`.
+        self.model_matrix = model_matrix
+        # Popularity signal inside the blend (e.g. recency-weighted); None = all-time popularity. The "popular"
+        # strategy and the baseline always use all-time popularity.
+        self.blend_popularity = blend_popularity
+
+    def _model_history(self, rows: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
+        model_matrix = getattr(self, "model_matrix", None)  # absent on models pickled before it existed
+        return history if model_matrix is None else model_matrix[rows]
+
+    def _blend_popularity_scores(self, weights: BlendWeights) -> np.ndarray:
+        trend = getattr(self, "blend_popularity", None)
+        return self.popularity_scores if trend is None or weights.popularity == 0 else trend
 
     # -- scoring -------------------------------------------------------------------------------------------
     def available_strategies(self) -> list[str]:
@@ -80,12 +95,12 @@ class Recommender:
         collaborative = content = None
         signal = np.zeros(len(rows), bool)
         if self.collaborative is not None and weights.collaborative > 0:
-            collaborative = self.collaborative.score(rows, history)
+            collaborative = self.collaborative.score(rows, self._model_history(rows, history))
             signal = row_max(collaborative) > 0
             collaborative = normalised(collaborative)
         if self.content is not None and (weights.content > 0 or (new_product_weight > 0 and self.new_items.size)):
             content = normalised(self.content.score(rows, history))
-        scores = blend(weights, collaborative, content, self.popularity_scores, self.new_items,
+        scores = blend(weights, collaborative, content, self._blend_popularity_scores(weights), self.new_items,
                        new_product_weight) if (collaborative is not None or content is not None) else \
             np.broadcast_to((weights.popularity + 1e-4) * self.popularity_scores, (len(rows), len(self.items))).copy()
         return scores, history, signal
@@ -220,6 +235,8 @@ class Recommender:
 
 # -- fitting -------------------------------------------------------------------------------------------------
 MIN_VALIDATION_CUSTOMERS = 200
+MAX_VALIDATION_FOLDS = 4
+MIN_POOLED_VALIDATION_CUSTOMERS = 50
 
 
 def _per_customer_latest(frame: pl.DataFrame, fraction: float, min_history: int = 5):
@@ -232,25 +249,6 @@ def _per_customer_latest(frame: pl.DataFrame, fraction: float, min_history: int 
     held = (pl.col("_n") >= min_history) & (
         pl.col("_recent_rank") <= pl.max_horizontal(pl.lit(1), (pl.col("_n") * fraction).floor().cast(pl.UInt32)))
     return (ranked.filter(~held).drop("_recent_rank", "_n"), ranked.filter(held).drop("_recent_rank", "_n"))
-
-
-def _validation_split(frame: pl.DataFrame, seed: int, validation_days, validation_fraction: float):
-    """Global time split; if it leaves fewer than MIN_VALIDATION_CUSTOMERS returning customers (model choice on
-    a handful of customers is noise, e.g. ~20 on MovieLens-small), each customer's latest interactions."""
-    if "ts" in frame.columns:
-        try:
-            train, valid = split_by_time(frame, validation_days, None, validation_fraction)
-            returning = valid.join(train.select("customer_id").unique(), on="customer_id")["customer_id"].n_unique()
-            if returning >= MIN_VALIDATION_CUSTOMERS:
-                return train, valid, {"method": "time", "cutoff": str(train["ts"].max())}
-            train, valid = _per_customer_latest(frame, validation_fraction)
-            if valid.height:
-                return train, valid, {"method": "per_customer_latest",
-                                      "why": f"global time split left {returning} returning customers"}
-        except ValueError:
-            pass  # e.g. every ts identical: fall back to a random split
-    mask = np.random.default_rng(seed).random(frame.height) < validation_fraction
-    return frame.filter(pl.Series(~mask)), frame.filter(pl.Series(mask)), {"method": "random"}
 
 
 def _validation_targets(train_matrix, valid, customers, items, seed, max_customers):
@@ -276,8 +274,95 @@ def _validation_targets(train_matrix, valid, customers, items, seed, max_custome
     return users, relevant, np.diff(relevant.indptr)
 
 
-def _evaluate_blends(candidate: Recommender, users, relevant, n_relevant, grid, k):
-    """Validation metrics for each BlendWeights in grid, sharing the per-chunk component scores."""
+
+
+class _Fold:
+    """One validation origin: the model is fitted on `train` and scored on `users` against `relevant`."""
+
+    def __init__(self, train, valid, customers, items, seed, max_customers):
+        self.train = train
+        self.matrix = interaction_matrix(train, customers, items)
+        self.users, self.relevant, self.n_relevant = _validation_targets(
+            self.matrix, valid, customers, items, seed, max_customers)
+        self.cutoff = str(train["ts"].max()) if "ts" in train.columns else None
+        self.n_valid = valid.height
+
+
+def _returning(train: pl.DataFrame, valid: pl.DataFrame) -> int:
+    return valid.join(train.select("customer_id").unique(), on="customer_id")["customer_id"].n_unique()
+
+
+def _validation_folds(frame: pl.DataFrame, seed: int, validation_days, validation_fraction: float):
+    """[(train, valid), ...] and a description.
+
+    Global time split first (the same protocol as the outer test split). When fewer than
+    MIN_VALIDATION_CUSTOMERS customers return after it (MovieLens-small: ~20), earlier origins are added
+    (rolling origin: each fold is the latest window of the previous fold's training part) up to
+    MAX_VALIDATION_FOLDS, pooling the returning customers. Choosing on customers who come back after a gap,
+    like the test customers, matters: they favour recent items, which a per-customer "latest ratings"
+    split (same session as the training ratings) does not show. Only if even the pooled folds hold fewer than
+    MIN_POOLED_VALIDATION_CUSTOMERS does it fall back to each customer's latest interactions, then random.
+    """
+    if "ts" in frame.columns:
+        try:
+            folds, pooled, rest = [], 0, frame
+            while len(folds) < MAX_VALIDATION_FOLDS:
+                train, valid = split_by_time(rest, validation_days, None, validation_fraction)
+                folds.append((train, valid))
+                pooled += _returning(train, valid)
+                if pooled >= MIN_VALIDATION_CUSTOMERS:
+                    break
+                rest = train
+            if pooled >= MIN_POOLED_VALIDATION_CUSTOMERS:
+                method = "time" if len(folds) == 1 else "rolling_time"
+                return folds, {"method": method, "n_returning_customers": pooled}
+            train, valid = _per_customer_latest(frame, validation_fraction)
+            if valid.height:
+                return [(train, valid)], {
+                    "method": "per_customer_latest",
+                    "why": f"{len(folds)} global time splits left {pooled} returning customers"}
+        except ValueError:
+            pass  # e.g. every ts identical, or too little history for more origins: fall back
+    mask = np.random.default_rng(seed).random(frame.height) < validation_fraction
+    return [(frame.filter(pl.Series(~mask)), frame.filter(pl.Series(mask)))], {"method": "random"}
+
+
+BINARY_MODELS = ("itemknn", "ease")  # read bought / not bought unless given weighted=True
+RECENCY_FLOOR = 1e-6  # decayed weights never reach 0 (an explicit 0 would drop the item from the history)
+
+
+def _decay(frame: pl.DataFrame, half_life_days: float) -> np.ndarray:
+    """0.5 ** (age / half-life) per row, age in days before the frame's latest ts."""
+    age = (frame["ts"].max() - frame["ts"]).dt.total_seconds().to_numpy() / 86_400.0
+    return np.maximum(0.5 ** (np.maximum(age, 0.0) / half_life_days), RECENCY_FLOOR)
+
+
+def _model_input(name: str, params: dict, frame: pl.DataFrame, matrix: sp.csr_matrix, customers, items,
+                 half_life_days: float | None):
+    """(matrix the collaborative model reads, its params): recency-decayed when half_life_days is set.
+
+    Binary models (item-kNN, EASE) then read the decay itself (1 for today's purchase, 0.5 one half-life ago)
+    instead of bought / not bought; weight-aware models read weight x decay.
+    """
+    if half_life_days is None:
+        return matrix, params
+    decay = _decay(frame, half_life_days)
+    values = decay if name in BINARY_MODELS else frame["weight"].to_numpy() * decay
+    decayed = interaction_matrix(frame.with_columns(pl.Series("weight", values)), customers, items)
+    return decayed, ({**params, "weighted": True} if name in BINARY_MODELS else params)
+
+
+def _trend_popularity(frame: pl.DataFrame, items, half_life_days: float | None) -> np.ndarray | None:
+    """Recency-weighted popularity (each customer-item pair counts 0.5 ** (age / half-life)), max 1."""
+    if half_life_days is None:
+        return None
+    counts = np.bincount(items.lookup(frame["product_id"]), weights=_decay(frame, half_life_days),
+                         minlength=len(items))
+    return normalised_popularity(counts.astype(np.float32))
+
+
+def _blend_tops(candidate: Recommender, users, grid, k):
+    """Top-k item positions for each BlendWeights in grid on `users`, sharing the per-chunk component scores."""
     tops = {w: [] for w in grid}
     step = rows_per_chunk(len(candidate.items))
     for start in range(0, users.size, step):
@@ -285,7 +370,7 @@ def _evaluate_blends(candidate: Recommender, users, relevant, n_relevant, grid, 
         history = candidate.matrix[rows]
         collaborative = content = None
         if candidate.collaborative is not None:
-            collaborative = normalised(candidate.collaborative.score(rows, history))
+            collaborative = normalised(candidate.collaborative.score(rows, candidate._model_history(rows, history)))
         if candidate.content is not None and any(w.content > 0 for w in grid) or (
                 candidate.content is not None and candidate.new_items.size and candidate.new_product_weight > 0):
             content = normalised(candidate.content.score(rows, history))
@@ -293,16 +378,29 @@ def _evaluate_blends(candidate: Recommender, users, relevant, n_relevant, grid, 
             npw = candidate.new_product_weight if w.collaborative > 0 and w.content < 1 else 0.0
             scores = blend(w, collaborative if w.collaborative > 0 else None,
                            content if (w.content > 0 or npw > 0) else None,
-                           candidate.popularity_scores, candidate.new_items, npw) \
+                           candidate._blend_popularity_scores(w), candidate.new_items, npw) \
                 if (collaborative is not None or content is not None) else \
                 np.broadcast_to(candidate.popularity_scores, (len(rows), len(candidate.items))).copy()
             mask_seen(scores, history)
             tops[w].append(top_k_rows(scores, k)[0])
+    return {w: (np.vstack(parts) if parts else np.empty((0, k), np.int64)) for w, parts in tops.items()}
+
+
+def _validate(probes: list, grid, k) -> dict:
+    """{weights: metrics} pooled over the validation folds; probes = [(Recommender, _Fold), ...]."""
+    per_fold = [(_blend_tops(probe, fold.users, grid, k), fold) for probe, fold in probes]
+    n_catalog = len(probes[0][0].items)
     out = {}
-    for w, parts in tops.items():
-        top = np.vstack(parts) if parts else np.empty((0, k), np.int64)
-        out[w] = summarise(per_customer_metrics(top, relevant, n_relevant), top, len(candidate.items), k)
+    for w in grid:
+        tops = [tops_by_w[w] for tops_by_w, _ in per_fold]
+        parts = [per_customer_metrics(tops_by_w[w], fold.relevant, fold.n_relevant) for tops_by_w, fold in per_fold]
+        pooled = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        out[w] = summarise(pooled, np.vstack(tops), n_catalog, k)
     return out
+
+
+def _validate_one(probes, weights, k) -> dict:
+    return _validate(probes, [weights], k)[weights]
 
 
 # Cheapest first (fit + scoring every customer); a costlier model must beat a cheaper one by more than
@@ -310,8 +408,11 @@ def _evaluate_blends(candidate: Recommender, users, relevant, n_relevant, grid, 
 COST_ORDER = ("itemknn", "ease", "als", "nmf")
 SELECTION_TOLERANCE = 0.02
 NEW_PRODUCT_WEIGHTS = (0.0, 0.3, 1.0)
-
-
+# Tuned on validation when the data is small enough (tune_max_interactions): each value is one more fit per fold.
+PARAM_GRIDS = {"ease": {"l2": (100.0, 300.0, 1000.0)}, "itemknn": {"shrink": (10.0, 100.0)}}
+INTERACTION_HALF_LIVES = (None, 365.0, 90.0)  # days; None = no extra recency weighting
+POPULARITY_HALF_LIVES = (None, 365.0, 90.0)
+TUNED_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
 def _default_candidates(n_interactions: int, nmf_max_interactions: int,
                         als_max_interactions: int) -> tuple[list[str], dict]:
     names, skipped = ["itemknn", "ease"], {}
@@ -328,6 +429,16 @@ def _default_candidates(n_interactions: int, nmf_max_interactions: int,
     return names, skipped
 
 
+
+
+def _param_grid(name: str, fixed: dict) -> list[dict]:
+    grid = {key: values for key, values in PARAM_GRIDS.get(name, {}).items() if key not in fixed}
+    if not grid:
+        return [dict(fixed)]
+    keys = sorted(grid)
+    return [{**fixed, **dict(zip(keys, values))} for values in itertools.product(*(grid[key] for key in keys))]
+
+
 def fit_recommender(
     interactions: pl.DataFrame,
     products: pl.DataFrame | None = None,
@@ -342,11 +453,19 @@ def fit_recommender(
     nmf_max_interactions: int = 2_000_000,
     als_max_interactions: int = 3_000_000,
     k: int = 10,
+    tune_max_interactions: int = 2_000_000,
+    interaction_half_life_days: float | None | str = "auto",
+    popularity_half_life_days: float | None | str = "auto",
 ) -> Recommender:
     """Fit the recommender; see the module docstring. `algorithm` in auto|itemknn|ease|als|nmf.
 
     new_product_weight: weight of the content score for products without interactions; None = the largest of
     NEW_PRODUCT_WEIGHTS whose validation primary metric is within SELECTION_TOLERANCE of the best.
+    interaction_half_life_days / popularity_half_life_days: extra recency weighting of what the collaborative
+    model reads / of the popularity signal in the blend; "auto" = chosen on validation from
+    INTERACTION_HALF_LIVES / POPULARITY_HALF_LIVES (needs ts), None = off. With more than
+    `tune_max_interactions` interactions "auto" means off and the model's parameters are not tuned (each
+    tuned value costs one more fit per validation fold), so large data keeps the cost of one fit per candidate.
     """
     started = time.perf_counter()
     timings = {}
@@ -359,6 +478,18 @@ def fit_recommender(
     id_columns = [frame["product_id"]] + ([products["product_id"]] if products is not None else [])
     items = IdIndex.from_values(*id_columns)
     full_matrix = interaction_matrix(frame, customers, items)
+    has_ts = "ts" in frame.columns
+    tune = frame.height <= tune_max_interactions
+
+    def half_lives(setting, options):
+        if setting == "auto":
+            return list(options) if (tune and has_ts) else [None]
+        if setting is not None and (not has_ts or setting <= 0):
+            raise ValueError("a half-life needs a 'ts' column and must be > 0 days")
+        return [setting]
+
+    interaction_options = half_lives(interaction_half_life_days, INTERACTION_HALF_LIVES)
+    popularity_options = half_lives(popularity_half_life_days, POPULARITY_HALF_LIVES)
 
     if algorithm == "auto":
         names, skipped = (list(candidates), {}) if candidates else _default_candidates(
@@ -366,62 +497,106 @@ def fit_recommender(
     else:
         names, skipped = [algorithm], {}
 
-    train, valid, validation = _validation_split(frame, seed, validation_days, validation_fraction)
-    train_matrix = interaction_matrix(train, customers, items)
-    users, relevant, n_relevant = _validation_targets(train_matrix, valid, customers, items, seed,
-                                                      max_validation_customers)
+    splits, validation = _validation_folds(frame, seed, validation_days, validation_fraction)
+    folds = [_Fold(train, valid, customers, items, seed, max_validation_customers) for train, valid in splits]
     content = ContentModel().fit(products, items) if products is not None else None
     timings["prepare"] = time.perf_counter() - started
 
-    candidate_metrics, fitted = {}, {}
-    popularity_only = Recommender(customers, items, train_matrix, None, None, BlendWeights(0, 0, 1), 0.0, {})
-    baseline = _evaluate_blends(popularity_only, users, relevant, n_relevant, [BlendWeights(0, 0, 1)], k)
-    baseline = next(iter(baseline.values()))
+    def fit_on(fold, name, params, half_life, with_content=False, weights=BlendWeights(1, 0, 0),
+               popularity_half_life=None):
+        model_matrix, fit_params = _model_input(name, params, fold.train, fold.matrix, customers, items, half_life)
+        model = make_model(name, **fit_params).fit(model_matrix, seed)
+        return Recommender(customers, items, fold.matrix, model, content if with_content else None, weights, 0.0,
+                           {}, model_matrix=None if half_life is None else model_matrix,
+                           blend_popularity=_trend_popularity(fold.train, items, popularity_half_life))
+
+    baseline = _validate_one([(Recommender(customers, items, fold.matrix, None, None, BlendWeights(0, 0, 1), 0.0,
+                                           {}), fold) for fold in folds], BlendWeights(0, 0, 1), k)
+
+    # 1. the collaborative model, each with its default (or given) parameters and no extra recency weighting
+    candidate_metrics = {}
     for name in names:
         tick = time.perf_counter()
-        model = make_model(name, **model_params.get(name, {})).fit(train_matrix, seed)
+        probes = [(fit_on(fold, name, model_params.get(name, {}), None), fold) for fold in folds]
         fit_seconds = time.perf_counter() - tick
-        probe = Recommender(customers, items, train_matrix, model, None, BlendWeights(1, 0, 0), 0.0, {})
-        metrics = next(iter(_evaluate_blends(probe, users, relevant, n_relevant, [BlendWeights(1, 0, 0)],
-                                             k).values()))
-        candidate_metrics[name] = {**metrics, "fit_seconds": round(fit_seconds, 3)}
-        fitted[name] = model
+        candidate_metrics[name] = {**_validate_one(probes, BlendWeights(1, 0, 0), k),
+                                   "fit_seconds": round(fit_seconds, 3)}
     best = max(candidate_metrics[n][PRIMARY_METRIC] for n in names)
     good_enough = [n for n in names if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
     chosen = min(good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER),
                                              names.index(n)))
     timings["candidates"] = time.perf_counter() - started - timings["prepare"]
 
-    probe = Recommender(customers, items, train_matrix, fitted[chosen], content, BlendWeights(), 0.0, {})
-    grid = weight_grid(True, content is not None)
-    blends = _evaluate_blends(probe, users, relevant, n_relevant, grid, k)
-    weights = max(grid, key=lambda w: (blends[w][PRIMARY_METRIC], -grid.index(w)))
+    # 2. the chosen model's parameters and the recency weighting of its input, on the same folds
+    base_params = model_params.get(chosen, {})
+    configs = [(params, half_life) for half_life in interaction_options
+               for params in (_param_grid(chosen, base_params) if tune else [base_params])]
+    tuning = []
+    for params, half_life in configs:
+        if (params, half_life) == (base_params, None):
+            metrics = candidate_metrics[chosen]
+        else:
+            metrics = _validate_one([(fit_on(fold, chosen, params, half_life), fold) for fold in folds],
+                                    BlendWeights(1, 0, 0), k)
+        tuning.append({"params": params, "interaction_half_life_days": half_life, **metrics})
+    # Ties (and anything within 0.5 %) go to the earlier, simpler configuration.
+    top_score = max(t[PRIMARY_METRIC] for t in tuning)
+    best_config = next(t for t in tuning if t[PRIMARY_METRIC] >= top_score * 0.995)
+    chosen_params, chosen_half_life = best_config["params"], best_config["interaction_half_life_days"]
+    timings["tuning"] = time.perf_counter() - started - timings["prepare"] - timings["candidates"]
+
+    # 3. blend weights (collaborative + content + popularity, the popularity recency-weighted or not)
+    probes = [(fit_on(fold, chosen, chosen_params, chosen_half_life, with_content=True), fold) for fold in folds]
+    popularity_weights = TUNED_POPULARITY_WEIGHTS if tune else None
+    grid = weight_grid(True, content is not None, popularity_weights)
+    blends, blend_table = {}, []
+    chosen_pop_half_life, weights, best_blend = None, None, None
+    for pop_half_life in popularity_options:
+        for probe, fold in probes:
+            probe.blend_popularity = _trend_popularity(fold.train, items, pop_half_life)
+        results = _validate(probes, grid, k)
+        for w in grid:
+            blend_table.append({**w.as_dict(), "popularity_half_life_days": pop_half_life,
+                                PRIMARY_METRIC: results[w][PRIMARY_METRIC]})
+        local_best = max(grid, key=lambda w: (results[w][PRIMARY_METRIC], -grid.index(w)))
+        if best_blend is None or results[local_best][PRIMARY_METRIC] > best_blend[PRIMARY_METRIC] * 1.005:
+            chosen_pop_half_life, weights, best_blend = pop_half_life, local_best, results[local_best]
+            blends = results
+    for probe, fold in probes:
+        probe.blend_popularity = _trend_popularity(fold.train, items, chosen_pop_half_life)
     new_product_sweep = {}
     if content is not None and new_product_weight is None:
         # Largest weight within tolerance of the best: new products get exposure unless it measurably costs.
         for candidate_weight in NEW_PRODUCT_WEIGHTS:
-            probe.new_product_weight = candidate_weight
-            new_product_sweep[candidate_weight] = next(iter(_evaluate_blends(
-                probe, users, relevant, n_relevant, [weights], k).values()))
+            for probe, _ in probes:
+                probe.new_product_weight = candidate_weight
+            new_product_sweep[candidate_weight] = _validate_one(probes, weights, k)
         top = max(m[PRIMARY_METRIC] for m in new_product_sweep.values())
         new_product_weight = max(w for w, m in new_product_sweep.items()
                                  if m[PRIMARY_METRIC] >= top * (1 - SELECTION_TOLERANCE))
         blends[weights] = new_product_sweep[new_product_weight]
     new_product_weight = float(new_product_weight or 0.0)
+    for probe, _ in probes:
+        probe.new_product_weight = new_product_weight
     strategies = {"collaborative": blends[BlendWeights(1, 0, 0)], "popular": baseline}
     if content is not None:
-        strategies["content"] = next(iter(_evaluate_blends(
-            probe, users, relevant, n_relevant, [BlendWeights(0, 1, 0)], k).values()))
+        strategies["content"] = _validate_one(probes, BlendWeights(0, 1, 0), k)
         strategies["hybrid"] = blends[weights]
-    fitted.clear()
+    probes.clear()
 
     tick = time.perf_counter()
-    final_model = make_model(chosen, **model_params.get(chosen, {})).fit(full_matrix, seed)
+    final_input, final_params = _model_input(chosen, chosen_params, frame, full_matrix, customers, items,
+                                             chosen_half_life)
+    final_model = make_model(chosen, **final_params).fit(final_input, seed)
     timings["refit"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
 
     chosen_metrics = blends[weights]
     others = ", ".join(f"{n} {candidate_metrics[n][PRIMARY_METRIC]:.4f}" for n in names if n != chosen)
+    recency = (f"; tuned on the same validation: params {chosen_params or 'default'}, interaction half-life "
+               f"{chosen_half_life or 'none'} days ({PRIMARY_METRIC} {best_config[PRIMARY_METRIC]:.4f} of "
+               f"{len(tuning)} configurations), blend popularity half-life {chosen_pop_half_life or 'none'} "
+               f"days, blend {PRIMARY_METRIC} {chosen_metrics[PRIMARY_METRIC]:.4f}")
     report = {
         "primary_metric": PRIMARY_METRIC,
         "metrics": chosen_metrics,
@@ -432,17 +607,27 @@ def fit_recommender(
         "candidates": candidate_metrics,
         "skipped_candidates": skipped,
         "chosen_model": chosen,
+        "model_params": chosen_params,
+        "interaction_half_life_days": chosen_half_life,
+        "popularity_half_life_days": chosen_pop_half_life,
+        "tuning": tuning,
+        "tuned": tune,
         "why": (f"{chosen}: validation {PRIMARY_METRIC} {candidate_metrics[chosen][PRIMARY_METRIC]:.4f} "
                 f"({others or 'no other candidate'}; popularity {baseline[PRIMARY_METRIC]:.4f}); the cheapest "
-                f"model within {SELECTION_TOLERANCE:.0%} of the best is chosen, cost order {list(COST_ORDER)}"),
+                f"model within {SELECTION_TOLERANCE:.0%} of the best is chosen, cost order {list(COST_ORDER)}"
+                + recency),
         "blend_weights": weights.as_dict(),
-        "blend_grid": [{**w.as_dict(), PRIMARY_METRIC: blends[w][PRIMARY_METRIC]} for w in grid],
+        "blend_grid": blend_table,
         "new_product_weight": new_product_weight,
         "new_product_weight_sweep": {str(w): m[PRIMARY_METRIC] for w, m in new_product_sweep.items()},
-        "validation": {**validation, "n_customers": int(users.size), "n_train_interactions": train.height,
-                       "n_validation_interactions": valid.height,
-                       "note": "used for model and weight selection, so optimistic; compare models with "
-                               "evaluate_on_holdout on an outer time_split"},
+        "validation": {**validation, "n_customers": int(sum(f.users.size for f in folds)),
+                       "folds": [{"cutoff": f.cutoff, "n_customers": int(f.users.size),
+                                  "n_train_interactions": f.train.height, "n_validation_interactions": f.n_valid}
+                                 for f in folds],
+                       "n_train_interactions": folds[0].train.height,
+                       "n_validation_interactions": folds[0].n_valid,
+                       "note": "used for model, parameter and weight selection, so optimistic; compare models "
+                               "with evaluate_on_holdout on an outer time_split"},
         "data": {"n_customers": len(customers), "n_products": len(items), "n_interactions": frame.height,
                  "n_products_without_interactions": int((item_popularity(full_matrix) == 0).sum()),
                  "has_content": content is not None},
@@ -450,4 +635,8 @@ def fit_recommender(
         "k": k,
         "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
     }
-    return Recommender(customers, items, full_matrix, final_model, content, weights, new_product_weight, report)
+    if validation.get("cutoff") is None and folds[0].cutoff is not None:
+        report["validation"]["cutoff"] = folds[0].cutoff
+    return Recommender(customers, items, full_matrix, final_model, content, weights, new_product_weight, report,
+                       model_matrix=None if chosen_half_life is None else final_input,
+                       blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life))
