@@ -92,18 +92,20 @@ def summary(results, settings) -> str:
     )
     for schema, table in tables.iter_rows():
         lines.append(f"  {schema}.{table:<32} {warehouse.row_count(schema, table):>12,}")
-    passed = failed = 0
-    failures = []
+    passed, failures, warnings_ = 0, [], []
     for result in results:
         for event in result.all_events:
             if event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 if evaluation.passed:
                     passed += 1
+                elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                    warnings_.append(name)  # an alert about the data or the business, not a broken build
                 else:
-                    failed += 1
-                    failures.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    lines += ["", f"Checks: {passed} passed, {failed} failed" + (f" ({', '.join(failures)})" if failures else "")]
+                    failures.append(name)
+    lines += ["", f"Checks: {passed} passed, {len(failures)} failed, {len(warnings_)} warnings"]
+    lines += [f"  failed: {name}" for name in failures] + [f"  warning: {name}" for name in warnings_]
     failed_steps = [f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"
                     for result in results for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if failed_steps:
@@ -114,6 +116,7 @@ def summary(results, settings) -> str:
         "",
         "Look next:",
         "  make dev      # the Dagster UI on http://127.0.0.1:3000 (assets, checks, backfills)",
+        "  make serve    # live scoring on http://127.0.0.1:3001 (OpenAPI docs at the root)",
         f"  SQL           # {where}",
         f"                #   duckdb {settings.duckdb_path} -c 'select * from marts.customer_features limit 5'"
         if not settings.is_postgres else "                #   psql ... -c 'select * from marts.customer_features limit 5'",
