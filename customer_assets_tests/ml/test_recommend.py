@@ -266,3 +266,54 @@ def test_movielens_rating_model_beats_mean():
                                   "rating", pl.col("timestamp").alias("ts"))
     report = fit_rating_model(ratings, seed=0, factors=8, iterations=3).report
     assert report["metrics"]["rmse"] < report["baseline"]["global_mean"]["rmse"]
+
+
+def drifting_tastes(seed: int = 0):
+    """Customers buy from taste A for 300 days, then switch to taste B (the next group's categories)."""
+    rng = np.random.default_rng(seed)
+    taste_of = rng.integers(0, N_TASTES, N_CUSTOMERS)
+    rows = []
+    for period, (first_day, last_day, shift) in enumerate(((0, 300, 0), (300, 365, 1))):
+        counts = rng.integers(10, 16, N_CUSTOMERS) if period == 0 else rng.integers(4, 8, N_CUSTOMERS)
+        customer = np.repeat(np.arange(N_CUSTOMERS), counts)
+        taste = (taste_of[customer] + shift) % N_TASTES
+        category = 2 * taste + rng.integers(0, 2, customer.size)
+        within = np.minimum(rng.geometric(0.12, customer.size) - 1, N_PRODUCTS // N_CATEGORIES - 1)
+        day = rng.integers(first_day, last_day, customer.size)
+        rows.append(pl.DataFrame({"customer_id": customer, "product_id": within * N_CATEGORIES + category,
+                                  "weight": np.ones(customer.size),
+                                  "ts": (1_700_000_000 + day * 86_400).astype(np.int64)}))
+    return pl.concat(rows)
+
+
+def test_recency_weighting_is_chosen_on_validation_when_tastes_drift():
+    train, holdout = time_split(drifting_tastes(), holdout_days=20)
+    auto = fit_recommender(train, seed=0, algorithm="itemknn")
+    flat = fit_recommender(train, seed=0, algorithm="itemknn", interaction_half_life_days=None,
+                           popularity_half_life_days=None)
+    assert auto.report["interaction_half_life_days"] is not None
+    assert flat.report["interaction_half_life_days"] is None
+    assert auto.report["validation"]["method"] == "time"  # enough returning customers for one global split
+    # the validation folds end before the training data does: nothing after the cutoff was looked at
+    assert all(fold["cutoff"] < str(train["ts"].max()) for fold in auto.report["validation"]["folds"])
+    auto_eval, flat_eval = evaluate_on_holdout(auto, holdout), evaluate_on_holdout(flat, holdout)
+    assert auto_eval["model"]["precision@10"] > 1.2 * flat_eval["model"]["precision@10"]
+    assert auto_eval["model"]["precision@10"] > 1.5 * auto_eval["popularity"]["precision@10"]
+
+
+def test_movielens_tuned_ease_reaches_one_and_a_half_times_popularity():
+    """Issue 5's target on the shared real data, time split (last 10 % of ratings held out, never fitted on)."""
+    ratings = _movielens()
+    interactions = ratings.select(pl.col("userId").alias("customer_id"), pl.col("movieId").alias("product_id"),
+                                  pl.lit(1.0).alias("weight"), pl.col("timestamp").alias("ts"))
+    train, holdout = time_split(interactions, holdout_fraction=0.1)
+    rec = fit_recommender(train, seed=0, algorithm="ease", model_params={"ease": {"l2": 300.0}},
+                          popularity_half_life_days=None, new_product_weight=0.0)
+    # few customers return after a single global cutoff, so earlier origins are pooled (all before the cutoff)
+    assert rec.report["validation"]["method"] == "rolling_time"
+    assert len(rec.report["validation"]["folds"]) > 1
+    assert all(fold["cutoff"] < str(train["ts"].max()) for fold in rec.report["validation"]["folds"])
+    assert rec.report["interaction_half_life_days"] is not None
+    result = evaluate_on_holdout(rec, holdout, k=10)
+    assert result["lift_vs_popularity"]["precision@10"] >= 1.5
+    assert result["model"]["ndcg@10"] > 1.5 * result["popularity"]["ndcg@10"]
