@@ -2,6 +2,11 @@
 MovieLens-small time-split metrics beside popularity.
 
     .venv/bin/python benchmarks/bench_recommend.py [--rows N_CUSTOMERS] [--products N] [--skip-movielens]
+        [--exposure-cap off|auto]
+
+MovieLens is fitted with exposure_cap="auto" (chosen on validation) and evaluated with the chosen cap and with
+none; the holdout figures of every EXPOSURE_OPTIONS setting are printed as the trade-off curve (reporting
+only: nothing is chosen on the holdout).
 
 Writes $CUSTOMER_ML_HOME/bench/recommend.json (CUSTOMER_ML_HOME defaults to .customer_ml in the repo root).
 """
@@ -22,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from customer_assets.ml.recommend import evaluate_recommender, fit_recommender, time_split  # noqa: E402
+from customer_assets.ml.recommend.evaluate import recommend_as_batch  # noqa: E402
+from customer_assets.ml.recommend.recommender import EXPOSURE_OPTIONS  # noqa: E402
 
 MOVIELENS = REPO.parent / "shared" / "data" / "movielens-small"
 
@@ -67,15 +74,16 @@ def synthetic(n_customers: int, n_products: int, mean_items: float, seed: int):
     return interactions, products
 
 
-def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candidates: list[str] | None) -> dict:
-    out = {"n_customers": n_customers, "n_products": n_products}
+def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candidates: list[str] | None,
+                    exposure_cap: str | None = None) -> dict:
+    out = {"n_customers": n_customers, "n_products": n_products, "exposure_cap_setting": exposure_cap}
     tick = time.perf_counter()
     interactions, products = synthetic(n_customers, n_products, mean_items, seed=0)
     out["generate_seconds"] = round(time.perf_counter() - tick, 1)
     out["n_interactions"] = interactions.height
     print(f"synthetic: {interactions.height:,} interactions ({out['generate_seconds']} s)", flush=True)
     tick, cpu = time.perf_counter(), cpu_seconds()
-    rec = fit_recommender(interactions, products=products, seed=0, candidates=candidates)
+    rec = fit_recommender(interactions, products=products, seed=0, candidates=candidates, exposure_cap=exposure_cap)
     out["fit_seconds"] = round(time.perf_counter() - tick, 1)
     out["fit_cpu_seconds"] = round(cpu_seconds() - cpu, 1)
     print(f"fit {out['fit_seconds']} s, chosen {rec.report['chosen_model']}: {rec.report['why']}", flush=True)
@@ -92,7 +100,8 @@ def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candid
     out["total_fit_plus_recommend_seconds"] = round(out["fit_seconds"] + out["recommend_all_seconds"], 1)
     out["peak_rss_gb"] = round(peak_rss_gb(), 2)
     out["report"] = {key: rec.report[key] for key in ("chosen_model", "why", "metrics", "baseline", "candidates",
-                                                      "blend_weights", "timings_seconds", "validation")}
+                                                      "blend_weights", "timings_seconds", "validation",
+                                                      "exposure_cap", "exposure_sweep")}
     out["load_average_1min_at_end"] = os.getloadavg()[0]
     print(f"recommend all {out['recommend_all_seconds']} s, peak RSS {out['peak_rss_gb']} GB", flush=True)
     return out
@@ -113,8 +122,14 @@ def bench_movielens() -> dict:
     for label, split in (("last_10pct", {"holdout_fraction": 0.1}), ("last_365_days", {"holdout_days": 365})):
         train, holdout = time_split(interactions, **split)
         tick = time.perf_counter()
-        rec = fit_recommender(train, products=movies, seed=0)
+        rec = fit_recommender(train, products=movies, seed=0, exposure_cap="auto")
         fit_seconds = time.perf_counter() - tick
+        chosen_cap = rec.exposure
+        curve = _exposure_curve(rec, train, holdout)
+        rec.exposure = None
+        uncapped = evaluate_recommender(rec, holdout, k=10)
+        uncapped_coverage = rec.recommend(train["customer_id"].unique(), k=10)["product_id"].n_unique() / len(rec.items)
+        rec.exposure = chosen_cap
         evaluation = evaluate_recommender(rec, holdout, k=10)
         everyone = rec.recommend(train["customer_id"].unique(), k=10)
         n_eval = evaluation["model"]["n_customers"]
@@ -136,7 +151,17 @@ def bench_movielens() -> dict:
             "tuning": {key: rec.report.get(key) for key in ("model_params", "interaction_half_life_days",
                                                              "popularity_half_life_days", "validation")},
             "validation_report": {key: rec.report[key] for key in ("metrics", "baseline", "candidates")},
+            "exposure_cap": rec.report["exposure_cap"],
+            "exposure_rule": rec.report["exposure_rule"],
+            "exposure_validation_sweep": rec.report["exposure_sweep"],
+            "without_exposure_cap": {"holdout_model": uncapped["model"],
+                                     "catalog_coverage_all_train_customers": uncapped_coverage},
+            "exposure_holdout_curve_reporting_only": curve,
         }
+        for row in curve:
+            print(f"  holdout curve tail {row['tail']} fair share {row['fair_share']}: P@10 {row['precision@10']:.4f} "
+                  f"(lift {row['precision@10_lift']:.2f}) NDCG@10 {row['ndcg@10']:.4f} coverage all train customers "
+                  f"{row['catalog_coverage_all_train_customers']:.3f}", flush=True)
         print(f"movielens {label}: model P@10 {evaluation['model']['precision@10']:.4f} vs popularity "
               f"{evaluation['popularity']['precision@10']:.4f} on {evaluation['model']['n_customers']} customers "
               f"(lift {evaluation['lift_vs_popularity']['precision@10']:.2f}, 90% bootstrap "
@@ -146,8 +171,27 @@ def bench_movielens() -> dict:
               f"all train customers {out[label]['catalog_coverage_all_train_customers']:.3f}; chosen "
               f"{rec.report['chosen_model']} {rec.report.get('model_params')} half-lives "
               f"{rec.report.get('interaction_half_life_days')}/{rec.report.get('popularity_half_life_days')} "
-              f"blend {rec.report['blend_weights']} ({fit_seconds:.0f} s)", flush=True)
+              f"blend {rec.report['blend_weights']} exposure cap {rec.report['exposure_cap']} "
+              f"(without: P@10 {uncapped['model']['precision@10']:.4f}, coverage all train customers "
+              f"{uncapped_coverage:.3f}) ({fit_seconds:.0f} s)", flush=True)
     return out
+
+
+def _exposure_curve(rec, train: pl.DataFrame, holdout: pl.DataFrame) -> list[dict]:
+    """Holdout figures for no cap and every EXPOSURE_OPTIONS setting: the trade-off to report, never to choose."""
+    from customer_assets.ml.recommend import evaluate_on_holdout
+
+    chosen, rows = rec.exposure, []
+    everyone = train["customer_id"].unique()
+    for option in (None, *EXPOSURE_OPTIONS):
+        rec.exposure = option
+        result = evaluate_on_holdout(rec, holdout, k=10)
+        rows.append({"tail": option.tail if option else 0, "fair_share": option.fair_share if option else None,
+                     **result["model"], "precision@10_lift": result["lift_vs_popularity"]["precision@10"],
+                     "catalog_coverage_all_train_customers":
+                         rec.recommend(everyone, k=10)["product_id"].n_unique() / len(rec.items)})
+    rec.exposure = chosen
+    return rows
 
 
 def _bootstrap_lift(rec, holdout: pl.DataFrame, n_boot: int = 2000) -> list[float]:
@@ -158,7 +202,7 @@ def _bootstrap_lift(rec, holdout: pl.DataFrame, n_boot: int = 2000) -> list[floa
     ids, relevant, n_relevant = _holdout_targets(rec, holdout)["warm"]
     hits = {}
     for strategy in (None, "popular"):
-        top = _top_items_array(rec, rec.recommend(ids, k=10, strategy=strategy), ids, 10)
+        top = _top_items_array(rec, recommend_as_batch(rec, ids, 10, strategy=strategy), ids, 10)
         hits[strategy] = per_customer_metrics(top, relevant, n_relevant)["precision"]
     rng = np.random.default_rng(0)
     draws = rng.integers(0, ids.len(), (n_boot, ids.len()))
@@ -174,13 +218,16 @@ def main() -> None:
     parser.add_argument("--candidates", default=None, help="comma-separated, default: all that fit")
     parser.add_argument("--skip-movielens", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--exposure-cap", choices=("off", "auto"), default="off",
+                        help="synthetic fit: exposure cap off (the library default) or chosen on validation")
     args = parser.parse_args()
     result = {}
     if not args.skip_movielens:
         result["movielens"] = bench_movielens()
     if not args.skip_synthetic:
         candidates = args.candidates.split(",") if args.candidates else None
-        result["synthetic"] = bench_synthetic(args.rows, args.products, args.mean_items, candidates)
+        result["synthetic"] = bench_synthetic(args.rows, args.products, args.mean_items, candidates,
+                                              None if args.exposure_cap == "off" else "auto")
     result["peak_rss_gb"] = round(peak_rss_gb(), 2)
     home = Path(os.environ.get("CUSTOMER_ML_HOME", REPO / ".customer_ml"))
     (home / "bench").mkdir(parents=True, exist_ok=True)

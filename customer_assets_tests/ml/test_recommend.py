@@ -20,6 +20,7 @@ from customer_assets.ml.recommend import (
     time_split,
 )
 from customer_assets.ml.recommend.evaluate import per_customer_metrics
+from customer_assets.ml.recommend.exposure import ExposureCap, capped_lists
 
 MOVIELENS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "movielens-small"
 N_CUSTOMERS, N_PRODUCTS, N_CATEGORIES, N_TASTES = 600, 300, 10, 5
@@ -317,3 +318,65 @@ def test_movielens_tuned_ease_reaches_one_and_a_half_times_popularity():
     result = evaluate_on_holdout(rec, holdout, k=10)
     assert result["lift_vs_popularity"]["precision@10"] >= 1.5
     assert result["model"]["ndcg@10"] > 1.5 * result["popularity"]["ndcg@10"]
+
+
+def test_exposure_cap_assigns_contested_tail_slots_to_the_best_scores():
+    # 3 customers, k=3, the last 2 slots capped at one customer per item; the first slot is never touched
+    candidates = np.array([[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5], [5, 1, 2, 0, 3, 4]])
+    values = np.array([[9, 8, 7, 6, 5, 4], [9, 8.5, 7.5, 6, 5, 4], [9, 8, 7, 6, 5, 4]], np.float32)
+    setting = ExposureCap(tail=2, fair_share=1.0)
+    assert setting.cap(3, 6) == 1
+    items, scores = capped_lists(candidates, values, 3, setting, 6)
+    # customer 1 outbids the others for items 1 and 2; customer 0 moves on to 3 and 4 and outbids customer 2
+    # there, who gets 0 and then, out of candidates, its best remaining item regardless of the cap (1)
+    assert items.tolist() == [[0, 3, 4], [0, 1, 2], [5, 1, 0]]
+    assert (np.diff(scores, axis=1) <= 0).all()
+    assert np.bincount(items[:2, 1:].ravel()).max() == 1
+    # with enough candidates nobody runs out and the cap holds for every tail slot
+    wide = np.hstack([candidates, np.tile(np.arange(6, 12), (3, 1))])
+    wide_values = np.hstack([values, np.tile(np.arange(3, -3, -1, dtype=np.float32), (3, 1))])
+    items = capped_lists(wide, wide_values, 3, setting, 12)[0]
+    assert np.bincount(items[:, 1:].ravel()).max() == 1 and items[2, 1:].tolist() == [0, 6]
+    # no cap, or a single customer (nobody to share with): the plain top k
+    assert capped_lists(candidates, values, 3, None, 6)[0].tolist() == candidates[:, :3].tolist()
+    assert capped_lists(candidates[:1], values[:1], 3, setting, 6)[0].tolist() == [[0, 1, 2]]
+
+
+def popularity_heavy(seed: int = 0, n_customers: int = 800, n_products: int = 400, n_tastes: int = 8):
+    """Half of all purchases follow one global Zipf popularity, half the customer's taste group (its own 50
+    products, Zipf within): ranked by score, every list is dominated by the same popular products."""
+    rng = np.random.default_rng(seed)
+    taste_of = rng.integers(0, n_tastes, n_customers)
+    customer = np.repeat(np.arange(n_customers), rng.integers(10, 25, n_customers))
+    zipf_global = np.minimum(rng.zipf(1.6, customer.size) - 1, n_products - 1)
+    in_taste = (np.minimum(rng.zipf(1.3, customer.size) - 1, n_products // n_tastes - 1) * n_tastes
+                + taste_of[customer])
+    product = np.where(rng.random(customer.size) < 0.5, zipf_global, in_taste)
+    day = rng.integers(0, 120, customer.size)
+    return pl.DataFrame({"customer_id": customer, "product_id": product, "weight": np.ones(customer.size),
+                         "ts": (1_700_000_000 + day * 86_400).astype(np.int64)})
+
+
+def test_exposure_cap_chosen_on_validation_spreads_lists_without_losing_precision():
+    train, holdout = time_split(popularity_heavy(), holdout_days=15)
+    rec = fit_recommender(train, seed=0, exposure_cap="auto", **FAST)
+    report = rec.report
+    assert report["exposure_cap"] is not None and rec.exposure is not None
+    sweep = {(row["tail"], row["fair_share"]): row for row in report["exposure_sweep"]}
+    off, chosen = sweep[(0, None)], sweep[(rec.exposure.tail, rec.exposure.fair_share)]
+    # the documented rule, on validation only: the widest lists within 10 % of the uncapped precision
+    assert chosen["precision@10"] >= 0.9 * off["precision@10"]
+    assert chosen["coverage_all_customers"] == max(row["coverage_all_customers"] for row in sweep.values()
+                                                   if row["precision@10"] >= 0.9 * off["precision@10"])
+    customers = train["customer_id"].unique()
+    capped = evaluate_on_holdout(rec, holdout, k=10)
+    capped_coverage = rec.recommend(customers, k=10)["product_id"].n_unique() / len(rec.items)
+    rec.exposure = None
+    plain = evaluate_on_holdout(rec, holdout, k=10)
+    plain_coverage = rec.recommend(customers, k=10)["product_id"].n_unique() / len(rec.items)
+    assert plain_coverage < 0.4  # popularity dominates the uncapped lists
+    assert capped_coverage >= 2 * plain_coverage
+    assert capped["model"]["precision@10"] >= 0.85 * plain["model"]["precision@10"]
+    assert capped["model"]["precision@10"] > capped["popularity"]["precision@10"]
+    # off by default: lists ranked by score only
+    assert fit_recommender(train, seed=0, **FAST).report["exposure_cap"] is None

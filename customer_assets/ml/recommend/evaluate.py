@@ -11,7 +11,9 @@
 Metrics (means over customers with at least one relevant item): precision@k, recall@k (hits / relevant items),
 ndcg@k (binary gains), map@k (average precision normalised by min(relevant, k)), and catalog coverage
 (distinct recommended items / items in the model's catalogue). Relevant items are the holdout items the
-customer had not interacted with in training, because seen items are excluded from recommendations.
+customer had not interacted with in training, because seen items are excluded from recommendations. A model
+with an exposure cap is evaluated on the lists all its customers get in one batch, since the cap shares items
+out between customers.
 """
 from __future__ import annotations
 
@@ -130,8 +132,25 @@ def _top_items_array(model, recs: pl.DataFrame, ids: pl.Series, k: int) -> np.nd
     return top
 
 
+def recommend_as_batch(model, ids: pl.Series, k: int, groups=None, strategy=None) -> pl.DataFrame:
+    """model.recommend for `ids`, as those customers get them in a batch of every customer the model knows.
+
+    Only differs when the model has an exposure cap, which shares items out over the whole batch: the daily
+    lists are made for all customers at once, so a batch of the holdout customers alone would overstate
+    precision (nobody else competes for the capped slots).
+    """
+    if strategy is not None or getattr(model, "exposure", None) is None:
+        return model.recommend(ids, k=k, exclude_seen=True, groups=groups, strategy=strategy)
+    known = model.customers.ids
+    wanted = ids.cast(known.dtype, strict=False)
+    recs = model.recommend(pl.concat([known, wanted]).unique(maintain_order=True), k=k, exclude_seen=True,
+                           groups=groups)
+    return recs.filter(pl.col("customer_id").is_in(wanted.implode())).with_columns(
+        pl.col("customer_id").cast(ids.dtype))
+
+
 def _metrics_for(model, ids, relevant, n_relevant, k, groups, strategy) -> dict:
-    recs = model.recommend(ids, k=k, exclude_seen=True, groups=groups, strategy=strategy)
+    recs = recommend_as_batch(model, ids, k, groups, strategy)
     top = _top_items_array(model, recs, ids, k)
     return summarise(per_customer_metrics(top, relevant, n_relevant), top, len(model.items), k)
 

@@ -19,6 +19,7 @@ from sklearn.preprocessing import normalize
 
 from customer_assets.ml.recommend.content import ContentModel
 from customer_assets.ml.recommend.evaluate import per_customer_metrics, split_by_time, summarise
+from customer_assets.ml.recommend.exposure import ExposureCap, capped_lists, n_candidates
 from customer_assets.ml.recommend.hybrid import BlendWeights, blend, normalised, weight_grid
 from customer_assets.ml.recommend.implicit_model import ALS, make_model
 from customer_assets.ml.recommend.interactions import IdIndex, interaction_matrix, validate_interactions
@@ -39,7 +40,8 @@ class Recommender:
 
     def __init__(self, customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, collaborative, content,
                  weights: BlendWeights, new_product_weight: float, report: dict,
-                 model_matrix: sp.csr_matrix | None = None, blend_popularity: np.ndarray | None = None):
+                 model_matrix: sp.csr_matrix | None = None, blend_popularity: np.ndarray | None = None,
+                 exposure: ExposureCap | None = None):
         self.customers = customers
         self.items = items
         self.matrix = matrix
@@ -56,6 +58,8 @@ class Recommender:
         # Popularity signal inside the blend (e.g. recency-weighted); None = all-time popularity. The "popular"
         # strategy and the baseline always use all-time popularity.
         self.blend_popularity = blend_popularity
+        # Exposure cap on the lower slots of the fitted blend's lists (exposure.py); None = rank by score only.
+        self.exposure = exposure
 
     def _model_history(self, rows: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
         model_matrix = getattr(self, "model_matrix", None)  # absent on models pickled before it existed
@@ -130,18 +134,26 @@ class Recommender:
             default_label = "content" if self.content is not None else "popular"
 
         known = np.flatnonzero(rows >= 0)
+        exposure = getattr(self, "exposure", None) if strategy is None and known.size > 1 else None
+        # With an exposure cap, keep more candidates per customer; the cap is applied over the whole batch below.
+        width = n_candidates(known.size, len(self.items), k_eff) if exposure is not None else k_eff
+        candidates = np.full((known.size, width), -1, np.int32)  # item positions; 20k items fit easily
+        candidate_values = np.full((known.size, width), -np.inf, np.float32)
         step = rows_per_chunk(len(self.items))
         for start in range(0, known.size, step):
             where = known[start:start + step]
             scores, history, signal = self._score_rows(rows[where], weights, new_product_weight)
             if exclude_seen:
                 mask_seen(scores, history)
-            top[where], values[where] = top_k_rows(scores, k_eff)
+            candidates[start:start + step], candidate_values[start:start + step] = top_k_rows(scores, width)
             if strategy is None:
                 labels[where] = np.where(signal | (self.collaborative is None), default_label,
                                          "content" if self.content is not None else "popular")
             else:
                 labels[where] = strategy
+        if known.size:
+            top[known], values[known] = capped_lists(candidates, candidate_values, k_eff, exposure, len(self.items))
+        del candidates, candidate_values
 
         unknown = np.flatnonzero(rows < 0)
         if unknown.size:
@@ -403,6 +415,49 @@ def _validate_one(probes, weights, k) -> dict:
     return _validate(probes, [weights], k)[weights]
 
 
+def _exposure_sweep(probes, options, k) -> dict:
+    """{setting: pooled validation metrics + coverage_all_customers} for each exposure setting (None = off).
+
+    The cap depends on every customer in the batch, so each fold's lists are computed for all customers with
+    history in the fold (as the daily batch does) and the validation customers' lists are read from those.
+    Coverage is the distinct items over all those lists / catalogue, averaged over folds.
+    """
+    n_items = len(probes[0][0].items)
+    parts = {option: [] for option in options}
+    coverages = {option: [] for option in options}
+    for probe, fold in probes:
+        rows = np.flatnonzero(np.diff(fold.matrix.indptr) > 0)
+        width = n_candidates(rows.size, n_items, k)
+        step = rows_per_chunk(n_items)
+        candidates, values = [], []
+        for start in range(0, rows.size, step):
+            scores, history, _ = probe._score_rows(rows[start:start + step], probe.weights, probe.new_product_weight)
+            mask_seen(scores, history)
+            chunk_candidates, chunk_values = top_k_rows(scores, width)
+            candidates.append(chunk_candidates)
+            values.append(chunk_values)
+        candidates, values = np.vstack(candidates), np.vstack(values)
+        at = np.searchsorted(rows, fold.users)  # validation customers are warm, so all in rows
+        for option in options:
+            top = capped_lists(candidates, values, k, option, n_items)[0]
+            parts[option].append(per_customer_metrics(top[at], fold.relevant, fold.n_relevant))
+            coverages[option].append(np.unique(top[top >= 0]).size / n_items)
+    out = {}
+    for option in options:
+        pooled = {name: np.concatenate([p[name] for p in parts[option]]) for name in parts[option][0]}
+        out[option] = {**{f"{name}@{k}": float(per_customer.mean()) for name, per_customer in pooled.items()},
+                       "coverage_all_customers": float(np.mean(coverages[option]))}
+    return out
+
+
+def _choose_exposure(sweep: dict, k: int):
+    """The setting with the highest coverage whose validation precision@k is within EXPOSURE_TOLERANCE of
+    the uncapped lists' (ties: the earlier, milder setting)."""
+    floor = sweep[None][f"precision@{k}"] * (1 - EXPOSURE_TOLERANCE)
+    allowed = [option for option in sweep if sweep[option][f"precision@{k}"] >= floor]
+    return max(allowed, key=lambda o: (sweep[o]["coverage_all_customers"], -list(sweep).index(o)))
+
+
 # Cheapest first (fit + scoring every customer); a costlier model must beat a cheaper one by more than
 # SELECTION_TOLERANCE (relative, on the primary metric) to be chosen.
 COST_ORDER = ("itemknn", "ease", "als", "nmf")
@@ -413,6 +468,10 @@ PARAM_GRIDS = {"ease": {"l2": (100.0, 300.0, 1000.0)}, "itemknn": {"shrink": (10
 INTERACTION_HALF_LIVES = (None, 365.0, 90.0)  # days; None = no extra recency weighting
 POPULARITY_HALF_LIVES = (None, 365.0, 90.0)
 TUNED_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
+# exposure_cap="auto": tail slots x fair share (exposure.py), mildest first; chosen for the highest coverage
+# of all customers' lists whose validation precision@k stays within EXPOSURE_TOLERANCE of the uncapped lists'.
+EXPOSURE_OPTIONS = tuple(ExposureCap(tail, share) for share in (4.0, 1.0) for tail in (2, 3, 4, 5))
+EXPOSURE_TOLERANCE = 0.10
 def _default_candidates(n_interactions: int, nmf_max_interactions: int,
                         als_max_interactions: int) -> tuple[list[str], dict]:
     names, skipped = ["itemknn", "ease"], {}
@@ -456,6 +515,7 @@ def fit_recommender(
     tune_max_interactions: int = 2_000_000,
     interaction_half_life_days: float | None | str = "auto",
     popularity_half_life_days: float | None | str = "auto",
+    exposure_cap: ExposureCap | None | str = None,
 ) -> Recommender:
     """Fit the recommender; see the module docstring. `algorithm` in auto|itemknn|ease|als|nmf.
 
@@ -466,6 +526,9 @@ def fit_recommender(
     INTERACTION_HALF_LIVES / POPULARITY_HALF_LIVES (needs ts), None = off. With more than
     `tune_max_interactions` interactions "auto" means off and the model's parameters are not tuned (each
     tuned value costs one more fit per validation fold), so large data keeps the cost of one fit per candidate.
+    exposure_cap: cap on how many customers' lower slots one item may fill in a batch (exposure.py), to
+    spread lists over the catalogue; None = off (rank by score only), "auto" = chosen on validation from
+    EXPOSURE_OPTIONS (see _choose_exposure; off above tune_max_interactions), or an ExposureCap.
     """
     started = time.perf_counter()
     timings = {}
@@ -582,6 +645,18 @@ def fit_recommender(
     if content is not None:
         strategies["content"] = _validate_one(probes, BlendWeights(0, 1, 0), k)
         strategies["hybrid"] = blends[weights]
+
+    # 4. exposure cap on the fitted blend's lists, judged on all fold customers' lists at once
+    tick = time.perf_counter()
+    exposure_sweep, chosen_exposure = {}, exposure_cap if isinstance(exposure_cap, ExposureCap) else None
+    if exposure_cap == "auto" and tune:
+        for probe, _ in probes:
+            probe.weights = weights
+        exposure_sweep = _exposure_sweep(probes, (None, *EXPOSURE_OPTIONS), k)
+        chosen_exposure = _choose_exposure(exposure_sweep, k)
+    elif exposure_cap not in (None, "auto") and not isinstance(exposure_cap, ExposureCap):
+        raise ValueError(f"exposure_cap must be None, 'auto' or an ExposureCap, got {exposure_cap!r}")
+    timings["exposure"] = time.perf_counter() - tick
     probes.clear()
 
     tick = time.perf_counter()
@@ -620,6 +695,12 @@ def fit_recommender(
         "blend_grid": blend_table,
         "new_product_weight": new_product_weight,
         "new_product_weight_sweep": {str(w): m[PRIMARY_METRIC] for w, m in new_product_sweep.items()},
+        "exposure_cap": None if chosen_exposure is None else chosen_exposure.as_dict(),
+        "exposure_sweep": [{**(option.as_dict() if option else {"tail": 0, "fair_share": None}), **metrics}
+                           for option, metrics in exposure_sweep.items()],
+        "exposure_rule": (f"highest coverage of all validation-fold customers' top-{k} lists with validation "
+                          f"precision@{k} >= {1 - EXPOSURE_TOLERANCE:.0%} of the uncapped lists'"
+                          if exposure_sweep else "not tuned"),
         "validation": {**validation, "n_customers": int(sum(f.users.size for f in folds)),
                        "folds": [{"cutoff": f.cutoff, "n_customers": int(f.users.size),
                                   "n_train_interactions": f.train.height, "n_validation_interactions": f.n_valid}
@@ -639,4 +720,5 @@ def fit_recommender(
         report["validation"]["cutoff"] = folds[0].cutoff
     return Recommender(customers, items, full_matrix, final_model, content, weights, new_product_weight, report,
                        model_matrix=None if chosen_half_life is None else final_input,
-                       blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life))
+                       blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life),
+                       exposure=chosen_exposure)
