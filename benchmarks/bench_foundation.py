@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_foundation.py [--scales 10000 100000 1000000]
 
-Each scale runs in its own process against its own DuckDB file, so peak memory is per scale. Results are
+Each scale runs in its own process against its own DuckDB file (removed afterwards unless
+CUSTOMER_ML_BENCH_KEEP is set), so peak memory is per scale. Results are
 printed and written to $CUSTOMER_ML_HOME/bench/foundation.json. Targets on the 2-core machine: 1M customers
 through all three stages in under 5 minutes, peak memory under 8 GB.
 """
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,10 +69,15 @@ def one_scale(customers: int) -> dict:
     stages["dbt_build"] = {"seconds": time.perf_counter() - started, "peak_gb": peak_gb()}
     features = warehouse.row_count("marts", "customer_features")
     training = warehouse.row_count("marts", "churn_training_set")
-    return {"customers": customers, "rows": rows, "stages": stages,
-            "total_seconds": sum(s["seconds"] for s in stages.values()),
-            "customer_features_rows": features, "churn_training_rows": training,
-            "duckdb_file_gb": settings.duckdb_path.stat().st_size / 1e9}
+    result = {"customers": customers, "rows": rows, "stages": stages,
+              "total_seconds": sum(s["seconds"] for s in stages.values()),
+              "customer_features_rows": features, "churn_training_rows": training,
+              "duckdb_file_gb": settings.duckdb_path.stat().st_size / 1e9}
+    if os.environ.get("CUSTOMER_ML_BENCH_KEEP"):  # keep the warehouse to inspect queries at this scale
+        result["home"] = str(home)
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+    return result
 
 
 def main() -> None:

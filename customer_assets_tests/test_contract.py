@@ -120,3 +120,23 @@ def test_every_problem_is_reported_at_once(tmp_path, clean_tables):
     tables = with_change(tables, "products", tables["products"].with_columns(price=-pl.col("price")))
     message = _error(tmp_path, tables)
     assert "orders.csv" in message and "products.csv" in message
+
+
+def test_typed_parquet_keeps_values_and_still_fails_bad_ones(tmp_path, clean_tables):
+    # Typed columns skip the text round trip (ms timestamps, 32-bit counts); the values must not change.
+    typed = dict(clean_tables)
+    typed["orders"] = clean_tables["orders"].with_columns(pl.col("order_ts").cast(pl.Datetime("ms")))
+    typed["order_items"] = clean_tables["order_items"].with_columns(pl.col("quantity").cast(pl.Int32))
+    loaded = load_folder(write_folder(tmp_path / "typed", typed, "parquet"))
+    assert loaded.tables["orders"].schema["order_ts"] == pl.Datetime("us")
+    assert loaded.tables["orders"]["order_ts"].dt.truncate("1s").equals(
+        clean_tables["orders"]["order_ts"].dt.truncate("1s").cast(pl.Datetime("us")))
+    assert loaded.tables["order_items"]["quantity"].to_list() == clean_tables["order_items"]["quantity"].to_list()
+    # a float column where whole numbers are required still goes through the checked path
+    fractional = dict(typed)
+    fractional["order_items"] = typed["order_items"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(1.5).otherwise(pl.col("quantity")).alias("quantity"))
+    with pytest.raises(ContractError) as info:
+        load_folder(write_folder(tmp_path / "frac", fractional, "parquet"))
+    message = str(info.value)
+    assert "quantity" in message and "1 value(s) are not a valid whole number" in message
