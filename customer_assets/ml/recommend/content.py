@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from customer_assets.ml.recommend.interactions import IdIndex
-from customer_assets.ml.recommend.topk import rows_per_chunk, top_k_rows
+from customer_assets.ml.recommend.topk import top_neighbour_matrix
 
 TEXT_COLUMNS = ("name", "description")
 BLOCK_WEIGHTS = {"text": 1.0, "category": 0.7, "price_band": 0.3}
@@ -81,28 +81,12 @@ def content_features(products: pl.DataFrame, items: IdIndex, n_price_bands: int 
 
 def content_neighbours(features: sp.csr_matrix, neighbours: int = 50) -> sp.csr_matrix:
     """items x items sparse matrix of each item's `neighbours` most similar items by cosine of features."""
-    n_items = features.shape[0]
-    neighbours = min(neighbours, max(n_items - 1, 0))
     transposed = features.T.tocsr()
-    rows, cols, vals = [], [], []
-    step = rows_per_chunk(n_items)
-    for start in range(0, n_items, step):
-        stop = min(start + step, n_items)
-        sims = np.asarray((features[start:stop] @ transposed).todense(), dtype=np.float32)
-        sims[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        if neighbours == 0:
-            continue
-        top, top_vals = top_k_rows(sims, neighbours)  # ties go to the lower index: deterministic
-        keep = top_vals > 0
-        rows.append(np.repeat(np.arange(start, stop), neighbours)[keep.ravel()])
-        cols.append(top[keep])
-        vals.append(top_vals[keep])
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items),
-        dtype=np.float32,
-    )
+
+    def similarities(start: int, stop: int) -> np.ndarray:
+        return np.asarray((features[start:stop] @ transposed).todense(), dtype=np.float32)
+
+    return top_neighbour_matrix(features.shape[0], neighbours, similarities)
 
 
 class ContentModel:

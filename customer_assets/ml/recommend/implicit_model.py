@@ -17,7 +17,7 @@ import scipy.linalg
 import scipy.linalg.lapack
 import scipy.sparse as sp
 
-from customer_assets.ml.recommend.topk import rows_per_chunk, top_k_rows
+from customer_assets.ml.recommend.topk import top_neighbour_matrix
 
 
 def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -35,33 +35,18 @@ def cosine_top_neighbours(
 ) -> sp.csr_matrix:
     """items x items sparse matrix holding, per item (row), its `neighbours` most cosine-similar items.
 
-    Computed in column chunks of the Gram matrix so the dense working set stays ~100 MB at 20k items.
+    Computed in row chunks of the Gram matrix so the dense working set stays ~100 MB at 20k items.
     """
-    n_items = matrix.shape[1]
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel()).astype(np.float32)
     item_major = matrix.T.tocsr()
     user_major = matrix.tocsr()
-    neighbours = min(neighbours, max(n_items - 1, 0))
-    rows, cols, vals = [], [], []
-    step = rows_per_chunk(n_items)
-    for start in range(0, n_items, step):
-        stop = min(start + step, n_items)
+
+    def similarities(start: int, stop: int) -> np.ndarray:
         gram = np.asarray((item_major[start:stop] @ user_major).todense(), dtype=np.float32)
         gram /= norms[start:stop, None] * norms[None, :] + shrink
-        gram[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        if neighbours == 0:
-            continue
-        top, top_vals = top_k_rows(gram, neighbours)
-        keep = top_vals > 0
-        rows.append(np.repeat(np.arange(start, stop), neighbours)[keep.ravel()])
-        cols.append(top[keep])
-        vals.append(top_vals[keep])
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items),
-        dtype=np.float32,
-    )
+        return gram
+
+    return top_neighbour_matrix(matrix.shape[1], neighbours, similarities)
 
 
 class ItemKNN:

@@ -85,3 +85,30 @@ def row_max_normalise(scores: np.ndarray | sp.csr_matrix) -> np.ndarray | sp.csr
     else:
         scores /= peak[:, None]
     return scores
+
+
+def top_neighbour_matrix(n_items: int, neighbours: int, similarities) -> sp.csr_matrix:
+    """items x items sparse matrix holding, per item (row), its `neighbours` most similar other items.
+
+    ``similarities(start, stop)`` returns the dense float32 similarity rows of items start..stop-1 to every
+    item; asking in row chunks keeps the dense working set bounded at 20k items. Only positive
+    similarities are kept; ties go to the lower index, so the result is deterministic.
+    """
+    neighbours = min(neighbours, max(n_items - 1, 0))
+    rows, cols, vals = [], [], []
+    step = rows_per_chunk(n_items)
+    for start in range(0, n_items if neighbours else 0, step):
+        stop = min(start + step, n_items)
+        sims = similarities(start, stop)
+        sims[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        top, top_vals = top_k_rows(sims, neighbours)
+        keep = top_vals > 0
+        rows.append(np.repeat(np.arange(start, stop), neighbours)[keep.ravel()])
+        cols.append(top[keep])
+        vals.append(top_vals[keep])
+    if not rows:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items),
+        dtype=np.float32,
+    )
