@@ -118,7 +118,9 @@ def summary(results, settings) -> str:
         "  make dev      # the Dagster UI on http://127.0.0.1:3000 (assets, checks, backfills)",
         "  make serve    # live scoring on http://127.0.0.1:3001 (OpenAPI docs at the root)",
         f"  SQL           # {where}",
-        f"                #   duckdb {settings.duckdb_path} -c 'select * from marts.customer_features limit 5'"
+        # The duckdb Python package ships no CLI; the venv's Python always works.
+        f"                #   .venv/bin/python -c \"import duckdb; duckdb.connect('{settings.duckdb_path}', "
+        "read_only=True).sql('select * from marts.customer_features limit 5').show()\""
         if not settings.is_postgres else "                #   psql ... -c 'select * from marts.customer_features limit 5'",
     ]
     return "\n".join(lines)

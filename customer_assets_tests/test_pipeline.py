@@ -2,12 +2,15 @@
 
 import dataclasses
 import datetime as dt
+import re
+import subprocess
+import sys
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from customer_assets.cli import run_all
+from customer_assets.cli import run_all, summary
 from customer_assets.definitions import build_definitions
 from customer_assets.sources import landing
 from customer_assets.warehouse.client import Warehouse
@@ -61,6 +64,18 @@ def test_whole_graph_builds_every_table_and_passes_every_check(built):
     assert_only_the_business_alert_fires(evaluations, warehouse)
     names = {e.check_name for e in evaluations}
     assert "great_expectations_contract" in names and "unique_customer_features_customer_id" in names
+
+
+def test_run_summary_counts_tables_and_checks_and_its_sql_hint_runs(built):
+    settings, _, results = built
+    text = summary(results, settings)
+    customers = warehouse_of(settings).row_count("marts", "customer_features")
+    assert re.search(rf"marts\.customer_features\s+{customers:,}\b", text)
+    assert re.search(r"Checks: \d+ passed, 0 failed, [01] warnings", text)
+    hint = next(line for line in text.splitlines() if "import duckdb" in line)
+    code = hint.split('-c "', 1)[1].rstrip('"')
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "customer_id" in shown
 
 
 def test_customer_features_are_point_in_time(built):
