@@ -106,6 +106,17 @@ class CustomerML:
     def _count(self, model: str, n: int = 1) -> None:
         self.metrics.predictions.labels(model=model).inc(n)
 
+    def _answer(self, lookup, response_type, model: str, predictions: int = 1):
+        """One lookup on the loaded state: a RequestError becomes its 4xx; an answer counts its predictions."""
+        from customer_assets.serving.state import RequestError
+
+        try:
+            result = lookup(self.loader.state)
+        except RequestError as error:
+            return _failure(error)
+        self._count(model, predictions)
+        return response_type(**result)
+
     def _churn_out(self, results) -> list[dict]:
         for result in results:
             self.metrics.churn_probability.observe(result.churn_probability)
@@ -173,18 +184,13 @@ class CustomerML:
     @bentoml.api(route="/predict/segment")
     def predict_segment(self, request: SegmentRequest, /) -> SegmentResponse:
         """Segment of one customer by `customer_id` (snapshot features) or from a `features` payload."""
-        from customer_assets.serving.state import RequestError
 
-        state = self.loader.state
-        try:
+        def lookup(state):
             if request.features is not None:
-                result = state.segment_from_features(request.features, request.customer_id)
-            else:
-                result = state.segment_by_customer(request.customer_id)
-        except RequestError as error:
-            return _failure(error)
-        self._count("customer_segmentation")
-        return SegmentResponse(**result)
+                return state.segment_from_features(request.features, request.customer_id)
+            return state.segment_by_customer(request.customer_id)
+
+        return self._answer(lookup, SegmentResponse, "customer_segmentation")
 
     # --- recommendations ------------------------------------------------------------------------------
 
@@ -192,40 +198,22 @@ class CustomerML:
     def recommendations(self, request: RecommendationRequest, /) -> RecommendationResponse:
         """Top-k products (k 1-100) a customer has not bought; a customer unknown to the model gets the
         popular list of their country (from the snapshot, or `country`), else the global one."""
-        from customer_assets.serving.state import RequestError
-
-        try:
-            result = self.loader.state.recommend(request.customer_id, request.k, request.country)
-        except RequestError as error:
-            return _failure(error)
-        self._count("product_recommender")
-        return RecommendationResponse(**result)
+        return self._answer(lambda state: state.recommend(request.customer_id, request.k, request.country),
+                            RecommendationResponse, "product_recommender")
 
     @bentoml.api(route="/similar-products")
     def similar_products(self, request: SimilarProductsRequest, /) -> SimilarProductsResponse:
         """The k (1-100) products most similar to `product_id`; 404 for a product outside the catalog."""
-        from customer_assets.serving.state import RequestError
-
-        try:
-            result = self.loader.state.similar_products(request.product_id, request.k)
-        except RequestError as error:
-            return _failure(error)
-        self._count("product_recommender")
-        return SimilarProductsResponse(**result)
+        return self._answer(lambda state: state.similar_products(request.product_id, request.k),
+                            SimilarProductsResponse, "product_recommender")
 
     # --- sentiment ------------------------------------------------------------------------------------
 
     @bentoml.api(route="/predict/sentiment")
     def predict_sentiment(self, request: SentimentRequest, /) -> SentimentResponse:
         """Sentiment (negative / neutral / positive and a score in [-1, 1]) of 1 to 100 texts."""
-        from customer_assets.serving.state import RequestError
-
-        try:
-            result = self.loader.state.sentiment(request.texts)
-        except RequestError as error:
-            return _failure(error)
-        self._count("review_sentiment", len(request.texts))
-        return SentimentResponse(**result)
+        return self._answer(lambda state: state.sentiment(request.texts), SentimentResponse,
+                            "review_sentiment", predictions=len(request.texts))
 
     # --- reads ----------------------------------------------------------------------------------------
 

@@ -68,20 +68,16 @@ def build_dbt_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> list[
     `scored` models that join the ML's output back (marts.customer_360). One `dbt build` for both would put the
     model assets both downstream and upstream of a single step."""
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=CustomerDbtTranslator(),
-        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1), exclude=SCORED,
-        name="warehouse_models",
-    )
+    common = dict(manifest=dbt_project.manifest_path, project=dbt_project,
+                  dagster_dbt_translator=CustomerDbtTranslator(), partitions_def=partitions_def,
+                  backfill_policy=dg.BackfillPolicy.multi_run(1))
+
+    @dbt_assets(**common, exclude=SCORED, name="warehouse_models")
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """dbt build: staging views, intermediate and mart tables, and every dbt test as an asset check."""
         yield from _build(context, dbt)
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=CustomerDbtTranslator(),
-        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.multi_run(1), select=SCORED,
-        name="scored_models",
-    )
+    @dbt_assets(**common, select=SCORED, name="scored_models")
     def scored_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """dbt build of the marts that join the model outputs (customer_360), with their tests."""
         yield from _build(context, dbt)
