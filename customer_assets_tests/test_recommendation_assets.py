@@ -7,8 +7,15 @@ import polars as pl
 import pytest
 
 from customer_assets.cli import as_of_partition, run_all
-from customer_assets.defs.recommendation_assets import GATE_CHECK, MODEL_NAME, _fit, _interactions
+from customer_assets.defs.recommendation_assets import (
+    GATE_CHECK,
+    MODEL_NAME,
+    _fit,
+    _interactions,
+    parse_exposure_cap,
+)
 from customer_assets.definitions import build_definitions
+from customer_assets.ml.recommend import ExposureCap
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import make_settings
@@ -207,3 +214,51 @@ def test_similar_products_cover_the_catalog(built):
     assert (similar["product_id"] != similar["similar_product_id"]).all()
     assert similar.group_by("product_id").len()["len"].max() <= K
     assert similar["similar_product_id"].is_in(catalog["product_id"].implode()).all()
+
+
+def test_exposure_cap_setting_is_validated():
+    assert parse_exposure_cap("auto") == "auto" and parse_exposure_cap("off") is None
+    assert parse_exposure_cap("4") == {"tail": 4, "fair_share": 1.0}
+    assert parse_exposure_cap(" 3:2.5 ") == {"tail": 3, "fair_share": 2.5}
+    for bad in ("-1", "three", "3:0", "3:x"):
+        with pytest.raises(ValueError, match="CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP"):
+            parse_exposure_cap(bad)
+
+
+def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots(built, monkeypatch):
+    settings, instance, _, day = built
+    # fair share 2: room for twice the tail slots, so (almost) no list runs out of candidates under the cap
+    tail, head, share = 4, K - 4, 2.0
+    monkeypatch.setenv("CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP", f"{tail}:{share}")
+    # A cap trades a little accuracy for reach, so it may lose on ndcg: serve it regardless for this test.
+    monkeypatch.setenv("CUSTOMER_ML_RECOMMEND_PROMOTION_MARGIN", "-1")
+    result = _run(settings, instance, day, "recommendation_model", "product_recommendations")
+    assert result.success
+    (model_meta,) = _materializations([result], "recommendation_model")
+    assert model_meta["challenger_promoted"] is True
+    assert model_meta["serving_recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
+    model, version = registry.load_champion(MODEL_NAME)
+    assert model.report["recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
+    assert model.exposure == ExposureCap(tail, share)
+    (recs_meta,) = _materializations([result], "product_recommendations")
+    assert recs_meta["exposure_cap"] == {"tail": tail, "fair_share": share}
+
+    recs = _recommendations(settings, day)
+    assert set(recs["model_version"]) == {version}
+    assert (recs.group_by("customer_id").len()["len"] == K).all()
+    served = recs["customer_id"].unique()
+    warm_ids = served.filter(pl.Series(model.customers.lookup(served) >= 0))
+    warm = recs.filter(pl.col("customer_id").is_in(warm_ids.implode()))
+    cap = ExposureCap(tail, share).cap(warm_ids.len(), len(model.items))
+    tail_exposure = warm.filter(pl.col("rank") > head).group_by("product_id").len()["len"]
+    # The uncapped ranking of the same model, for the same customers, piles the last slots onto few items.
+    model.exposure = None
+    plain = model.recommend(warm_ids, k=K)
+    plain_tail = plain.filter(pl.col("rank") > head).group_by("product_id").len()["len"]
+    assert plain_tail.max() > cap
+    assert tail_exposure.max() <= cap
+    assert warm["product_id"].n_unique() > plain["product_id"].n_unique()
+    # the head slots are the uncapped model's own best items
+    first = warm.filter(pl.col("rank") <= head).sort("customer_id", "rank")
+    assert first.select("customer_id", "product_id").equals(
+        plain.filter(pl.col("rank") <= head).sort("customer_id", "rank").select("customer_id", "product_id"))

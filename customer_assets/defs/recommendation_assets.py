@@ -36,6 +36,7 @@ from customer_assets.defs.metadata import _markdown, frame_metadata
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.recommend import (
+    ExposureCap,
     evaluate_on_holdout,
     fit_rating_model,
     fit_recommender,
@@ -66,6 +67,7 @@ class Knobs:
     coverage_floor: float = 0.2
     similar_k: int = 10
     seed: int = 0
+    exposure_cap: str | dict | None = "auto"
 
 
 def knobs() -> Knobs:
@@ -86,12 +88,35 @@ def knobs() -> Knobs:
         coverage_floor=float(env("COVERAGE_FLOOR", 0.2)),
         similar_k=int(env("SIMILAR_K", 10)),
         seed=int(env("SEED", 0)),
+        exposure_cap=parse_exposure_cap(str(env("EXPOSURE_CAP", "auto"))),
     )
     if out.k < 1 or out.similar_k < 1:
         raise ValueError("CUSTOMER_ML_RECOMMEND_K and _SIMILAR_K must be >= 1")
     if not 0 <= out.rating_weight < 1:
         raise ValueError("CUSTOMER_ML_RECOMMEND_RATING_WEIGHT must be in [0, 1) so every purchase keeps a weight")
     return out
+
+
+def parse_exposure_cap(value: str) -> str | dict | None:
+    """CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP: off | auto | <tail slots>[:<fair share>] (e.g. 4 or 4:1.0).
+
+    As a recipe value: None (off), "auto" (chosen on validation, see fit_recommender) or the ExposureCap's
+    fields, so a champion's recipe refits with the same cap.
+    """
+    text = value.strip().lower()
+    if text in ("off", "none", "false", "0"):
+        return None
+    if text == "auto":
+        return "auto"
+    tail, _, share = text.partition(":")
+    try:
+        cap = {"tail": int(tail), "fair_share": float(share) if share else 1.0}
+    except ValueError:
+        cap = None
+    if cap is None or cap["tail"] < 1 or not cap["fair_share"] > 0:
+        raise ValueError(f"CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP must be off, auto or <tail slots >= 1>[:<fair "
+                         f"share > 0>] such as 4:1.0, got {value!r}")
+    return cap
 
 
 # --- warehouse reads ---------------------------------------------------------------------------------------
@@ -161,15 +186,21 @@ def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime
 
 def _fit(recipe: dict, interactions: pl.DataFrame, products: pl.DataFrame, k: int):
     params = recipe.get("model_params") or {}
+    cap = recipe.get("exposure_cap")  # absent from recipes recorded before the cap existed: off
     return fit_recommender(interactions, products, seed=recipe["seed"], algorithm=recipe["algorithm"],
-                           model_params=params, new_product_weight=recipe.get("new_product_weight"), k=k)
+                           model_params=params, new_product_weight=recipe.get("new_product_weight"), k=k,
+                           exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap)
 
 
 def _resolved(recipe: dict, model) -> dict:
-    """The recipe with the choices the fit made (algorithm, new-product weight) fixed, as it will be refit."""
+    """The recipe with the choices the fit made (algorithm, new-product weight, exposure cap) fixed, as it will
+    be refit."""
     chosen = model.report["chosen_model"]
-    return {**recipe, "algorithm": chosen, "new_product_weight": model.report["new_product_weight"],
-            "model_params": {chosen: (recipe.get("model_params") or {}).get(chosen, {})}}
+    resolved = {**recipe, "algorithm": chosen, "new_product_weight": model.report["new_product_weight"],
+                "model_params": {chosen: (recipe.get("model_params") or {}).get(chosen, {})}}
+    if "exposure_cap" in recipe:
+        resolved["exposure_cap"] = model.report["exposure_cap"]
+    return resolved
 
 
 @dataclass
@@ -282,7 +313,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
 
         base_recipe = {"algorithm": knob.algorithm, "model_params": knob.model_params, "new_product_weight": None,
                        "half_life_days": knob.half_life_days, "rating_weight": knob.rating_weight,
-                       "seed": knob.seed}
+                       "seed": knob.seed, "exposure_cap": knob.exposure_cap}
         challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
         challenger_recipe = _resolved(base_recipe, challenger_split)
 
@@ -458,12 +489,11 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         groups = customers.select("customer_id", pl.col("country").alias("group"))
         exclude = not knob.include_seen
         seen = _seen_pairs(client, day)
-        request = knob.k
-        if exclude:
-            # Purchases the model never saw (it predates them) are removed after scoring; ask for enough extra.
-            unknown = seen.join(model.seen_pairs(ids), on=["customer_id", "product_id"], how="anti")
-            request += int(unknown.group_by("customer_id").len()["len"].max() or 0) if unknown.height else 0
-        recs = model.recommend(ids, k=request, exclude_seen=exclude, groups=groups)
+        # Purchases the model never saw (it predates them) are excluded before ranking, so every list stays k
+        # long and the exposure cap keeps its slots; the anti-join below is only a guard.
+        unseen_by_model = (seen.join(model.seen_pairs(ids), on=["customer_id", "product_id"], how="anti")
+                           if exclude else None)
+        recs = model.recommend(ids, k=knob.k, exclude_seen=exclude, groups=groups, also_exclude=unseen_by_model)
         if exclude:
             recs = recs.join(seen, on=["customer_id", "product_id"], how="anti")
         recs = (recs.sort("customer_id", "rank")
@@ -494,6 +524,8 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             metadata={**frame_metadata(written), "as_of_date": day.isoformat(), "model_version": version,
                       "rows_replaced": replaced, "customers": customers.height, "k": knob.k,
                       "exclude_seen": exclude, "catalog_coverage": round(coverage, 4),
+                      "exposure_cap": dg.MetadataValue.json(
+                          model.report.get("exposure_cap") or {"tail": 0, "note": "off: ranked by score only"}),
                       "strategies": dg.MetadataValue.json(dict(strategies.iter_rows())),
                       "table": f"{MARTS}.product_recommendations"},
             check_results=[

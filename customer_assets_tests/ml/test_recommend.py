@@ -380,3 +380,23 @@ def test_exposure_cap_chosen_on_validation_spreads_lists_without_losing_precisio
     assert capped["model"]["precision@10"] > capped["popularity"]["precision@10"]
     # off by default: lists ranked by score only
     assert fit_recommender(train, seed=0, **FAST).report["exposure_cap"] is None
+
+
+def test_also_excluded_pairs_are_dropped_before_ranking_for_warm_and_cold_customers(fitted):
+    warm, cold = 3, 10_000
+    before = fitted.recommend([warm, cold], k=10)
+    # e.g. purchases made after the model was fitted: the first three of each list
+    later = before.filter(pl.col("rank") <= 3).select("customer_id", "product_id")
+    after = fitted.recommend([warm, cold], k=10, also_exclude=later)
+    assert after.join(later, on=["customer_id", "product_id"], how="semi").is_empty()
+    assert after.group_by("customer_id").len().sort("customer_id")["len"].to_list() == [10, 10]
+    # the same lists as asking for 3 more and dropping the excluded afterwards
+    longer = fitted.recommend([warm, cold], k=13).join(later, on=["customer_id", "product_id"], how="anti")
+    for customer in (warm, cold):
+        assert (after.filter(pl.col("customer_id") == customer)["product_id"].to_list()
+                == longer.filter(pl.col("customer_id") == customer)["product_id"].to_list())
+    # pairs of other customers or unknown products change nothing
+    noise = pl.DataFrame({"customer_id": [99_999, warm], "product_id": [0, -12345]})
+    assert fitted.recommend([warm, cold], k=10, also_exclude=noise).equals(before)
+    with pytest.raises(ValueError, match="product_id"):
+        fitted.recommend([warm], k=10, also_exclude=pl.DataFrame({"customer_id": [warm]}))

@@ -111,12 +111,14 @@ class Recommender:
 
     # -- public API ----------------------------------------------------------------------------------------
     def recommend(self, customer_ids, k: int = 10, exclude_seen: bool = True, groups=None,
-                  strategy: str | None = None) -> pl.DataFrame:
+                  strategy: str | None = None, also_exclude: pl.DataFrame | None = None) -> pl.DataFrame:
         """Top-k per customer: DataFrame customer_id, rank, product_id, score, strategy.
 
         Unknown customers get the popular list of their group (if `groups` maps them: DataFrame customer_id,
         group or a dict) else the global one. `strategy` forces one signal (for evaluation); None = the fitted
-        blend.
+        blend. `also_exclude` (customer_id, product_id) pairs are never recommended either, e.g. purchases made
+        after the model was fitted; they are removed before ranking, so lists stay k long and an exposure cap
+        still applies to their last slots.
         """
         if k < 1:
             raise ValueError("k must be >= 1")
@@ -133,6 +135,7 @@ class Recommender:
         if self.collaborative is None and strategy is None:
             default_label = "content" if self.content is not None else "popular"
 
+        extra = self._exclusion_matrix(ids, also_exclude)
         known = np.flatnonzero(rows >= 0)
         exposure = getattr(self, "exposure", None) if strategy is None and known.size > 1 else None
         # With an exposure cap, keep more candidates per customer; the cap is applied over the whole batch below.
@@ -145,6 +148,8 @@ class Recommender:
             scores, history, signal = self._score_rows(rows[where], weights, new_product_weight)
             if exclude_seen:
                 mask_seen(scores, history)
+            if extra is not None:
+                mask_seen(scores, extra[where])
             candidates[start:start + step], candidate_values[start:start + step] = top_k_rows(scores, width)
             if strategy is None:
                 labels[where] = np.where(signal | (self.collaborative is None), default_label,
@@ -157,7 +162,8 @@ class Recommender:
 
         unknown = np.flatnonzero(rows < 0)
         if unknown.size:
-            top[unknown], values[unknown] = self._cold_start(ids.gather(unknown), groups, k_eff)
+            top[unknown], values[unknown] = self._cold_start(
+                ids.gather(unknown), groups, k_eff, None if extra is None else extra[unknown])
 
         keep = top >= 0
         position = np.repeat(np.arange(ids.len()), k_eff).reshape(top.shape)
@@ -170,7 +176,28 @@ class Recommender:
         })
         return frame
 
-    def _cold_start(self, ids: pl.Series, groups, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exclusion_matrix(self, ids: pl.Series, pairs: pl.DataFrame | None) -> sp.csr_matrix | None:
+        """(len(ids), n_items) CSR marking the `pairs` to exclude; None when there are none."""
+        if pairs is None or pairs.is_empty():
+            return None
+        missing = {"customer_id", "product_id"} - set(pairs.columns)
+        if missing:
+            raise ValueError(f"also_exclude needs columns customer_id and product_id; missing {sorted(missing)}")
+        positions = pl.DataFrame({"customer_id": ids, "_row": np.arange(ids.len())})
+        matched = pairs.select(pl.col("customer_id").cast(ids.dtype, strict=False), "product_id").join(
+            positions, on="customer_id")
+        cols = self.items.lookup(matched["product_id"])
+        inside = cols >= 0
+        if not inside.any():
+            return None
+        out = sp.csr_matrix((np.ones(int(inside.sum()), np.float32), (matched["_row"].to_numpy()[inside],
+                                                                       cols[inside])),
+                            shape=(ids.len(), len(self.items)))
+        out.sum_duplicates()
+        return out
+
+    def _cold_start(self, ids: pl.Series, groups, k: int,
+                    excluded: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
         table = np.vstack([self.popularity_scores[None, :]])
         group_row = np.zeros(ids.len(), np.int64)
         mapping = groups_frame(groups)
@@ -185,8 +212,24 @@ class Recommender:
                 group_ids = pl.DataFrame({"group": names, "gid": np.arange(1, len(names) + 1)})
                 group_row = lookup.join(group_ids, on="group", how="left", maintain_order="left")["gid"] \
                     .fill_null(0).to_numpy().astype(np.int64)
-        top, values = top_k_rows(table.astype(np.float32), k)
-        return top[group_row], values[group_row]
+        if excluded is None or excluded.nnz == 0:
+            top, values = top_k_rows(table.astype(np.float32), k)
+            return top[group_row], values[group_row]
+        # Ask each group for k + (most exclusions of any customer) items, drop each customer's excluded ones
+        # and keep the first k that remain.
+        width = min(k + int(np.diff(excluded.indptr).max()), table.shape[1])
+        top, values = top_k_rows(table.astype(np.float32), width)
+        top, values = top[group_row], values[group_row]
+        n_cols = excluded.shape[1]
+        coo = excluded.tocoo()
+        keys = np.sort(coo.row.astype(np.int64) * n_cols + coo.col)
+        query = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_cols + np.maximum(top, 0)
+        pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+        keep = (keys[pos] != query) & (top >= 0)
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        kept = np.take_along_axis(keep, order, axis=1)
+        return (np.where(kept, np.take_along_axis(top, order, axis=1), -1),
+                np.where(kept, np.take_along_axis(values, order, axis=1), 0.0).astype(values.dtype))
 
     def similar_products(self, product_ids, k: int = 10, collaborative_share: float = 0.5) -> pl.DataFrame:
         """Neighbours per product: DataFrame product_id, rank, similar_product_id, score.
