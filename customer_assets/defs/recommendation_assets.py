@@ -17,7 +17,9 @@
   held-out reviews, beside the global-mean baseline, is logged in the same MLflow run (it is not served).
 - `product_recommendations` (daily, as-of date) -> marts.product_recommendations: top-k per customer of
   marts.customer_features for D, already-bought items excluded (checked against the warehouse, not only the
-  model), customers without history get their country's popular list.
+  model, and purchases the model never saw are removed before ranking), customers without history get their
+  country's popular list. The last slots of every list follow the champion's exposure cap
+  (CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP, part of the recipe; see ml/recommend/exposure.py).
 - `similar_products` (daily, as-of date) -> marts.similar_products: neighbours of every catalog product, with
   as_of_date and model_version so past days stay reproducible.
 """
