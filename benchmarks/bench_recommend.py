@@ -2,7 +2,7 @@
 MovieLens-small time-split metrics beside popularity.
 
     .venv/bin/python benchmarks/bench_recommend.py [--rows N_CUSTOMERS] [--products N] [--skip-movielens]
-        [--exposure-cap off|auto]
+        [--exposure-cap off|auto|TAIL[:FAIR_SHARE]]
 
 MovieLens is fitted with exposure_cap="auto" (chosen on validation) and evaluated with the chosen cap and with
 none; the holdout figures of every EXPOSURE_OPTIONS setting are printed as the trade-off curve (reporting
@@ -76,7 +76,7 @@ def synthetic(n_customers: int, n_products: int, mean_items: float, seed: int):
 
 def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candidates: list[str] | None,
                     exposure_cap: str | None = None) -> dict:
-    out = {"n_customers": n_customers, "n_products": n_products, "exposure_cap_setting": exposure_cap}
+    out = {"n_customers": n_customers, "n_products": n_products, "exposure_cap_setting": str(exposure_cap)}
     tick = time.perf_counter()
     interactions, products = synthetic(n_customers, n_products, mean_items, seed=0)
     out["generate_seconds"] = round(time.perf_counter() - tick, 1)
@@ -103,7 +103,8 @@ def bench_synthetic(n_customers: int, n_products: int, mean_items: float, candid
                                                       "blend_weights", "timings_seconds", "validation",
                                                       "exposure_cap", "exposure_sweep")}
     out["load_average_1min_at_end"] = os.getloadavg()[0]
-    print(f"recommend all {out['recommend_all_seconds']} s, peak RSS {out['peak_rss_gb']} GB", flush=True)
+    print(f"recommend all {out['recommend_all_seconds']} s, peak RSS {out['peak_rss_gb']} GB, exposure cap "
+          f"{rec.report['exposure_cap']}, catalog coverage {out['catalog_coverage_all_customers']:.3f}", flush=True)
     return out
 
 
@@ -218,16 +219,21 @@ def main() -> None:
     parser.add_argument("--candidates", default=None, help="comma-separated, default: all that fit")
     parser.add_argument("--skip-movielens", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
-    parser.add_argument("--exposure-cap", choices=("off", "auto"), default="off",
-                        help="synthetic fit: exposure cap off (the library default) or chosen on validation")
+    parser.add_argument("--exposure-cap", default="off",
+                        help="synthetic fit: off (the library default), auto (chosen on validation; off above "
+                             "2M interactions) or tail[:fair_share] such as 4:1.0 (the pipeline's setting syntax)")
     args = parser.parse_args()
     result = {}
     if not args.skip_movielens:
         result["movielens"] = bench_movielens()
     if not args.skip_synthetic:
         candidates = args.candidates.split(",") if args.candidates else None
+        from customer_assets.defs.recommendation_assets import parse_exposure_cap
+        from customer_assets.ml.recommend import ExposureCap
+
+        setting = parse_exposure_cap(args.exposure_cap)
         result["synthetic"] = bench_synthetic(args.rows, args.products, args.mean_items, candidates,
-                                              None if args.exposure_cap == "off" else "auto")
+                                              ExposureCap(**setting) if isinstance(setting, dict) else setting)
     result["peak_rss_gb"] = round(peak_rss_gb(), 2)
     home = Path(os.environ.get("CUSTOMER_ML_HOME", REPO / ".customer_ml"))
     (home / "bench").mkdir(parents=True, exist_ok=True)

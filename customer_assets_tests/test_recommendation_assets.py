@@ -139,6 +139,12 @@ def test_model_is_registered_as_champion_and_the_decision_matches_the_metrics(bu
         assert name in run.data.metrics, name
     gate = _checks(results, "recommendation_model")[GATE_CHECK]
     assert gate.passed and gate.metadata["decision"].value == "challenger promoted"
+    # default exposure cap "auto": the choice, its rule and the validation sweep it was made on are recorded
+    choice = meta["exposure_cap_choice"]
+    assert choice["setting"] == "auto" and choice["chosen"] == model.report["recipe"]["exposure_cap"]
+    assert choice["validation_sweep"] and "precision@10" in choice["rule"]
+    chosen_tail = (choice["chosen"] or {}).get("tail", 0)
+    assert chosen_tail in {row["tail"] for row in choice["validation_sweep"]}
 
 
 def test_weak_challenger_leaves_the_champion_serving(built, monkeypatch):
@@ -237,6 +243,7 @@ def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots
     (model_meta,) = _materializations([result], "recommendation_model")
     assert model_meta["challenger_promoted"] is True
     assert model_meta["serving_recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
+    assert model_meta["exposure_cap_choice"]["setting"] == {"tail": tail, "fair_share": share}
     model, version = registry.load_champion(MODEL_NAME)
     assert model.report["recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
     assert model.exposure == ExposureCap(tail, share)

@@ -318,6 +318,9 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                        "seed": knob.seed, "exposure_cap": knob.exposure_cap}
         challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
         challenger_recipe = _resolved(base_recipe, challenger_split)
+        exposure_choice = {"setting": knob.exposure_cap, "chosen": challenger_recipe["exposure_cap"],
+                           "rule": challenger_split.report["exposure_rule"],
+                           "validation_sweep": challenger_split.report["exposure_sweep"]}
 
         champion = registry.load_champion(MODEL_NAME)
         champion_eval, champion_recipe, champion_version, champion_note = None, None, None, "no champion yet"
@@ -367,6 +370,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "challenger": challenger_eval, "champion": champion_eval, "champion_note": champion_note,
             "comparison": {label: metrics for label, metrics in rows.items()},
             "challenger_promoted": challenger_wins, "decision": decision.reason, "rating_model": rating,
+            "exposure_choice": exposure_choice,
             "split": {"as_of": as_of.isoformat(), "cutoff": cutoff.isoformat(), "holdout_days": knob.holdout_days,
                       "holdout_pairs": holdout.height},
         }
@@ -427,6 +431,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "champion_evaluation": champion_note,
             "challenger_recipe": dg.MetadataValue.json(challenger_recipe),
             "serving_recipe": dg.MetadataValue.json(serving_recipe or {}),
+            "exposure_cap_choice": dg.MetadataValue.json(exposure_choice),
             "rating_model": dg.MetadataValue.json(rating),
             "plot": dg.MetadataValue.path(str(plot)),
             "plot_preview": dg.MetadataValue.md(f"![holdout metrics]({plot.as_uri()})"),
