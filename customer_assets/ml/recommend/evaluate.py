@@ -24,6 +24,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from customer_assets.ml.recommend.interactions import validate_interactions
+from customer_assets.ml.recommend.topk import stored_in
 
 METRIC_NAMES = ("precision", "recall", "ndcg", "map")
 
@@ -70,15 +71,7 @@ def per_customer_metrics(
 ) -> dict[str, np.ndarray]:
     """Per-row precision/recall/ndcg/ap at k = top_items.shape[1]; top_items holds item positions, -1 = none."""
     n_rows, k = top_items.shape
-    relevant = relevant.tocsr()
-    relevant.sort_indices()
-    n_cols = relevant.shape[1]
-    coo = relevant.tocoo()
-    keys = np.sort(coo.row.astype(np.int64) * n_cols + coo.col)
-    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + np.maximum(top_items, 0)
-    pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
-    hits = (keys[pos] == query) & (top_items >= 0) if keys.size else np.zeros_like(top_items, bool)
-    hits = hits.astype(np.float64)
+    hits = stored_in(relevant, np.arange(n_rows)[:, None], top_items).astype(np.float64)
     n_relevant = np.maximum(n_relevant.astype(np.float64), 1.0)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.cumsum(discounts)[np.minimum(n_relevant, k).astype(np.int64) - 1]

@@ -29,7 +29,7 @@ from customer_assets.ml.recommend.popularity import (
     item_popularity,
     normalised_popularity,
 )
-from customer_assets.ml.recommend.topk import mask_seen, row_max, rows_per_chunk, top_k_rows
+from customer_assets.ml.recommend.topk import mask_seen, row_max, rows_per_chunk, stored_in, top_k_rows
 
 STRATEGIES = ("collaborative", "content", "hybrid", "popular")
 PRIMARY_METRIC = "ndcg@10"
@@ -220,12 +220,7 @@ class Recommender:
         width = min(k + int(np.diff(excluded.indptr).max()), table.shape[1])
         top, values = top_k_rows(table.astype(np.float32), width)
         top, values = top[group_row], values[group_row]
-        n_cols = excluded.shape[1]
-        coo = excluded.tocoo()
-        keys = np.sort(coo.row.astype(np.int64) * n_cols + coo.col)
-        query = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_cols + np.maximum(top, 0)
-        pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-        keep = (keys[pos] != query) & (top >= 0)
+        keep = (top >= 0) & ~stored_in(excluded, np.arange(top.shape[0])[:, None], top)
         order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
         kept = np.take_along_axis(keep, order, axis=1)
         return (np.where(kept, np.take_along_axis(top, order, axis=1), -1),
@@ -309,11 +304,7 @@ def _per_customer_latest(frame: pl.DataFrame, fraction: float, min_history: int 
 def _validation_targets(train_matrix, valid, customers, items, seed, max_customers):
     rows = customers.lookup(valid["customer_id"])
     cols = items.lookup(valid["product_id"])
-    width = np.int64(len(items))
-    seen = np.sort(train_matrix.tocoo().row.astype(np.int64) * width + train_matrix.tocoo().col)
-    key = rows * width + cols
-    pos = np.minimum(np.searchsorted(seen, key), max(seen.size - 1, 0))
-    fresh = ~(seen[pos] == key) if seen.size else np.ones(key.size, bool)
+    fresh = ~stored_in(train_matrix, rows, cols)
     warm = np.diff(train_matrix.indptr) > 0
     fresh &= warm[rows]
     users = np.unique(rows[fresh])

@@ -58,6 +58,21 @@ def _order_desc(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return flat.reshape(n_rows, k) - (np.arange(n_rows) * k)[:, None]
 
 
+def stored_in(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether matrix[rows, cols] is a stored entry, elementwise over broadcast rows / cols (cols < 0: False).
+
+    One sorted array of row * n_cols + col keys and a binary search, instead of fancy-indexing a sparse matrix.
+    """
+    rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+    coo = matrix.tocoo()
+    keys = np.sort(coo.row.astype(np.int64) * matrix.shape[1] + coo.col)
+    if not keys.size:
+        return np.zeros(rows.shape, bool)
+    query = rows * matrix.shape[1] + np.maximum(cols, 0)
+    found = keys[np.minimum(np.searchsorted(keys, query), keys.size - 1)] == query
+    return found & (cols >= 0)
+
+
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> None:
     """Set the entries of already-seen items to -inf, in place (seen has the same row order as scores)."""
     coo = seen.tocoo()
