@@ -1,5 +1,6 @@
 """Recommendation assets on a real built home: DuckDB warehouse, dbt, MLflow sqlite registry, Dagster runs."""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -269,3 +270,36 @@ def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots
     first = warm.filter(pl.col("rank") <= head).sort("customer_id", "rank")
     assert first.select("customer_id", "product_id").equals(
         plain.filter(pl.col("rank") <= head).sort("customer_id", "rank").select("customer_id", "product_id"))
+
+
+def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built):
+    settings, instance, _, day = built
+    warehouse = _warehouse(settings)
+    lines = warehouse.query("""SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
+        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
+        WHERE o.status = 'completed'""")
+    products = warehouse.query("SELECT product_id, product_name AS name, category, description, price "
+                               "FROM staging.stg_products")
+    # A champion fitted 120 days before the partition day: it has never seen the purchases since.
+    until = lines["ts"].max() - dt.timedelta(days=120)
+    recipe = {"algorithm": "itemknn", "model_params": {}, "new_product_weight": 0.0, "half_life_days": 180.0,
+              "rating_weight": 0.0, "seed": 0, "exposure_cap": {"tail": 4, "fair_share": 2.0}}
+    old = _fit(recipe, _interactions(lines.filter(pl.col("ts") <= until), lines[:0], until, recipe), products, K)
+    old.report.update({"recipe": recipe, "as_of": str(until.date())})
+    version = registry.log_and_register(MODEL_NAME, old, old.report,
+                                        registry.Decision(True, "test: older champion", 0.0, None)).version
+    seen = warehouse.query(SEEN_SQL, [day])
+    later = seen.join(old.seen_pairs(seen["customer_id"].unique()), on=["customer_id", "product_id"], how="anti")
+    assert later.height > 100  # the exclusion below is tested against purchases the model never saw
+
+    result = _run(settings, instance, day, "product_recommendations")
+    assert result.success and all(c.passed for c in _checks([result], "product_recommendations").values())
+    recs = _recommendations(settings, day)
+    assert set(recs["model_version"]) == {version}
+    assert recs.join(seen, on=["customer_id", "product_id"], how="semi").is_empty()
+    per_customer = recs.group_by("customer_id").agg(pl.len().alias("n"), pl.col("rank").sort().alias("ranks"))
+    assert (per_customer["n"] == K).all()
+    assert all(r == list(range(1, K + 1)) for r in per_customer["ranks"].to_list())
+    # the capped last slots survive: the model was asked for exactly k items per customer
+    (meta,) = _materializations([result], "product_recommendations")
+    assert meta["exposure_cap"] == {"tail": 4, "fair_share": 2.0}

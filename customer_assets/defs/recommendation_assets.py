@@ -496,16 +496,10 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         groups = customers.select("customer_id", pl.col("country").alias("group"))
         exclude = not knob.include_seen
         seen = _seen_pairs(client, day)
-        # Purchases the model never saw (it predates them) are excluded before ranking, so every list stays k
-        # long and the exposure cap keeps its slots; the anti-join below is only a guard.
-        unseen_by_model = (seen.join(model.seen_pairs(ids), on=["customer_id", "product_id"], how="anti")
-                           if exclude else None)
-        recs = model.recommend(ids, k=knob.k, exclude_seen=exclude, groups=groups, also_exclude=unseen_by_model)
-        if exclude:
-            recs = recs.join(seen, on=["customer_id", "product_id"], how="anti")
-        recs = (recs.sort("customer_id", "rank")
-                .with_columns(rank=pl.col("rank").cum_count().over("customer_id").cast(pl.Int32))
-                .filter(pl.col("rank") <= knob.k))
+        # Every purchase in the warehouse, including those after the model was fitted, is excluded before
+        # ranking, so lists stay k long and the exposure cap keeps its slots (no_already_bought_items checks it).
+        recs = model.recommend(ids, k=knob.k, exclude_seen=exclude, groups=groups,
+                               also_exclude=seen if exclude else None)
         frame = recs.select(
             "customer_id", pl.lit(day).alias("as_of_date"), "rank", "product_id", "score", "strategy",
             pl.lit(version, dtype=pl.Int64).alias("model_version"))
