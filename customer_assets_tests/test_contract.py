@@ -140,3 +140,13 @@ def test_typed_parquet_keeps_values_and_still_fails_bad_ones(tmp_path, clean_tab
         load_folder(write_folder(tmp_path / "frac", fractional, "parquet"))
     message = str(info.value)
     assert "quantity" in message and "1 value(s) are not a valid whole number" in message
+
+
+@pytest.mark.parametrize("bad_ts", ["1900-01-01 00:00:00", "2199-05-01 12:00:00"])
+def test_dates_before_1970_or_after_today_name_rows(tmp_path, clean_tables, bad_ts):
+    orders = clean_tables["orders"].with_columns(pl.col("order_ts").cast(pl.String))
+    orders = orders.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(pl.lit(bad_ts))
+                                 .otherwise("order_ts").alias("order_ts"))
+    message = _error(tmp_path, with_change(clean_tables, "orders", orders))
+    assert "orders.csv" in message and "'order_ts'" in message and "before 1970-01-01 or after today" in message
+    assert "'row': 3" in message and f"datetime({int(bad_ts[:4])}," in message

@@ -6,12 +6,16 @@ user can fix the file without guessing. Nothing is written anywhere until all ta
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import polars as pl
 
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 EXAMPLE_ROWS = 5
+# Dates outside this window are export bugs (a 1900 or 0001 placeholder, a day/month swap into the future),
+# not history: they would create a partition per day back to the placeholder year.
+EARLIEST_DATE = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,16 @@ def check_values(contract: TableContract, frame: pl.DataFrame, file: str) -> lis
                          f"{col.max_value if col.max_value is not None else 'inf'}]"
                 violations.append(Violation(contract.name, file, col.name, f"{count} value(s) outside {bounds}",
                                             _examples(frame, out, [col.name])))
+        if col.dtype == pl.Date or isinstance(col.dtype, pl.Datetime):
+            day = c.dt.date() if isinstance(col.dtype, pl.Datetime) else c
+            latest = dt.date.today() + dt.timedelta(days=1)  # one day of slack for exports in time zones ahead
+            out = ((day < EARLIEST_DATE) | (day > latest)).fill_null(False)
+            count = frame.select(out.sum()).item()
+            if count:
+                violations.append(Violation(
+                    contract.name, file, col.name,
+                    f"{count} date(s) before {EARLIEST_DATE} or after today ({dt.date.today()})",
+                    _examples(frame, out, [col.name])))
         if col.allowed is not None:
             out = (~c.is_in(list(col.allowed))).fill_null(False)
             count = frame.select(out.sum()).item()
