@@ -6,9 +6,10 @@ subsample (drawn without replacement: duplicated rows would inflate DBSCAN densi
 adjusted Rand index over all pairs of refits. ARI is chance-corrected and could dip below 0 for
 labellings worse than chance; such a mean is reported as 0, so the figure lies in [0, 1].
 
-Baseline row: "value_quantile_baseline" cuts the per-row value score (mean of the transformed
-value columns) into as many equal-frequency groups as the chosen model has clusters, the rule-of-
-thumb segmentation a clustering model has to beat. It is never selectable.
+Baseline row: "value_quantile_baseline" (``baseline.BASELINE_RULE``) cuts one feature (monetary, or
+the highest-variance column when no value column exists) into as many equal-frequency groups as the
+chosen model has segments, the rule-of-thumb segmentation a clustering model has to beat. Its stability
+is measured the same way (edges refitted on each subsample). It is never selectable.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import math
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from .algorithms import refit_same_hyperparameters
+from .baseline import BASELINE_NAME, QuantileBaseline, fit_quantile_baseline
 from .metrics import PRIMARY_METRIC, clustering_quality
 from .naming import row_value_score
-
-BASELINE_NAME = "value_quantile_baseline"
+from .repair import refit_same_procedure
 TIE_TOLERANCE = 0.01
 SELECTION_RULE = (
     "eligible = number of clusters inside k_range (a 2-way split is not a segmentation), smallest cluster share >= min_segment_share, noise share <= "
@@ -35,8 +35,9 @@ SELECTION_RULE = (
 
 
 def bootstrap_stability(
-    model, points: np.ndarray, n_resamples: int, resample_size: int, seed: int
+    model, points: np.ndarray, n_resamples: int, resample_size: int, seed: int, columns: list[str] | None = None
 ) -> dict:
+    """Mean pairwise ARI of refits on subsamples; ``model`` may be a QuantileBaseline (then give ``columns``)."""
     rng = np.random.default_rng(seed)
     n_rows = len(points)
     resample_size = min(resample_size, n_rows)
@@ -45,7 +46,10 @@ def bootstrap_stability(
     labellings = []
     for resample in range(n_resamples):
         rows = rng.choice(n_rows, size=resample_size, replace=False)
-        refit = refit_same_hyperparameters(model, points[rows], seed + 1 + resample)
+        if isinstance(model, QuantileBaseline):
+            refit = fit_quantile_baseline(points[rows], columns, model.n_groups)
+        else:
+            refit = refit_same_procedure(model, points[rows], seed + 1 + resample)
         labellings.append(refit.predict(evaluation_points))
     scores = [adjusted_rand_score(a, b) for a, b in itertools.combinations(labellings, 2)]
     mean_ari = float(np.mean(scores)) if scores else math.nan
@@ -58,6 +62,7 @@ def bootstrap_stability(
 
 
 def value_quantile_labels(points: np.ndarray, columns: list[str], n_groups: int) -> np.ndarray:
+    """The former baseline (quantiles of the mean of the value columns), kept for callers of the old API."""
     score = row_value_score(points, columns)
     edges = np.quantile(score, np.linspace(0, 1, n_groups + 1)[1:-1])
     return np.searchsorted(edges, score, side="right").astype(np.int64)

@@ -2,7 +2,7 @@
 
 ``evaluate_on_holdout(model, holdout_features)`` transforms the rows with the model's own fitted
 transform, labels them with its chosen clusterer, and returns the quality figures beside those of the
-value-quantile baseline in the same space. The primary metric is silhouette (higher is better),
+single-feature quantile baseline in the same space (its edges learnt on the model's fit rows). The primary metric is silhouette (higher is better),
 under ``metrics``. Each model is scored in its own transformed space, so compare models built with the
 same feature columns and transform recipe.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .compare import BASELINE_NAME, value_quantile_labels
+from .baseline import BASELINE_NAME, fit_quantile_baseline
 from .metrics import PRIMARY_METRIC, PRIMARY_METRIC_HIGHER_IS_BETTER, clustering_quality
 from .model import SegmentModel
 from .sample_assign import NOISE_LABEL
@@ -28,10 +28,9 @@ def evaluate_on_holdout(
     points = segment_model.transform.transform(holdout_features)
     clusters = segment_model.cluster_points(points)
     metrics = clustering_quality(points, clusters, silhouette_sample_size, seed)
-    n_groups = max(2, metrics["n_clusters"])
-    baseline = clustering_quality(
-        points, value_quantile_labels(points, segment_model.feature_columns, n_groups), silhouette_sample_size, seed
-    )
+    quantile_baseline = getattr(segment_model, "baseline", None) or fit_quantile_baseline(
+        points, segment_model.feature_columns, max(2, metrics["n_clusters"]))
+    baseline = clustering_quality(points, quantile_baseline.predict(points), silhouette_sample_size, seed)
     segment_ids, segment_names = segment_model.naming.map(clusters)
     names, counts = np.unique(segment_names.astype(str), return_counts=True)
     return {
@@ -42,6 +41,7 @@ def evaluate_on_holdout(
         "metrics": metrics,
         "baseline_name": BASELINE_NAME,
         "baseline": baseline,
+        "baseline_rule": quantile_baseline.describe(),
         "segment_shares": {n: float(c / len(clusters)) for n, c in zip(names, counts)},
         "noise_rows": int((clusters == NOISE_LABEL).sum()),
     }

@@ -12,16 +12,21 @@ import numpy as np
 import polars as pl
 
 from .algorithms import CentroidModel, CoreSampleModel
+from .baseline import QuantileBaseline
 from .naming import SegmentNaming
+from .repair import RepairedClusterer
 from .transform import FittedTransform
 
 
 @dataclass
 class SegmentModel:
     transform: FittedTransform
-    clusterer: CentroidModel | CoreSampleModel
+    clusterer: CentroidModel | CoreSampleModel | RepairedClusterer
     naming: SegmentNaming
     id_column: str = "customer_id"
+    # The quantile baseline learnt on the same fit rows, so a holdout scores both with fit-time edges.
+    # None in models pickled before it existed (evaluate_on_holdout then learns it on the holdout).
+    baseline: QuantileBaseline | None = None
 
     @property
     def algorithm(self) -> str:

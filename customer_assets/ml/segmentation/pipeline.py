@@ -1,4 +1,9 @@
-"""``segment_customers``: transform, fit the three algorithms, compare, choose, name, label everyone.
+"""``segment_customers``: transform, fit the three algorithms, repair small clusters, compare, choose, name.
+
+Columns: explicit, else the default RFM names, else every usable numeric column (``report["feature_selection"]``).
+Small clusters: every candidate is repaired (``repair.REPAIR_RULE``) before the comparison, so the table
+compares what would be deployed; the chosen model's merges are in ``report["repair"]`` and its
+``assign``/``predict`` give the repaired labels.
 
 Leakage guard: a random ``holdout_fraction`` of customers is set aside before anything is learnt (the
 transform statistics included); the chosen model labels them afterwards through ``assign`` and
@@ -15,22 +20,18 @@ import polars as pl
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .algorithms import ALGORITHMS, DBSCAN_NAME, KMEANS, WARD, fit_dbscan, fit_kmeans, fit_ward
-from .compare import (
-    BASELINE_NAME,
-    SELECTION_RULE,
-    bootstrap_stability,
-    comparison_row,
-    select_algorithm,
-    value_quantile_labels,
-)
+from .algorithms import AlgorithmFit
+from .baseline import BASELINE_NAME, fit_quantile_baseline
+from .compare import SELECTION_RULE, bootstrap_stability, comparison_row, select_algorithm
 from .evaluate import evaluate_on_holdout
 from .metrics import PRIMARY_METRIC, PRIMARY_METRIC_HIGHER_IS_BETTER
 from .model import SegmentModel, labels_frame
 from .naming import NAMING_RULE, name_clusters
 from .profiles import segment_profiles
+from .repair import repair_small_clusters
 from .result import SegmentationResult
 from .sample_assign import draw_sample_indices
-from .transform import fit_transform, resolve_feature_columns, to_float_matrix
+from .transform import fit_transform, select_feature_columns, to_float_matrix
 
 MIN_HOLDOUT_ROWS = 20
 
@@ -71,6 +72,16 @@ def _json_safe(value):
     if isinstance(value, (float, np.floating)):
         return None if math.isnan(value) or math.isinf(value) else float(value)
     return value
+
+
+def _named_repair(repair: dict, naming) -> dict:
+    """The chosen model's repair record, each merge also naming the segment the small cluster joined."""
+    merges = []
+    for merge in repair["merges"]:
+        segment_id, segment_name = naming.map(np.asarray([merge["repaired_label"]]))
+        merges.append({**merge, "merged_into_segment_id": int(segment_id[0]),
+                       "merged_into_segment_name": str(segment_name[0])})
+    return {**repair, "merges": merges, "repaired": bool(merges)}
 
 
 def segment_customers(
@@ -116,7 +127,9 @@ def _segment_customers(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     rng = np.random.default_rng(seed)
-    columns, ignored = resolve_feature_columns(features, feature_columns)
+    selection = select_feature_columns(features, feature_columns, id_column)
+    columns = selection.columns
+    ignored = [c for c in selection.skipped if selection.mode == "default_columns"]
     raw = to_float_matrix(features, columns)
 
     n_rows = features.height
@@ -140,34 +153,39 @@ def _segment_customers(
         (WARD, lambda: fit_ward(points, quadratic_rows, k_range, seed, silhouette_sample_size)),
     ):
         clock = time.perf_counter()
-        fits[name] = fit()
+        fitted = fit()
+        repaired, repaired_labels, repair = repair_small_clusters(fitted.model, points, fitted.labels, min_segment_share)
+        fits[name] = AlgorithmFit(repaired, repaired_labels, {**fitted.selection, "repair": repair})
         timings[f"fit_{name}"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     rows = []
     for name in ALGORITHMS:
         stability = bootstrap_stability(fits[name].model, points, n_resamples, stability_sample_size, seed)
-        rows.append(
-            comparison_row(name, points, fits[name].labels, fits[name].model.params, silhouette_sample_size, seed, stability)
-        )
+        row = comparison_row(name, points, fits[name].labels, fits[name].model.params, silhouette_sample_size, seed,
+                             stability)
+        repair = fits[name].selection["repair"]
+        row.update({"n_clusters_before_repair": repair["n_clusters_before"], "clusters_merged": len(repair["merges"])})
+        rows.append(row)
     chosen, fallback = select_algorithm(rows, k_range, min_segment_share, max_noise_share, min_stability)
     chosen_fit = fits[chosen]
     chosen_row = next(r for r in rows if r["algorithm"] == chosen)
+    quantile_baseline = fit_quantile_baseline(points, columns, max(2, chosen_row["n_clusters"]))
     baseline_row = comparison_row(
         BASELINE_NAME,
         points,
-        value_quantile_labels(points, columns, max(2, chosen_row["n_clusters"])),
-        {"groups": max(2, chosen_row["n_clusters"])},
+        quantile_baseline.predict(points),
+        quantile_baseline.describe(),
         silhouette_sample_size,
         seed,
-        None,
+        bootstrap_stability(quantile_baseline, points, n_resamples, stability_sample_size, seed, columns),
     )
     baseline_row.update({"eligible": False, "ineligible_reasons": ["baseline, not a candidate"]})
     timings["compare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     naming = name_clusters(points, chosen_fit.labels, columns)
-    model = SegmentModel(transform, chosen_fit.model, naming, id_column)
+    model = SegmentModel(transform, chosen_fit.model, naming, id_column, quantile_baseline)
     clusters_all = np.empty(n_rows, dtype=np.int64)
     clusters_all[fit_rows] = chosen_fit.labels
     if n_holdout:
@@ -182,6 +200,7 @@ def _segment_customers(
 
     shares = dict(zip(profile_table["segment_id"].to_list(), profile_table["share"].to_list()))
     segments = [dict(entry, share=shares.get(entry["segment_id"], 0.0)) for entry in naming.profile_table]
+    repair = _named_repair(chosen_fit.selection["repair"], naming)
     report = {
         "primary_metric": PRIMARY_METRIC,
         "primary_metric_higher_is_better": PRIMARY_METRIC_HIGHER_IS_BETTER,
@@ -189,6 +208,8 @@ def _segment_customers(
         "metrics": {k: v for k, v in chosen_row.items() if k not in ("algorithm", "params")},
         "baseline_name": BASELINE_NAME,
         "baseline": {k: v for k, v in baseline_row.items() if k not in ("algorithm", "params")},
+        "baseline_rule": quantile_baseline.describe(),
+        "repair": repair,
         "holdout": holdout,
         "selection_rule": SELECTION_RULE,
         "selection_fallback": fallback,
@@ -202,6 +223,7 @@ def _segment_customers(
         "transform": transform.describe(),
         "feature_columns": columns,
         "ignored_columns": ignored,
+        "feature_selection": selection.describe(),
         "naming_rule": NAMING_RULE,
         "segments": segments,
         "n_rows": n_rows,

@@ -2,8 +2,11 @@
 
 Recipe (every choice is recorded in ``FittedTransform.describe()``):
 
-1. Column choice: ``feature_columns`` if given (each must exist and be numeric), else the
-   RFM/value/engagement columns of ``DEFAULT_FEATURE_COLUMNS`` that are present and numeric.
+1. Column choice (``FeatureSelection``, recorded in the report): ``feature_columns`` if given (each
+   must exist and be numeric), else the RFM/value/engagement columns of ``DEFAULT_FEATURE_COLUMNS``
+   that are present and numeric, else (a table with its own column names, e.g. a bank's export) every
+   numeric or boolean column except the id, skipping columns that are entirely null/NaN, constant, or
+   row numbers (integers, all distinct and consecutive: a surrogate key, not a behaviour).
 2. Missing values (NULL or NaN) are filled by meaning, with values learnt on the fit rows only:
    - ``recency_days`` NULL means "never ordered": filled with the largest observed recency, so those
      customers sort with the most lapsed;
@@ -61,10 +64,67 @@ def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype == pl.Boolean
 
 
+@dataclass
+class FeatureSelection:
+    columns: list[str]
+    mode: str  # "explicit" | "default_columns" | "all_numeric_columns"
+    skipped: dict[str, str]  # column -> why it was left out
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "columns": list(self.columns), "skipped": dict(self.skipped)}
+
+
+def _skip_reason(series: pl.Series) -> str | None:
+    values = series.cast(pl.Float64)
+    values = values.fill_nan(None).drop_nulls()
+    if values.len() == 0:
+        return "entirely null/NaN"
+    if values.n_unique() == 1:
+        return f"constant ({values[0]})"
+    if series.dtype.is_integer() and series.null_count() == 0 and series.n_unique() == series.len():
+        low, high = series.min(), series.max()
+        if high - low + 1 == series.len():
+            return "row number (distinct consecutive integers)"
+    return None
+
+
+def select_feature_columns(
+    features: pl.DataFrame, feature_columns: list[str] | tuple[str, ...] | None, id_column: str | None = None
+) -> FeatureSelection:
+    """Apply the column-choice rule (module docstring, step 1); raises when nothing usable remains."""
+    if feature_columns is not None:
+        columns, _ = resolve_feature_columns(features, feature_columns)
+        return FeatureSelection(columns, "explicit", {})
+    present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
+    defaults = [c for c in present if _is_numeric(features.schema[c])]
+    if defaults:
+        return FeatureSelection(defaults, "default_columns",
+                                {c: f"not numeric ({features.schema[c]})" for c in present if c not in defaults})
+    skipped: dict[str, str] = {}
+    columns: list[str] = []
+    for name, dtype in features.schema.items():
+        if name == id_column:
+            continue
+        if not _is_numeric(dtype):
+            skipped[name] = f"not numeric ({dtype})"
+            continue
+        reason = _skip_reason(features.get_column(name))
+        if reason:
+            skipped[name] = reason
+        else:
+            columns.append(name)
+    if not columns:
+        raise ValueError(
+            f"none of the default feature columns {list(DEFAULT_FEATURE_COLUMNS)} is present and numeric, and "
+            f"no other numeric column is usable (skipped: {skipped}); pass feature_columns explicitly"
+        )
+    return FeatureSelection(columns, "all_numeric_columns", skipped)
+
+
 def resolve_feature_columns(
     features: pl.DataFrame, feature_columns: list[str] | tuple[str, ...] | None
 ) -> tuple[list[str], list[str]]:
-    """Return (columns to use, default columns skipped because they are not numeric)."""
+    """Explicit or default columns only: (columns to use, default columns skipped as not numeric)."""
     if feature_columns is not None:
         columns = list(feature_columns)
         if not columns:
