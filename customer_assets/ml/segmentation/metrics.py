@@ -95,3 +95,21 @@ def clustering_quality(points: np.ndarray, labels: np.ndarray, silhouette_sample
         figures["davies_bouldin"] = float(davies_bouldin_score(clustered_points, clustered_labels))
         figures["calinski_harabasz"] = float(calinski_harabasz_score(clustered_points, clustered_labels))
     return figures
+
+
+def outcome_variance_explained(labels: np.ndarray, outcome: np.ndarray) -> float:
+    """eta^2: share of the variance of a later outcome explained by the segments (between-segment SS / total SS).
+
+    A behavioural check: segments that separate customers in the feature space but not in what they do
+    next are of little use. Noise rows (-1) count as one more group, as they would be treated downstream.
+    """
+    keep = ~np.isnan(outcome)
+    labels, outcome = labels[keep], outcome[keep]
+    total = float(((outcome - outcome.mean()) ** 2).sum())
+    if len(outcome) < 2 or total == 0:
+        return math.nan
+    _, dense = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(dense).astype(np.float64)
+    means = np.bincount(dense, weights=outcome) / sizes
+    between = float((sizes * (means - outcome.mean()) ** 2).sum())
+    return between / total

@@ -6,7 +6,8 @@ Recipe (every choice is recorded in ``FittedTransform.describe()``):
    must exist and be numeric), else the RFM/value/engagement columns of ``DEFAULT_FEATURE_COLUMNS``
    that are present and numeric, else (a table with its own column names, e.g. a bank's export) every
    numeric or boolean column except the id, skipping columns that are entirely null/NaN, constant, or
-   row numbers (integers, all distinct and consecutive: a surrogate key, not a behaviour).
+   row numbers (integers, all distinct, and consecutive or sorted in row order: a surrogate key, not a
+   behaviour; pass feature_columns to keep such a column).
 2. Missing values (NULL or NaN) are filled by meaning, with values learnt on the fit rows only:
    - ``recency_days`` NULL means "never ordered": filled with the largest observed recency, so those
      customers sort with the most lapsed;
@@ -81,10 +82,10 @@ def _skip_reason(series: pl.Series) -> str | None:
         return "entirely null/NaN"
     if values.n_unique() == 1:
         return f"constant ({values[0]})"
-    if series.dtype.is_integer() and series.null_count() == 0 and series.n_unique() == series.len():
-        low, high = series.min(), series.max()
-        if high - low + 1 == series.len():
-            return "row number (distinct consecutive integers)"
+    if series.dtype.is_integer() and series.len() > 2 and series.null_count() == 0 and series.n_unique() == series.len():
+        # A counter stays consecutive on the full export and sorted on any row subset taken in file order.
+        if series.max() - series.min() + 1 == series.len() or series.is_sorted() or series.is_sorted(descending=True):
+            return "row number (distinct integers, consecutive or in row order)"
     return None
 
 
