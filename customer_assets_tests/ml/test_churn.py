@@ -121,7 +121,8 @@ def test_report_is_json_ready_and_names_primary_metric_with_baselines(snapshot_m
     assert report["primary_metric"] == "roc_auc"
     assert report["metrics"]["roc_auc"] == snapshot_model.report["metrics"]["roc_auc"]
     models = [row["model"] for row in report["comparison_table"]]
-    assert models == ["logistic", "lightgbm", "base_rate", "recency_only"]
+    assert models == ["logistic", "lightgbm", "base_rate", "logistic_onehot", "frequency_only", "recency_only"]
+    assert [row["model"] for row in report["comparison_table"] if row["served"]] == [report["served"]]
     strategies = {(row["family"], row["imbalance"]) for row in report["imbalance_comparison"]}
     assert strategies == {(f, s) for f in ("logistic", "lightgbm") for s in ("class_weight", "smote")}
     assert 0 < report["threshold"] < 1

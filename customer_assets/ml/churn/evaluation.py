@@ -118,8 +118,9 @@ def evaluate_on_holdout(model, frame, label: str | None = None) -> dict:
     """The model's metrics on a labelled frame, at the model's own threshold, with baselines beside them.
 
     Use the same frame for the champion and the challenger, then pass both results to ``should_promote``.
-    Returns the keys of ``model.report["metrics"]`` plus ``baseline_base_rate`` and, when the model has
-    a recency baseline and the frame its column, ``baseline_recency_only`` (both metric dicts).
+    Returns the keys of ``model.report["metrics"]`` plus ``baseline_base_rate``, when the model has
+    a recency baseline and the frame its column ``baseline_recency_only``, and ``baseline_<name>`` for the
+    other fitted baselines that do not serve (``logistic_onehot``, ``frequency_only``); all metric dicts.
     """
     from customer_assets.ml.churn.preparation import coerce_label, validate_frame
 
@@ -133,4 +134,10 @@ def evaluate_on_holdout(model, frame, label: str | None = None) -> dict:
     if baseline is not None and baseline.column in frame.columns:
         recency = model.preparer.raw_values(frame)[baseline.column].to_numpy().astype(np.float64)
         metrics["baseline_recency_only"] = baseline.metrics(recency, labels)
+    matrix = None
+    for name, fitted in getattr(model, "baseline_models", {}).items():  # absent on models pickled before them
+        if name == "recency_only" or fitted is model.chosen:
+            continue
+        matrix = model.preparer.transform(frame) if matrix is None else matrix
+        metrics[f"baseline_{name}"] = classification_metrics(labels, fitted.predict_proba(matrix), fitted.threshold)
     return metrics

@@ -49,15 +49,19 @@ def threads_for(rows: int) -> int:
 DEFAULT_PARAMS = {
     "logistic": {"C": 1.0},
     "random_forest": {"n_estimators": 100, "max_depth": 12, "min_samples_leaf": 5, "max_features": "sqrt"},
+# For the boosted trees ``n_estimators`` is a cap: the search keeps the tree count that scored best on its
+# validation split (``best_tree_count``), so a slower learning rate costs no hand-picked number of trees.
     "xgboost": {
-        "n_estimators": 200, "learning_rate": 0.1, "max_depth": 4, "min_child_weight": 5.0,
+        "n_estimators": 500, "learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5.0,
         "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0,
     },
     "lightgbm": {
-        "n_estimators": 200, "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 50,
+        "n_estimators": 500, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 50,
         "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0,
     },
 }
+TREE_COUNT_STEP = 25
+"""Tree counts scored on the search's validation split: every multiple of this up to the cap."""
 
 
 def sample_params(family: str, rng: np.random.Generator) -> dict:
@@ -72,8 +76,8 @@ def sample_params(family: str, rng: np.random.Generator) -> dict:
             "max_features": str(rng.choice(["sqrt", "log2"])) if rng.random() < 0.7 else 0.5,
         }
     boosted = {
-        "n_estimators": int(rng.choice([100, 200, 300])),
-        "learning_rate": float(10 ** rng.uniform(-1.5, -0.7)),
+        "n_estimators": int(rng.choice([300, 500])),
+        "learning_rate": float(10 ** rng.uniform(-1.7, -0.9)),
         "subsample": float(rng.uniform(0.6, 1.0)),
         "colsample_bytree": float(rng.uniform(0.6, 1.0)),
         "reg_lambda": float(10 ** rng.uniform(-1, 1)),
@@ -133,6 +137,29 @@ def build_pipeline(
     )
     steps.append(("model", classifier))
     return Pipeline(steps)
+
+
+def best_tree_count(pipeline: Pipeline, matrix: np.ndarray, labels: np.ndarray, scorer) -> tuple[int, float]:
+    """(tree count, validation score) of the best prefix of a fitted boosted pipeline's trees."""
+    transformed = matrix
+    for _, step in pipeline.steps[:-1]:
+        if hasattr(step, "transform"):  # samplers (SMOTE) only act while fitting
+            transformed = step.transform(transformed)
+    model = pipeline.named_steps["model"]
+    if isinstance(model, LGBMClassifier):
+        fitted_trees = model.booster_.current_iteration()
+    else:
+        fitted_trees = model.get_booster().num_boosted_rounds()
+    counts = list(range(TREE_COUNT_STEP, fitted_trees + 1, TREE_COUNT_STEP)) or [fitted_trees]
+    scores = []
+    for count in counts:
+        if isinstance(model, LGBMClassifier):
+            probabilities = model.predict_proba(transformed, num_iteration=count)[:, 1]
+        else:
+            probabilities = model.predict_proba(transformed, iteration_range=(0, count))[:, 1]
+        scores.append(float(scorer(labels, probabilities)))
+    best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else len(counts) - 1
+    return counts[best], scores[best]
 
 
 def transformed_feature_sources(pipeline: Pipeline, feature_sources: list[str]) -> list[str]:

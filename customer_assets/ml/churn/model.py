@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from sklearn.isotonic import IsotonicRegression
-
 from customer_assets.ml.churn.evaluation import RecencyBaseline
 from customer_assets.ml.churn.preparation import FeaturePreparer, validate_frame
 
@@ -26,13 +24,14 @@ def risk_levels(probabilities: np.ndarray) -> np.ndarray:
 
 @dataclass
 class FittedFamily:
-    """One trained family: pipeline fitted on the training rows plus its out-of-fold isotonic calibrator."""
+    """One trained family (or baseline): pipeline fitted on the training rows plus its out-of-fold calibrator
+    (``calibration.MonotoneCalibrator``; models pickled before it carry an sklearn ``IsotonicRegression``)."""
 
     family: str
     imbalance: str
     params: dict
     pipeline: object
-    calibrator: IsotonicRegression
+    calibrator: object
     threshold: float
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
@@ -54,7 +53,10 @@ class ChurnModel:
     recency_baseline: RecencyBaseline | None
     report: dict = field(default_factory=dict)
     holdout_predictions: dict = field(default_factory=dict)
-    """A sample of holdout labels and each family's calibrated P(churn), for the plots."""
+    """A sample of holdout labels and each family's (and baseline's) calibrated P(churn), for the plots."""
+    baseline_models: dict = field(default_factory=dict)
+    """The plain baselines (``baselines.py``) fitted beside the families; ``chosen`` is one of them when
+    no family beat them (``report["served"]``)."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -72,6 +74,7 @@ class ChurnModel:
 
     @property
     def family(self) -> str:
+        """Name of what serves: the chosen family, or the baseline that serves instead of it."""
         return self.chosen.family
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from customer_assets.ml.churn.families import DEFAULT_PARAMS, build_pipeline, sample_params
+from customer_assets.ml.churn.families import (
+    BOOSTED_TREE_FAMILIES,
+    DEFAULT_PARAMS,
+    best_tree_count,
+    build_pipeline,
+    sample_params,
+)
 
 SEARCH_SCORERS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
 
@@ -52,6 +58,8 @@ def random_search(
 
     The family defaults are always tried once per imbalance strategy (so SMOTE and class weights are
     compared even with a zero budget); random points of the search space follow, alternating strategies.
+    Boosted candidates keep the number of trees (up to their ``n_estimators`` cap) that scored best on the
+    validation rows, so their ``params`` hold the validated tree count.
     """
     rng = np.random.default_rng(seed)
     scorer = SEARCH_SCORERS[metric]
@@ -71,8 +79,12 @@ def random_search(
         trial_started = time.perf_counter()
         pipeline = pipeline_for(candidate, labels[train_rows], seed)
         pipeline.fit(matrix[train_rows], labels[train_rows])
-        scores = pipeline.predict_proba(matrix[validation_rows])[:, 1]
-        candidate.score = float(scorer(labels[validation_rows], scores))
+        if family in BOOSTED_TREE_FAMILIES:
+            trees, candidate.score = best_tree_count(pipeline, matrix[validation_rows], labels[validation_rows], scorer)
+            candidate.params = candidate.params | {"n_estimators": trees}
+        else:
+            scores = pipeline.predict_proba(matrix[validation_rows])[:, 1]
+            candidate.score = float(scorer(labels[validation_rows], scores))
         candidate.seconds = time.perf_counter() - trial_started
         tried.append(candidate)
     return tried

@@ -8,12 +8,18 @@ Rules (documented here because the report refers to them):
 - Cross-validation: ``n_splits`` stratified group folds on the id column (splits.py).
 - Search: bounded random search per family, scored on the first fold's group-disjoint split by the
   selection metric; ``search_budget_seconds`` is shared equally between families.
-- Calibration: isotonic regression from out-of-fold raw scores to the label, applied to the model
-  refitted on the family's training rows.
+- Calibration: isotonic regression from out-of-fold raw scores to the label, interpolated between its
+  block centres so the ranking survives (calibration.py), applied to the model refitted on the family's
+  training rows.
 - Threshold: the probability cut that maximises F1 on the calibrated out-of-fold predictions.
 - Family choice: highest cross-validated ``selection_metric`` (PR-AUC by default, the ranking quality on
   the churners); a simpler family wins when within ``SELECTION_TOLERANCE`` of the best. The holdout is
   never used to choose, so its figures stay honest.
+- Baselines (baselines.py): one-hot + scaled logistic regression on all features, and frequency alone /
+  recency alone where those columns exist, cross-validated on the chosen family's rows and folds. The
+  chosen family is served only if its cross-validated ``selection_metric`` beats the best baseline's by
+  more than ``SELECTION_TOLERANCE``; otherwise that baseline is served (``report["served"]`` and
+  ``report["served_reason"]`` say which and why; ``report["metrics"]`` are the served model's).
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import time
 
 import numpy as np
 import polars as pl
-from sklearn.isotonic import IsotonicRegression
-
+from customer_assets.ml.churn.baselines import baseline_estimators, fit_baseline
+from customer_assets.ml.churn.calibration import MonotoneCalibrator, identity_calibrator
 from customer_assets.ml.churn.evaluation import (
     RecencyBaseline,
     base_rate_metrics,
@@ -134,7 +140,7 @@ def _train_family(
     fold_pairs = [(cv_rows[t], cv_rows[v]) for t, v in fold_index_pairs(folds[cv_rows], n_splits)]
     scores, fold_auc = out_of_fold_scores(best, matrix, labels, fold_pairs, seed)
     oof_raw = scores[cv_rows]
-    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof_raw, cv_labels)
+    calibrator = MonotoneCalibrator().fit(oof_raw, cv_labels)
     oof_calibrated = calibrator.predict(oof_raw)
     threshold = max_f1_threshold(cv_labels, oof_calibrated)
     cv_metrics = classification_metrics(cv_labels, oof_calibrated, threshold)
@@ -169,7 +175,7 @@ def _train_family(
             "family": family, "imbalance": strategy, "trials": len(scored),
             f"best_search_{selection_metric}": float(np.nanmax(scored)) if scored else float("nan"),
         })
-    return fitted, summary, imbalance_rows
+    return fitted, summary, imbalance_rows, (cv_rows, fold_pairs)
 
 
 def _refit_on_all_rows(fitted, summary, matrix, labels, groups, caps, seed) -> FittedFamily:
@@ -211,6 +217,7 @@ def train_churn_model(
     n_splits: int = 5,
     holdout_share: float = 0.2,
     recency_column: str | None = "recency_days",
+    frequency_column: str | None = "frequency",
     label_window_days: int | None = None,
     max_trials_per_family: int = 12,
     max_training_rows: dict | None = None,
@@ -257,10 +264,11 @@ def train_churn_model(
     budget = search_budget_seconds / len(families)
     fitted: dict[str, FittedFamily] = {}
     summaries: dict[str, dict] = {}
+    cv_splits: dict[str, tuple] = {}
     imbalance_table: list[dict] = []
     for family in families:
         family_started = time.perf_counter()
-        fitted[family], summaries[family], rows = _train_family(
+        fitted[family], summaries[family], rows, cv_splits[family] = _train_family(
             family, imbalance, matrix, train_labels, groups, folds, n_splits, budget,
             max_trials_per_family, caps, cv_max_rows, search_max_rows, selection_metric, seed,
         )
@@ -271,17 +279,29 @@ def train_churn_model(
         timings[f"family_{family}"] = time.perf_counter() - family_started
 
     chosen_family = _choose(summaries, selection_metric)
+    baseline_started = time.perf_counter()
+    baseline_models, baseline_summaries, baseline_missing = _fit_serving_baselines(
+        preparer, matrix, train_labels, holdout_matrix, holdout_labels, folds, n_splits, cv_splits[chosen_family][0],
+        frequency_column, recency_column, seed,
+    )
+    served, served_reason = _serving_choice(chosen_family, summaries, baseline_summaries, selection_metric)
+    timings["baselines"] = time.perf_counter() - baseline_started
     refit_started = time.perf_counter()
-    fitted[chosen_family] = _refit_on_all_rows(
-        fitted[chosen_family], summaries[chosen_family], matrix, train_labels, groups, caps, seed
-    )
-    summaries[chosen_family]["holdout"] = classification_metrics(
-        holdout_labels, fitted[chosen_family].predict_proba(holdout_matrix), fitted[chosen_family].threshold
-    )
+    if served == chosen_family:
+        fitted[chosen_family] = _refit_on_all_rows(
+            fitted[chosen_family], summaries[chosen_family], matrix, train_labels, groups, caps, seed
+        )
+        summaries[chosen_family]["holdout"] = classification_metrics(
+            holdout_labels, fitted[chosen_family].predict_proba(holdout_matrix), fitted[chosen_family].threshold
+        )
     timings["refit_chosen"] = time.perf_counter() - refit_started
+    serving = fitted[chosen_family] if served == chosen_family else baseline_models[served]
+    serving_summary = summaries[chosen_family] if served == chosen_family else baseline_summaries[served]
     explainer, explanation_note = _explainer(
         chosen_family, fitted, summaries, selection_metric, matrix, train_labels, seed
     )
+    if served != chosen_family:
+        explanation_note += f"; the served model is the baseline {served}, whose probabilities the reasons accompany"
 
     training_base_rate = float(train_labels.mean())
     recency_baseline, baselines = _baselines(
@@ -290,16 +310,16 @@ def train_churn_model(
     )
     model = ChurnModel(
         label=label, id_column=id_column, time_column=time_column, preparer=preparer,
-        chosen=fitted[chosen_family], explainer=explainer, training_base_rate=training_base_rate,
-        recency_baseline=recency_baseline,
+        chosen=serving, explainer=explainer, training_base_rate=training_base_rate,
+        recency_baseline=recency_baseline, baseline_models=baseline_models,
     )
     importance_rows = group_sample(groups, IMPORTANCE_SAMPLE_ROWS, seed + 5)
     chosen_summary = summaries[chosen_family]
     comparison = [_comparison_row(f, s["imbalance"], s["cv"], s["holdout"]) for f, s in summaries.items()]
     comparison.append(_comparison_row("base_rate", "-", baselines["base_rate"]["cv"], baselines["base_rate"]["holdout"]))
-    if baselines["recency_only"].get("available"):
-        recency = baselines["recency_only"]
-        comparison.append(_comparison_row("recency_only", "-", recency["cv"], recency["holdout"]))
+    comparison += [_comparison_row(name, "-", s["cv"], s["holdout"]) for name, s in baseline_summaries.items()]
+    for row in comparison:
+        row["served"] = row["model"] == served
     model.report = {
         "model_name": "churn",
         "label": label,
@@ -307,16 +327,21 @@ def train_churn_model(
         "time_column": time_column,
         "primary_metric": primary_metric,
         "selection_metric": selection_metric,
+        "served": served,
+        "served_reason": served_reason,
         "chosen_family": chosen_family,
         "chosen_imbalance": chosen_summary["imbalance"],
         "chosen_params": chosen_summary["params"],
-        "threshold": fitted[chosen_family].threshold,
-        "metrics": chosen_summary["holdout"],
-        "cv_metrics": chosen_summary["cv"],
+        "threshold": serving.threshold,
+        "metrics": serving_summary["holdout"],
+        "cv_metrics": serving_summary["cv"],
         "baselines": {
             "base_rate": baselines["base_rate"]["holdout"],
             "recency_only": baselines["recency_only"].get("holdout", baselines["recency_only"]),
-        },
+        } | {name: s["holdout"] for name, s in baseline_summaries.items() if name != "recency_only"}
+          | {name: {"available": False, "reason": why} for name, why in baseline_missing.items()
+             if name != "recency_only"},
+        "baseline_models": baseline_summaries,
         "families": summaries,
         "comparison_table": comparison,
         "imbalance_comparison": imbalance_table,
@@ -324,8 +349,11 @@ def train_churn_model(
         "global_importance": global_importance_table(model, matrix[importance_rows]),
         "rules": {
             "selection": f"highest cross-validated {selection_metric}; a simpler family wins within {SELECTION_TOLERANCE}",
+            "serving": (f"the chosen family serves only if its cross-validated {selection_metric} beats the best "
+                        f"baseline (logistic_onehot, frequency_only, recency_only) by more than "
+                        f"{SELECTION_TOLERANCE} on the same rows and folds; otherwise that baseline serves"),
             "threshold": "maximises F1 on calibrated out-of-fold predictions",
-            "calibration": "isotonic regression fitted on out-of-fold raw scores",
+            "calibration": "isotonic regression fitted on out-of-fold raw scores, interpolated between block centres",
             "risk_levels": {
                 "Low": f"p < {RISK_LEVEL_CUT_POINTS[0]}",
                 "Medium": f"{RISK_LEVEL_CUT_POINTS[0]} <= p < {RISK_LEVEL_CUT_POINTS[1]}",
@@ -350,9 +378,46 @@ def train_churn_model(
     model.report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     plot_rows = np.sort(np.random.default_rng(seed).permutation(holdout_labels.size)[:PLOT_SAMPLE_ROWS])
     model.holdout_predictions = {"labels": holdout_labels[plot_rows]} | {
-        family: fitted[family].predict_proba(holdout_matrix[plot_rows]) for family in fitted
+        name: candidate.predict_proba(holdout_matrix[plot_rows])
+        for name, candidate in (fitted | baseline_models).items()
     }
     return model
+
+
+def _fit_serving_baselines(preparer, matrix, labels, holdout_matrix, holdout_labels, folds, n_splits, cv_rows,
+                           frequency_column, recency_column, seed):
+    """The plain baselines on the chosen family's cross-validation rows and folds, and their holdout figures."""
+    estimators, missing = baseline_estimators(preparer.feature_names, frequency_column, recency_column, seed)
+    models, summaries = {}, {}
+    for name, estimator in estimators.items():
+        models[name], _, cv = fit_baseline(name, estimator, matrix[cv_rows], labels[cv_rows], folds[cv_rows], n_splits)
+        summaries[name] = {
+            "imbalance": "none",
+            "params": models[name].params,
+            "rows_fitted": int(cv_rows.size),
+            "cv": cv,
+            "holdout": classification_metrics(
+                holdout_labels, models[name].predict_proba(holdout_matrix), models[name].threshold
+            ),
+        }
+    return models, summaries, missing
+
+
+def _serving_choice(chosen_family, summaries, baseline_summaries, selection_metric) -> tuple[str, str]:
+    model_score = summaries[chosen_family]["cv"][selection_metric]
+    best = max(baseline_summaries, key=lambda name: np.nan_to_num(baseline_summaries[name]["cv"][selection_metric],
+                                                                  nan=-1.0))
+    best_score = baseline_summaries[best]["cv"][selection_metric]
+    gain = model_score - best_score
+    if gain > SELECTION_TOLERANCE:
+        return chosen_family, (
+            f"{chosen_family} cross-validated {selection_metric} {model_score:.4f} beats the best baseline "
+            f"{best} ({best_score:.4f}) by {gain:.4f} (> {SELECTION_TOLERANCE})"
+        )
+    return best, (
+        f"baseline {best} serves: {chosen_family} cross-validated {selection_metric} {model_score:.4f} does not beat "
+        f"it ({best_score:.4f}) by more than {SELECTION_TOLERANCE} on the same rows and folds"
+    )
 
 
 def _explainer(chosen_family, fitted, summaries, selection_metric, matrix, labels, seed):
@@ -367,8 +432,7 @@ def _explainer(chosen_family, fitted, summaries, selection_metric, matrix, label
         )
     candidate = Candidate("lightgbm", "class_weight", dict(DEFAULT_PARAMS["lightgbm"]))
     pipeline = pipeline_for(candidate, labels, seed).fit(matrix, labels)
-    identity = IsotonicRegression(out_of_bounds="clip").fit([0.0, 1.0], [0.0, 1.0])
-    return FittedFamily("lightgbm", "class_weight", candidate.params, pipeline, identity, 0.5), (
+    return FittedFamily("lightgbm", "class_weight", candidate.params, pipeline, identity_calibrator(), 0.5), (
         f"no boosted tree family was trained; reasons come from a default LightGBM fitted for explanations "
         f"only (the chosen family is {chosen_family})"
     )
