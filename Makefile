@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve
+.PHONY: install run dev test bench lock clean serve bench-serve eval
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ bench: install
 	  if [ $$name = foundation ] || [ $$name = service ]; then $(PY) benchmarks/bench_$$name.py; \
 	  else $(PY) benchmarks/bench_$$name.py --rows $(BENCH_ROWS); fi; \
 	done
+
+# Every library on every real data set in ../shared/data (or CUSTOMER_ML_SHARED_DATA), each beside its plain
+# baseline: one table printed and written to $(CUSTOMER_ML_HOME)/eval/eval.json. `make test` runs a reduced one.
+eval: install
+	$(PY) -m customer_assets.evaluation
 
 # Live scoring on 127.0.0.1:3001 over this home's online snapshot and MLflow champions (`make run` first).
 serve: install

@@ -11,7 +11,7 @@ without failing a request.
 
 POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
 /predict/segment, /recommendations, /similar-products, /predict/sentiment; GET /models, /models/{name},
-/healthz, /readyz (200 only when the snapshot and every required champion are loaded), /metrics; docs at /.
+/healthz, /readyz (200 once the snapshot and every required champion are loaded; names missing models), /metrics.
 Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
 503 not loaded yet. Never a 500 for bad input.
 """
@@ -60,6 +60,8 @@ def _failure(error) -> JSONResponse:
 @bentoml.service(
     name="customer_ml",
     workers=1,
+    # BentoML's own probe answers a bare 503; /readyz here names what is missing (reads.get below).
+    endpoints={"readyz": "/bentoml/readyz"},
     traffic={"timeout": 30, "max_concurrency": 256},
     http={"port": 3001},
 )
@@ -227,6 +229,21 @@ class CustomerML:
                                                        "created_at": snap.manifest.get("created_at"),
                                                        "rows": snap.rows},
                 "problems": state.problems}
+
+    @reads.get("/readyz")
+    def readyz(self):
+        """200 once the snapshot and every required model (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are
+        loaded; the body names the models served and those missing, so a model that could not train leaves the
+        service ready with the others and says which is absent. 503 with the same body otherwise."""
+        from customer_assets.serving.state import MODEL_NAMES
+
+        state = self.loader.state
+        blocking = state.missing(self.required)
+        unavailable = sorted(set(state.missing(MODEL_NAMES)) - {"online snapshot"})
+        body = {"ready": not blocking, "blocking": blocking, "served_models": sorted(state.champions),
+                "missing_models": unavailable,
+                "problems": {**state.problems, **state.build_problems}}
+        return JSONResponse(body, status_code=200 if not blocking else 503)
 
     @reads.get("/models/{name}")
     def get_model(self, name: str):

@@ -1,7 +1,7 @@
 """`python -m customer_assets.cli run`: materialize the whole graph once and say what was built.
 
-The graph is run as three jobs because partitioning changes along it: the source and unpartitioned raw
-tables, then every day of history as one ranged run, then everything downstream.
+The graph is run as two jobs because partitioning changes along it: the source and the raw tables (all of
+history), then everything downstream as of one day.
 """
 
 import argparse
@@ -23,69 +23,83 @@ def _instance() -> dg.DagsterInstance:
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def as_of_partition(settings) -> str:
+class RunStopped(Exception):
+    """A problem the user can fix, said in one line with what to do (no traceback)."""
+
+
+def as_of_partition(settings, partitions_def) -> str:
     """The configured as-of date, or the latest order date: orders are what customer activity means here."""
     from customer_assets.sources import landing
 
-    return settings.as_of.isoformat() if settings.as_of else landing.date_range(settings.landing_dir, ("orders",))[1].isoformat()
-
-
-MAX_GAP_DAYS = 31
-
-
-def history_ranges(settings) -> list[tuple[str, str]]:
-    """Contiguous blocks of days that hold data, within the partitions; one ranged run each.
-
-    Years without a single row (e.g. two datasets far apart in time) would otherwise cost a materialization
-    event per empty day and table.
-    """
-    from customer_assets.defs.policies import daily_partitions
-    from customer_assets.sources import landing
-
-    keys = daily_partitions(settings).get_partition_keys()
-    first_key, last_key = dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
-    dates = landing.data_dates(settings.landing_dir)
-    if dates and dates[0] < first_key:
-        print(f"note: data starts {dates[0]}, before the first partition {first_key}; "
-              f"set CUSTOMER_ML_PARTITION_START to load it", file=sys.stderr)
-    dates = [d for d in dates if first_key <= d <= last_key]
-    ranges, start, previous = [], None, None
-    for day in dates:
-        if start is None:
-            start = day
-        elif (day - previous).days > MAX_GAP_DAYS:
-            ranges.append((start.isoformat(), previous.isoformat()))
-            start = day
-        previous = day
-    if start is not None:
-        ranges.append((start.isoformat(), previous.isoformat()))
-    return ranges
+    day = settings.as_of or landing.date_range(settings.landing_dir, ("orders",))[1]
+    if day is None:
+        raise RunStopped("the source has no orders, so there is no as-of date: add orders or set CUSTOMER_ML_AS_OF")
+    first = partitions_def.get_first_partition_key()
+    if day.isoformat() < first:
+        raise RunStopped(f"the as-of date {day} is before the first partition {first}: "
+                         "set CUSTOMER_ML_AS_OF or CUSTOMER_ML_PARTITION_START so that it is not")
+    return day.isoformat()
 
 
 def run_all(settings, instance=None, quiet: bool = True, raise_on_error: bool = True) -> list:
-    """Materialize everything for `settings`; returns every run's result (source, history blocks, marts)."""
-    from customer_assets.definitions import build_definitions
+    """Materialize everything for `settings`; returns every run's result (source and raw tables, then marts).
 
-    defs = build_definitions(settings)
+    Two runs because partitioning changes along the graph: the raw tables hold all history, the marts are
+    partitioned by as-of date. The definitions are rebuilt between them so the partitions start at the first
+    day of the data that has just landed."""
+    from customer_assets.definitions import build_definitions
+    from customer_assets.defs.policies import daily_partitions
+
     instance = instance or _instance()
     run_config = QUIET if quiet else None
     options = {"instance": instance, "run_config": run_config, "raise_on_error": raise_on_error}
-    results = [defs.resolve_job_def("load_source").execute_in_process(**options)]
-    for start, end in history_ranges(settings):
-        results.append(defs.resolve_job_def("load_history").execute_in_process(
-            tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
-            **options,
-        ))
-    results.append(defs.resolve_job_def("build_marts").execute_in_process(
-        partition_key=as_of_partition(settings), **options))
+    results = [build_definitions(settings).resolve_job_def("load_source").execute_in_process(**options)]
+    if not results[0].success:
+        return results  # the last good raw tables stand; building marts on them would hide the failure
+    defs = build_definitions(settings)
+    day = as_of_partition(settings, daily_partitions(settings))
+    results.append(defs.resolve_job_def("build_marts").execute_in_process(partition_key=day, **options))
     return results
+
+
+# What to do next, by the step that failed: the user sees one line per failure, never a traceback.
+ADVICE = (
+    ("source_snapshot", "fix the input named above (file, column, rows) and run `make run` again"),
+    ("raw__", "fix the input named above and run `make run` again; the previous raw tables are unchanged"),
+    ("warehouse_models", "a dbt model or test failed: `make dev`, open the run, read the dbt log"),
+    ("scored_models", "a dbt model or test failed: `make dev`, open the run, read the dbt log"),
+)
+
+
+def advice_for(step_key: str) -> str:
+    for prefix, advice in ADVICE:
+        if step_key.startswith(prefix):
+            return advice
+    return "its last good table and champion stay in place; `make dev` shows the run and its logs"
+
+
+def failed_step_lines(results) -> list[str]:
+    lines = []
+    for result in results:
+        for event in result.all_events:
+            if event.event_type_value != "STEP_FAILURE":
+                continue
+            error = event.event_specific_data.error
+            # A dg.Failure carries its own description; anything else shows its innermost cause's first line.
+            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+                error = error.cause
+            message = (error.message.strip().splitlines() or [error.cls_name])[0]
+            lines.append(f"{event.step_key}: {message} -> {advice_for(event.step_key)}")
+    return lines
 
 
 def summary(results, settings) -> str:
     from customer_assets.warehouse.client import Warehouse
 
     warehouse = Warehouse(duckdb_path=settings.duckdb_path, url=settings.warehouse_url)
-    lines = ["", "customer-ml: the graph is built.", "", "Tables (rows):"]
+    built = all(result.success for result in results)
+    lines = ["", "customer-ml: the graph is built." if built else "customer-ml: the run stopped early (see below).",
+             "", "Tables (rows):"]
     tables = warehouse.query(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_schema IN ('raw', 'marts') ORDER BY 1, 2"
@@ -106,11 +120,16 @@ def summary(results, settings) -> str:
                     failures.append(name)
     lines += ["", f"Checks: {passed} passed, {len(failures)} failed, {len(warnings_)} warnings"]
     lines += [f"  failed: {name}" for name in failures] + [f"  warning: {name}" for name in warnings_]
-    failed_steps = [f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"
-                    for result in results for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    from customer_assets.defs.degrade import degraded_lines
+
+    degraded = degraded_lines(results)
+    if degraded:
+        lines += ["", "Degraded (nothing written; last good table and champion kept; the rest was built without it):",
+                  *[f"  {line}" for line in degraded]]
+    failed_steps = failed_step_lines(results)
     if failed_steps:
-        lines += ["", "Failed steps (their downstream assets were skipped; everything else was built):",
-                  *[f"  {step}" for step in failed_steps]]
+        lines += ["", "Failed (their downstream assets were skipped; everything else was built):",
+                  *[f"  {line}" for line in failed_steps]]
     where = ("PostgreSQL: " + settings.warehouse_url) if settings.is_postgres else f"DuckDB: {settings.duckdb_path}"
     lines += [
         "",
@@ -134,11 +153,19 @@ def main(argv=None) -> int:
     from customer_assets.config import load_settings
 
     started = dt.datetime.now()
-    settings = load_settings()
-    # Keep going past a failed step (e.g. a model that does not beat its baseline is blocked by its gate) so
-    # every independent asset is still built, then report the failure and exit non-zero.
-    results = run_all(settings, raise_on_error=False)
-    print(summary(results, settings))
+    try:
+        settings = load_settings()
+        # Keep going past a failed step so every independent asset is still built, then report it and exit 1.
+        results = run_all(settings, raise_on_error=False)
+        print(summary(results, settings))
+    except RunStopped as stopped:
+        print(f"\ncustomer-ml: stopped: {stopped}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the user gets one line; the log keeps the traceback
+        print(f"\ncustomer-ml: stopped: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+              "\n  -> `make dev` shows the runs and their logs; report it with this line if it persists",
+              file=sys.stderr)
+        return 1
     print(f"\nDone in {(dt.datetime.now() - started).total_seconds():.0f} s.")
     return 0 if all(r.success for r in results) else 1
 

@@ -14,7 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "warehouse"
 
 DEFAULT_SYNTHETIC_CUSTOMERS = 3000
-DEFAULT_PARTITION_START = "2024-01-01"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -31,7 +30,7 @@ class Settings:
     synthetic_end_date: dt.date
     as_of: dt.date | None
     warehouse_url: str | None
-    partition_start: str
+    partition_start: str | None  # first as-of partition; None = the first day of data in the source
     churn_window_days: int
     orphan_tolerance: float
     extra: dict = field(default_factory=dict)
@@ -76,7 +75,7 @@ def load_settings() -> Settings:
         synthetic_end_date=dt.date.fromisoformat(_env("CUSTOMER_ML_SYNTHETIC_END_DATE", "2026-10-31")),
         as_of=dt.date.fromisoformat(as_of) if as_of else None,
         warehouse_url=_env("WAREHOUSE_URL"),
-        partition_start=_env("CUSTOMER_ML_PARTITION_START", DEFAULT_PARTITION_START),
+        partition_start=_env("CUSTOMER_ML_PARTITION_START"),
         churn_window_days=int(_env("CUSTOMER_ML_CHURN_WINDOW_DAYS", "90")),
         orphan_tolerance=float(_env("CUSTOMER_ML_ORPHAN_TOLERANCE", "0.01")),
     )

@@ -22,7 +22,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     apply_dbt_environment(settings)
     partitions = daily_partitions(settings)
     return with_automation(dg.Definitions(
-        assets=[*build_raw_assets(partitions), *build_dbt_assets(partitions),
+        assets=[*build_raw_assets(), *build_dbt_assets(partitions),
                 *build_churn_assets(partitions),
                 *build_review_assets(partitions),
                 *build_recommendation_assets(partitions),

@@ -29,7 +29,7 @@ def make_settings(home: Path, **overrides) -> Settings:
         synthetic_end_date=dt.date(2026, 10, 31),
         as_of=None,
         warehouse_url=None,
-        partition_start="2024-01-01",
+        partition_start=None,
         churn_window_days=90,
         orphan_tolerance=0.01,
     )

@@ -12,6 +12,7 @@ import pytest
 
 from customer_assets.cli import run_all, summary
 from customer_assets.definitions import build_definitions
+from customer_assets.defs.policies import daily_partitions
 from customer_assets.sources import landing
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import make_settings, reset_postgres_schemas
@@ -123,41 +124,48 @@ def test_customer_360_joins_every_model_output_for_the_same_day(built):
     assert pairs.height == recommended.height
 
 
-def test_rerunning_a_partition_range_replaces_it_without_duplicates(built):
+def test_reloading_the_raw_tables_replaces_them_without_duplicates(built):
     settings, instance, _ = built
     defs = build_definitions(settings)
     warehouse = warehouse_of(settings)
     before = warehouse.query("SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM raw.orders").row(0)
-    tags = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-10"}
     for _ in range(2):
-        assert defs.resolve_job_def("load_history").execute_in_process(instance=instance, tags=tags).success
-    assert defs.resolve_job_def("load_history").execute_in_process(instance=instance, partition_key="2026-10-05").success
+        assert defs.resolve_job_def("load_source").execute_in_process(instance=instance).success
     after = warehouse.query("SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM raw.orders").row(0)
-    assert before == after and after[0] == after[1]
+    assert before == after and after[0] == after[1] == landing.manifest(settings.landing_dir)["tables"]["orders"]
+
+
+def test_partitions_start_at_the_first_day_of_data(built):
+    settings, _, _ = built
+    first = landing.first_date(settings.landing_dir)
+    keys = daily_partitions(settings).get_partition_keys()
+    assert keys[0] == first.isoformat() == warehouse_of(settings).scalar(
+        "SELECT CAST(min(partition_date) AS VARCHAR) FROM raw.orders")
+    explicit = dataclasses.replace(settings, partition_start="2026-01-01")
+    assert daily_partitions(explicit).get_first_partition_key() == "2026-01-01"
 
 
 def test_failed_contract_check_leaves_the_previous_table(built, tmp_path):
     settings, instance, _ = built
     defs = build_definitions(settings)
     warehouse = warehouse_of(settings)
-    day = "2026-10-20"
-    query = "SELECT order_id, status FROM raw.orders WHERE partition_date = ? ORDER BY order_id"
-    before = warehouse.query(query, [dt.date.fromisoformat(day)])
+    query = "SELECT order_id, status FROM raw.orders ORDER BY order_id"
+    before = warehouse.query(query)
     assert before.height > 0
     # Corrupt the landed orders behind the contract's back: the GE suite must catch it before the write.
     path = landing.current(settings.landing_dir) / "orders.parquet"
     original = pl.read_parquet(path)
     original.with_columns(status=pl.lit("lost in space")).write_parquet(path)
     try:
-        result = defs.resolve_job_def("load_history").execute_in_process(
-            instance=instance, partition_key=day, raise_on_error=False)
+        result = defs.resolve_job_def("load_source").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["raw", "orders"])], raise_on_error=False)
     finally:
         original.write_parquet(path)
     assert not result.success
     failed = [e for e in check_evaluations([result]) if not e.passed]
     assert failed and failed[0].check_name == "great_expectations_contract"
     assert "status" in str(failed[0].metadata["validation"].value["failures"])
-    assert warehouse.query(query, [dt.date.fromisoformat(day)]).equals(before)
+    assert warehouse.query(query).equals(before)
 
 
 def test_bad_source_fails_before_the_warehouse_changes(built, tmp_path):

@@ -628,8 +628,13 @@ def poll_seconds() -> float:
 
 
 def required_models() -> tuple[str, ...]:
+    """Models without which /readyz answers 503. Default none: the service is ready once the snapshot is loaded
+    and serves the champions it has (a model that could not train must not take the others offline);
+    `all` requires every model."""
     value = os.environ.get("CUSTOMER_ML_SERVE_REQUIRED_MODELS")
-    if value is None:
+    if value is None or value.strip() == "":
+        return ()
+    if value.strip() == "all":
         return MODEL_NAMES
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     unknown = [n for n in names if n not in MODEL_NAMES]

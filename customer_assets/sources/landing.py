@@ -91,6 +91,13 @@ def date_range(landing_dir: Path, tables=("orders", "reviews", "events")) -> tup
     return dates["lo"][0], dates["hi"][0]
 
 
+def first_date(landing_dir: Path) -> dt.date | None:
+    """The first day with data in the current snapshot, or None when nothing has landed (or it holds no dates)."""
+    if not (landing_dir / "current").exists():
+        return None
+    return date_range(landing_dir)[0]
+
+
 def data_dates(landing_dir: Path, tables=("orders", "reviews", "events")) -> list[dt.date]:
     """Every partition date that holds at least one row, sorted."""
     folder = current(landing_dir)

@@ -2,26 +2,31 @@
 -- One row per customer as of the as-of date: features, churn risk, segment, review sentiment and the top 3
 -- recommended products side by side, for people who want one table to query. Built after the model assets
 -- (tag `scored`), from the same as-of date as marts.customer_features; a customer not scored by a model
--- (e.g. inactive customers have no churn score) has nulls there.
+-- (e.g. inactive customers have no churn score) has nulls there, and so does every customer when a model's
+-- table does not exist yet (scored_or_empty): one model that could not train never stops this table.
 with features as (
     select * from {{ ref('customer_features') }}
 ),
 churn as (
     select customer_id, as_of_date, churn_probability, risk_level, model_version as churn_model_version
-    from {{ source('scored', 'churn_scores') }}
+    from ({{ scored_or_empty('churn_scores', [['customer_id', 'varchar'], ['as_of_date', 'date'],
+          ['churn_probability', 'double precision'], ['risk_level', 'varchar'], ['model_version', 'bigint']]) }}) t
 ),
 segments as (
     select customer_id, as_of_date, segment_name, model_version as segment_model_version
-    from {{ source('scored', 'customer_segments') }}
+    from ({{ scored_or_empty('customer_segments', [['customer_id', 'varchar'], ['as_of_date', 'date'],
+          ['segment_name', 'varchar'], ['model_version', 'bigint']]) }}) t
 ),
 sentiment as (
     select customer_id, as_of_date, avg_sentiment, last_sentiment
-    from {{ source('scored', 'customer_sentiment') }}
+    from ({{ scored_or_empty('customer_sentiment', [['customer_id', 'varchar'], ['as_of_date', 'date'],
+          ['avg_sentiment', 'double precision'], ['last_sentiment', 'double precision']]) }}) t
 ),
 recommended as (
     select customer_id, as_of_date,
            string_agg(cast(product_id as varchar), ',' order by rank) as top_recommended_products
-    from {{ source('scored', 'product_recommendations') }}
+    from ({{ scored_or_empty('product_recommendations', [['customer_id', 'varchar'], ['as_of_date', 'date'],
+          ['product_id', 'varchar'], ['rank', 'integer']]) }}) t
     where rank <= 3
     group by customer_id, as_of_date
 )
