@@ -26,6 +26,7 @@ TASK = "recommend"
 HOLDOUT_DAYS = 365
 K = 10
 REDUCED_MIN_ITEM_RATINGS = 10
+MARGIN = 0.02  # absolute, on both metrics: the bar the tests hold the model to
 
 
 def movielens_interactions(shared: Path) -> tuple[pl.DataFrame, pl.DataFrame] | None:
@@ -66,6 +67,6 @@ def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
     return [
         EvalRow("movielens_small", TASK, f"{metric} (time-split holdout)", "popularity",
                 float(scored["popularity"][metric]), model_name, float(scored["model"][metric]),
-                target="> popularity", notes=notes)
+                target=f"popularity + {MARGIN}", notes=notes)
         for metric in (f"precision@{K}", f"ndcg@{K}")
     ]
