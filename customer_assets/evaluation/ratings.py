@@ -4,7 +4,7 @@
 on an inner random validation split of the training folds only) and the baseline (global mean + customer and
 product biases, regularisation tuned on the same inner split) are fitted on the other 4 folds and scored on the
 held fold. RMSE and MAE are means over folds. Target: model RMSE <= 0.965 x baseline RMSE.
-Reduced (CI): one fold, fitted on a 50 % sample of the other folds' customers' ratings... kept simple: one fold.
+Reduced (CI): the ratings of a seeded 40 % of the customers, one of the 5 folds.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ N_FOLDS = 5
 FOLD_SEED = 20240501
 TARGET_RATIO = 0.965
 INNER_FRACTION = 0.1
+REDUCED_CUSTOMER_SHARE = 0.4
 
 
 def load_ratings(shared: Path) -> pl.DataFrame:
@@ -74,12 +75,16 @@ def fold_scores(ratings: pl.DataFrame, folds: list[int], n_folds: int = N_FOLDS)
 
 def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
     ratings = load_ratings(shared)
+    if reduced:
+        customers = ratings["customer_id"].unique().sort().to_numpy()
+        chosen = np.random.default_rng(FOLD_SEED).random(len(customers)) < REDUCED_CUSTOMER_SHARE
+        ratings = ratings.filter(pl.col("customer_id").is_in(customers[chosen].tolist()))
     folds = [0] if reduced else list(range(N_FOLDS))
     scores = fold_scores(ratings, folds)
     mean = {key: float(np.mean([s[key] for s in scores])) for key in ("rmse", "baseline_rmse", "mae", "baseline_mae")}
     ratio = mean["rmse"] / mean["baseline_rmse"]
     served = ",".join(sorted({s["served"] for s in scores}))
-    notes = (f"{len(folds)} of {N_FOLDS} random folds; model/baseline RMSE = {ratio:.4f} "
+    notes = (f"{len(folds)} of {N_FOLDS} random folds of {ratings.height} ratings; model/baseline RMSE = {ratio:.4f} "
              f"({'meets' if ratio <= TARGET_RATIO else 'misses'} the {TARGET_RATIO} target); served: {served}")
     common = dict(dataset=DATASET + (" (reduced)" if reduced else ""), task="ratings",
                   baseline_name="biases (tuned reg)", model_name="time biases + item-kNN + factors blend",
