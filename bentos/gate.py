@@ -75,6 +75,16 @@ def readable_validation_error(body: dict) -> dict:
     return {"error": "invalid request body: " + text, "fields": ["body"]}
 
 
+# The service registers a function answering (status, body) for GET /readyz: BentoML's own probe route answers
+# a bare 503 and cannot be overridden by a mounted app, and a readiness answer should say what is missing.
+_readiness = None
+
+
+def provide_readiness(answer) -> None:
+    global _readiness
+    _readiness = answer
+
+
 class Gate:
     def __init__(self, app, api_key: str | None = None, max_body: int | None = None):
         self.app = app
@@ -101,6 +111,10 @@ class Gate:
                 await _json(record, 401, {"error": "missing or wrong API key: send X-API-Key: <key> or "
                                                    "Authorization: Bearer <key>"},
                             extra_headers=[(b"www-authenticate", b'Bearer realm="customer-ml"')])
+                return
+            if path == "/readyz" and scope.get("method") == "GET" and _readiness is not None:
+                code, payload = _readiness()
+                await _json(record, code, payload)
                 return
             if scope.get("method") in ("POST", "PUT", "PATCH"):
                 declared = _header(scope, b"content-length")

@@ -25,7 +25,7 @@ import bentoml
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
-from bentos.gate import Gate
+from bentos.gate import Gate, provide_readiness
 from bentos.schemas import (
     MAX_BATCH_ROWS,
     ChurnBatchRequest,
@@ -60,8 +60,6 @@ def _failure(error) -> JSONResponse:
 @bentoml.service(
     name="customer_ml",
     workers=1,
-    # BentoML's own probe answers a bare 503; /readyz here names what is missing (reads.get below).
-    endpoints={"readyz": "/bentoml/readyz"},
     traffic={"timeout": 30, "max_concurrency": 256},
     http={"port": 3001},
 )
@@ -82,6 +80,7 @@ class CustomerML:
                                   LazyMlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
         self.poller = Poller(self.loader, poll_seconds(), on_refresh=self._update_gauges).start()
+        provide_readiness(self._readiness)
         logger.info("customer-ml service: home %s, polling every %ss", settings.home, self.poller.interval)
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -230,9 +229,8 @@ class CustomerML:
                                                        "rows": snap.rows},
                 "problems": state.problems}
 
-    @reads.get("/readyz")
-    def readyz(self):
-        """200 once the snapshot and every required model (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are
+    def _readiness(self) -> tuple[int, dict]:
+        """GET /readyz (answered by the Gate middleware): 200 once the snapshot and every required model (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are
         loaded; the body names the models served and those missing, so a model that could not train leaves the
         service ready with the others and says which is absent. 503 with the same body otherwise."""
         from customer_assets.serving.state import MODEL_NAMES
@@ -243,7 +241,7 @@ class CustomerML:
         body = {"ready": not blocking, "blocking": blocking, "served_models": sorted(state.champions),
                 "missing_models": unavailable,
                 "problems": {**state.problems, **state.build_problems}}
-        return JSONResponse(body, status_code=200 if not blocking else 503)
+        return (200 if not blocking else 503), body
 
     @reads.get("/models/{name}")
     def get_model(self, name: str):
