@@ -6,6 +6,11 @@ reviews in well under a minute: scikit-learn's character analyzer is a Python lo
 (~280 s per million reviews here). Character n-grams are taken inside tokens padded with spaces
 (like ``analyzer="char_wb"``): the doc x char matrix is (doc x token counts) @ (token x char n-grams),
 so only the *distinct* tokens of a batch are ever cut into n-grams in Python.
+
+`word_bigrams` and `char_ngram_range` (None = no character block) are chosen by validation in training;
+`column_groups` lets that search emulate narrower settings as column subsets of one wide fit (same df and
+idf; `renormalised_view` redoes the per-block L2 norm). `column_scales_` multiplies every column by a
+fitted weight at transform time (NB-SVM's log-count ratios when the search picks them).
 """
 
 from __future__ import annotations
@@ -55,6 +60,22 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return weighted
 
 
+def scale_columns(matrix: sp.csr_matrix, scales: np.ndarray) -> sp.csr_matrix:
+    """matrix @ diag(scales) in place on the stored values (no sparse product, no copy of the indices)."""
+    matrix.data *= scales[matrix.indices]
+    return matrix
+
+
+def renormalised_view(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """The columns in boolean `keep`, each row L2-normalised again (what a vectorizer fitted with only
+    those n-grams would give, as df and idf do not depend on the other columns)."""
+    view = sp.csr_matrix(matrix[:, np.flatnonzero(keep)])
+    norms = np.sqrt(np.asarray(view.multiply(view).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    view.data /= np.repeat(norms, np.diff(view.indptr))
+    return view
+
+
 def _select_vocabulary(doc_freq: np.ndarray, min_df: int, max_features: int) -> np.ndarray:
     """Column indices kept: df >= min_df, the `max_features` most frequent (ties by index: deterministic)."""
     eligible = np.flatnonzero(doc_freq >= min_df)
@@ -67,7 +88,8 @@ class ReviewVectorizer:
     """Fit on training texts (already passed through `clean_texts`), transform any texts to CSR."""
 
     language: str = "english"
-    char_ngram_range: tuple[int, int] = (2, 5)
+    char_ngram_range: tuple[int, int] | None = (2, 5)
+    word_bigrams: bool = True
     word_min_df: int = 2
     char_min_df: int = 3
     max_word_features: int = 300_000
@@ -78,10 +100,13 @@ class ReviewVectorizer:
     char_vocabulary_: dict[str, int] = field(default_factory=dict, repr=False)
     word_idf_: np.ndarray | None = field(default=None, repr=False)
     char_idf_: np.ndarray | None = field(default=None, repr=False)
+    column_scales_: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._resources = language_resources(self.language)
         self._stems = SnowballStems(self.language)
+        if self.char_ngram_range is None:
+            return
         low, high = self.char_ngram_range
         if not 1 <= low <= high:
             raise ValueError(f"char_ngram_range must satisfy 1 <= low <= high, got {self.char_ngram_range}")
@@ -90,8 +115,16 @@ class ReviewVectorizer:
         return {k: v for k, v in self.__dict__.items() if k not in ("_resources", "_stems")}
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("word_bigrams", True)  # models pickled before these settings existed
+        state.setdefault("column_scales_", None)
         self.__dict__.update(state)
         self.__post_init__()
+
+    def column_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """(is_bigram per word column, n-gram length per char column, padding spaces included)."""
+        n_terms = 2 * len(self.stem_index_)
+        grams = sorted(self.char_vocabulary_, key=self.char_vocabulary_.get)
+        return self.word_keys_ >= n_terms, np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
 
     @property
     def n_features(self) -> int:
@@ -135,6 +168,7 @@ class ReviewVectorizer:
         pair_ok = (
             known[:-1] & known[1:] & ~punctuation[:-1] & ~punctuation[1:] & (docs[:-1] == docs[1:])
         )
+        pair_ok &= self.word_bigrams
         bigram = (unigram[:-1][pair_ok] + 1) * n_terms + unigram[1:][pair_ok]
         doc_keys = np.concatenate([docs[keep_unigram], docs[:-1][pair_ok]])
         keys = np.concatenate([unigram[keep_unigram], bigram])
@@ -189,6 +223,11 @@ class ReviewVectorizer:
         self.word_keys_ = feature_keys[keep]
         self.word_idf_ = np.log((1 + n_docs) / (1 + doc_freq[keep])) + 1.0
 
+        if self.char_ngram_range is None:
+            self.char_vocabulary_, self.char_idf_ = {}, np.zeros(0)
+            if not self.n_word_features:
+                raise ValueError("no term passed min_df: the training texts are empty or too few")
+            return self
         distinct = self._char_tokens(tokens)["token"].unique().to_list()
         all_grams = sorted({gram for word in distinct for gram in self._char_ngrams(word)})
         full_vocabulary = {gram: i for i, gram in enumerate(all_grams)}
@@ -201,9 +240,10 @@ class ReviewVectorizer:
             raise ValueError("no term passed min_df: the training texts are empty or too few")
         return self
 
-    def transform_blocks(self, cleaned: pl.Series) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """(word tf-idf block, char tf-idf block) for one batch; `transform` stacks them side by side.
-        Callers that only need X @ W can use the blocks and skip the costly horizontal stack."""
+    def transform_blocks(self, cleaned: pl.Series) -> tuple[sp.csr_matrix, ...]:
+        """(word tf-idf block, char tf-idf block) for one batch (the word block alone without char n-grams);
+        `transform` stacks them side by side. Callers that only need X @ W can use the blocks and skip the
+        costly horizontal stack."""
         if self.word_idf_ is None:
             raise ValueError("ReviewVectorizer is not fitted: call fit() first")
         n_docs = len(cleaned)
@@ -214,9 +254,15 @@ class ReviewVectorizer:
         found = self.word_keys_[columns] == keys
         pairs = pl.DataFrame({"doc": docs[found], "col": columns[found]})
         word_block = _tfidf(_counts_matrix(pairs, n_docs, self.n_word_features), self.word_idf_)
-        char_counts = self._doc_char_counts(tokens, n_docs, self.char_vocabulary_)
-        char_block = _tfidf(char_counts, self.char_idf_)
-        return word_block, char_block
+        if self.char_ngram_range is None:
+            blocks = (word_block,)
+        else:
+            char_counts = self._doc_char_counts(tokens, n_docs, self.char_vocabulary_)
+            blocks = (word_block, _tfidf(char_counts, self.char_idf_))
+        if self.column_scales_ is None:
+            return blocks
+        return tuple(scale_columns(block, scales) for block, scales in
+                     zip(blocks, np.split(self.column_scales_, [self.n_word_features])))
 
     def transform(self, cleaned: pl.Series) -> sp.csr_matrix:
         if self.word_idf_ is None:
