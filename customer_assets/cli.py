@@ -118,6 +118,12 @@ def summary(results, settings) -> str:
                     warnings_.append(name)  # an alert about the data or the business, not a broken build
                 else:
                     failures.append(name)
+    versus = [f"  {e.asset_key.to_user_string()}: {e.metadata['vs_baseline'].value}"
+              for r in results for e in (ev.event_specific_data for ev in r.all_events
+                                         if ev.event_type_value == "ASSET_CHECK_EVALUATION")
+              if "vs_baseline" in e.metadata]
+    if versus:
+        lines += ["", "Models beside their plain baselines (same holdout):", *versus]
     lines += ["", f"Checks: {passed} passed, {len(failures)} failed, {len(warnings_)} warnings"]
     lines += [f"  failed: {name}" for name in failures] + [f"  warning: {name}" for name in warnings_]
     from customer_assets.defs.degrade import degraded_lines

@@ -80,7 +80,7 @@ def test_first_model_is_champion_with_metrics_beside_their_baselines(built):
     assert {"plots/churn_roc.png", "plots/churn_precision_recall.png", "plots/churn_calibration.png",
             "plots/churn_importance.png", "plots/comparison_table.md"} <= plots
     gate = _checks(results, "churn_model")[GATE_CHECK]
-    assert gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert gate.passed and gate.severity == dg.AssetCheckSeverity.WARN  # model quality warns, never blocks
 
 
 def test_holdout_is_the_latest_cutoff_and_no_training_label_reaches_past_it(built):

@@ -40,6 +40,7 @@ from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.churn.baselines import FREQUENCY_BASELINE, LOGISTIC_BASELINE, RECENCY_BASELINE
 from customer_assets.ml.churn import (
     FAMILIES,
     IMBALANCE_STRATEGIES,
@@ -213,22 +214,45 @@ def promotion_decision(challenger_eval: dict, champion_eval: dict | None, margin
     return registry.decide_promotion(PRIMARY_METRIC, challenger, champion, higher_is_better=True, margin=margin)
 
 
+BASELINE_NAMES = (LOGISTIC_BASELINE, FREQUENCY_BASELINE, RECENCY_BASELINE)
+
+
+def plain_baseline_scores(evaluation: dict) -> dict[str, float]:
+    """The holdout ROC-AUC of every plain baseline in an evaluation (recency, frequency, one-hot LR)."""
+    scores = {}
+    for key, metrics in evaluation.items():
+        if key.startswith("baseline_") and key != "baseline_base_rate" and isinstance(metrics, dict):
+            value = _finite(metrics.get(PRIMARY_METRIC))
+            if value is not None:
+                scores[key.removeprefix("baseline_")] = value
+    return scores
+
+
 def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision,
-                challenger_eval: dict, champion_eval: dict | None) -> dg.AssetCheckResult:
-    """Passes when a champion exists and beats the recency-only baseline on the holdout (ROC-AUC)."""
+                challenger_eval: dict, champion_eval: dict | None,
+                served: str | None = None) -> dg.AssetCheckResult:
+    """Passes when a champion exists and beats every plain baseline on the holdout (ROC-AUC); WARN otherwise.
+
+    When the library found no model better than a plain baseline it serves that baseline (``served``): the
+    check then fails at WARN and says so, since the day's scores come from the baseline."""
     model = None if serving_eval is None else _finite(serving_eval.get(PRIMARY_METRIC))
-    baseline = None if serving_eval is None else recency_baseline_score(serving_eval)
+    baselines = {} if serving_eval is None else plain_baseline_scores(serving_eval)
+    baseline = recency_baseline_score(serving_eval) if serving_eval is not None else None
     if serving_eval is None or serving_version is None:
         passed, why = False, "no model holds the champion alias"
-    elif baseline is None:
-        # Without a recency column the only baseline is the base rate, whose ROC-AUC is 0.5 by definition.
-        baseline = 0.5
-        passed = model is not None and model > baseline
-        why = f"serving v{serving_version} {PRIMARY_METRIC} {model} vs base rate 0.5 (no recency baseline)"
+    elif not baselines:
+        # Without recency or other columns the only baseline is the base rate, whose ROC-AUC is 0.5.
+        passed = model is not None and model > 0.5
+        why = f"serving v{serving_version} {PRIMARY_METRIC} {model} vs base rate 0.5 (no plain baseline)"
     else:
-        passed = model is not None and model > baseline
-        why = (f"serving v{serving_version} {PRIMARY_METRIC} {model:.4f} "
-               f"{'beats' if passed else 'does not beat'} the recency-only baseline {baseline:.4f} on the holdout")
+        best_name = max(baselines, key=baselines.get)
+        passed = model is not None and model > baselines[best_name]
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(baselines.items()))
+        why = (f"serving v{serving_version} ({served or serving_eval.get('family')}) {PRIMARY_METRIC} {model:.4f} "
+               f"{'beats' if passed else 'does not beat'} the plain baselines on the holdout ({shown})")
+    if served is not None and served in BASELINE_NAMES:
+        passed, why = False, f"no model beat the plain baselines in cross-validation: serving the baseline " \
+                             f"{served}; {why}"
     return dg.AssetCheckResult(
         check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, description=why,
         metadata={
@@ -238,6 +262,8 @@ def gate_result(serving_eval: dict | None, serving_version: int | None, decision
             "serving_version": serving_version if serving_version is not None else -1,
             "serving_roc_auc": model if model is not None else float("nan"),
             "recency_only_roc_auc": baseline if baseline is not None else float("nan"),
+            "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
+            "vs_baseline": why,
             "challenger": dg.MetadataValue.json(registry._jsonable(challenger_eval)),
             "champion_before": dg.MetadataValue.json(registry._jsonable(champion_eval)),
         },
@@ -434,7 +460,8 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
 
         serving_eval = challenger_eval if logged.promoted else champion_eval
         serving_version = logged.version if logged.promoted else champion_version_before
-        gate = gate_result(serving_eval, serving_version, decision, challenger_eval, champion_eval)
+        gate = gate_result(serving_eval, serving_version, decision, challenger_eval, champion_eval,
+                           served=report.get("served") if logged.promoted else None)
         decision_metadata = {
             "promoted": logged.promoted, "reason": decision.reason, "challenger_version": logged.version,
             "serving_version": serving_version, "champion_version_before": champion_version_before,

@@ -11,7 +11,7 @@
   knows the latest history. If the champion's recipe wins, the challenger gets no alias and the run records
   why; the champion keeps serving as it is when it already knows history up to D (a rerun of the same day),
   otherwise its recipe is refit up to D and registered as a new version holding the alias ("champion kept,
-  refreshed"). A challenger must also beat popularity on the holdout to be promoted. The blocking gate check
+  refreshed"). A challenger must also beat popularity on the holdout to be promoted. The gate check (WARN)
   passes when the serving model beats popularity on the holdout.
   The explicit rating model (`fit_rating_model`) is fitted on reviews before the cutoff and its RMSE on the
   held-out reviews, beside the global-mean baseline, is logged in the same MLflow run (it is not served).
@@ -408,7 +408,12 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 params=params, artifacts={"holdout_metrics": plot}, tags=tags)
 
         gate_passed = serving_version is not None and _beats_popularity(serving_eval)
+        shown = serving_eval or challenger_eval
+        vs_baseline = (f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
+                       f"{'beats' if gate_passed else 'does not beat'} popularity "
+                       f"{shown['popularity'][primary]:.4f} on the holdout")
         check_metadata = {
+            "vs_baseline": vs_baseline,
             "decision": "challenger promoted" if challenger_wins else "champion kept",
             "reason": decision.reason,
             "serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
@@ -443,7 +448,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         context.log.info(f"recommendations: {metadata['decision']}: {decision.reason}")
         yield dg.MaterializeResult(metadata=metadata, check_results=[dg.AssetCheckResult(
             asset_key="recommendation_model", check_name=GATE_CHECK, passed=gate_passed,
-            severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata)])
+            severity=dg.AssetCheckSeverity.WARN, description=vs_baseline, metadata=check_metadata)])
 
     def _champion_or_fail():
         from customer_assets.mlops import registry
