@@ -606,7 +606,9 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
             metadata["champion_note"] = champion_note
         check = dg.AssetCheckResult(
             check_name=GATE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"decision": decision.reason, "promoted": decision.promote, "reason": gate_reason,
+            metadata={"vs_baseline": ((challenger.report.get("model_vs_baseline") or {}).get("served_reason")
+                                      or gate_reason) + f"; gate vs {baseline_name}: {gate_reason}",
+                      "decision": decision.reason, "promoted": decision.promote, "reason": gate_reason,
                       "compared_on": compared_on,
                       "serving_version": serving_version or 0, "serving_engine": serving_engine,
                       "serving_metrics": dg.MetadataValue.json(serving_eval),
