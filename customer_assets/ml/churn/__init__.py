@@ -8,9 +8,12 @@ model.risk_level(probabilities)     # "Low" / "Medium" / "High" (RISK_LEVEL_CUT_
 model.explain(frame, top_k=3)       # polars: id, churn_probability, risk_level, top_reasons, reason_k, ...
 model.global_importance()           # polars: feature, mean_abs_contribution, share
 model.report                        # JSON-friendly dict; report["primary_metric"] names the gate metric
+model.report["served"]              # the chosen family, or the plain baseline (logistic_onehot, frequency_only,
+                                    # recency_only) serving instead when no family beat it; see "served_reason"
 metrics = evaluate_on_holdout(model, holdout_frame)      # same keys as report["metrics"]
 promote, why = should_promote(challenger_metrics, champion_metrics, metric="roc_auc", margin=0.005)
 write_plots(model, folder)          # ROC, PR, calibration, importance PNGs
+snapshots = transaction_snapshots(transactions, cutoffs)  # point-in-time features + label from a purchase log
 ```
 """
 
@@ -24,6 +27,7 @@ from customer_assets.ml.churn.plots import (
     plot_roc,
     write_plots,
 )
+from customer_assets.ml.churn.snapshots import transaction_snapshots
 from customer_assets.ml.churn.splits import stratified_group_folds
 from customer_assets.ml.churn.training import train_churn_model
 
@@ -42,5 +46,6 @@ __all__ = [
     "should_promote",
     "stratified_group_folds",
     "train_churn_model",
+    "transaction_snapshots",
     "write_plots",
 ]
