@@ -20,17 +20,22 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The console shows nothing from Dagster but critical errors: failures are summarized at the end in plain
+# words, and the full logs (tracebacks included) stay in the Dagster instance (`make dev`).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+MAX_DETAIL_LINES = 12
 
 
 class RunStopped(Exception):
     """A problem the user can fix, said in one line with what to do (no traceback)."""
 
 
-def as_of_partition(settings, partitions_def) -> str:
+def as_of_partition(settings, partitions_def=None) -> str:
     """The configured as-of date, or the latest order date: orders are what customer activity means here."""
+    from customer_assets.defs.policies import daily_partitions
     from customer_assets.sources import landing
 
+    partitions_def = partitions_def or daily_partitions(settings)
     day = settings.as_of or landing.date_range(settings.landing_dir, ("orders",))[1]
     if day is None:
         raise RunStopped("the source has no orders, so there is no as-of date: add orders or set CUSTOMER_ML_AS_OF")
@@ -88,8 +93,11 @@ def failed_step_lines(results) -> list[str]:
             # A dg.Failure carries its own description; anything else shows its innermost cause's first line.
             while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
                 error = error.cause
-            message = (error.message.strip().splitlines() or [error.cls_name])[0]
-            lines.append(f"{event.step_key}: {message} -> {advice_for(event.step_key)}")
+            message = error.message.strip().splitlines() or [error.cls_name]
+            head = message[0].removeprefix(f"{error.cls_name}: ").removeprefix("customer_assets.sources.contract.")
+            lines.append(f"{event.step_key}: {head} -> {advice_for(event.step_key)}")
+            # A contract error lists its violations (file, column, example rows) on the following lines.
+            lines += [f"    {detail.strip()}" for detail in message[1:MAX_DETAIL_LINES] if detail.strip()]
     return lines
 
 
