@@ -2,9 +2,10 @@
 
 Public API (Polars in, Polars out; nothing here downloads data or opens a network connection):
 
-- ``train_sentiment_model(texts, ratings, language="english", seed=0, holdout_fraction=0.2, C=0.5)``
+- ``train_sentiment_model(texts, ratings, language="english", seed=0, holdout_fraction=0.2, C=None)``
   -> ``SentimentModel`` with ``.predict(texts)`` (polars: sentiment_label, sentiment_score),
-  ``.report`` (holdout metrics of TF-IDF+LR and VADER, champion, primary_metric="macro_f1"),
+  ``.report`` (holdout metrics of the served classifier and VADER, champion, primary_metric="macro_f1";
+  the model beside the plain TF-IDF word(1,2)+LR baseline under ``model_vs_baseline``, ``served``),
   ``.champion`` ("tfidf_logreg" or "vader") and ``.holdout_rows``. Picklable.
 - ``evaluate_on_holdout(model, texts, ratings)`` -> metrics dict for champion/challenger comparison.
 - ``holdout_split(labels, holdout_fraction, seed)`` / ``labels_from_ratings(ratings)``.

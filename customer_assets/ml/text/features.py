@@ -274,3 +274,24 @@ class ReviewVectorizer:
             for start in range(0, len(cleaned), self.batch_size)
         ]
         return sp.vstack(blocks, format="csr")
+
+
+@dataclass
+class BlockUnion:
+    """Blocks of several fitted vectorizers side by side (the review features plus the baseline's plain word
+    block when the search picks it); same `transform_blocks` / `batch_size` interface as its parts."""
+
+    parts: tuple
+    batch_size: int = 100_000
+
+    def transform_blocks(self, cleaned: pl.Series) -> tuple[sp.csr_matrix, ...]:
+        return tuple(block for part in self.parts for block in part.transform_blocks(cleaned))
+
+    def transform(self, cleaned: pl.Series) -> sp.csr_matrix:
+        return sp.hstack(self.transform_blocks(cleaned), format="csr")
+
+    def __getattr__(self, name: str):  # n_word_features, char_vocabulary_, ... of the review vectorizer
+        if name == "parts":
+            raise AttributeError(name)
+        return getattr(self.parts[0], name)
+

@@ -24,13 +24,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from .baseline import BASELINE_NAME, WordNgramTfidf
-from .features import ReviewVectorizer, scale_columns
+from .features import BlockUnion, ReviewVectorizer, scale_columns
 from .model_search import (
     C_GRID,
     SELECTION_METRIC,
@@ -102,7 +103,7 @@ class SentimentModel:
     """Fitted sentiment model. `predict` uses `champion` ('tfidf_logreg' or 'vader'). Picklable."""
 
     language: str
-    vectorizer: ReviewVectorizer | WordNgramTfidf  # whichever `report["served"]` names
+    vectorizer: ReviewVectorizer | BlockUnion | WordNgramTfidf  # whichever `report["served"]` names
     classifier: LogisticRegression
     champion: str = ENGINE_TFIDF
     max_chars: int = DEFAULT_MAX_CHARS
@@ -170,6 +171,10 @@ def _fit_model(cleaned: pl.Series, labels: np.ndarray, config: ModelConfig, lang
     if config.nb_scaling:
         vectorizer.column_scales_ = log_count_ratios(features, labels)
         features = scale_columns(features, vectorizer.column_scales_)
+    if config.plain_words:
+        plain = WordNgramTfidf().fit(cleaned)
+        vectorizer = BlockUnion((vectorizer, plain))
+        features = sp.hstack([features, plain.transform(cleaned)], format="csr")
     return vectorizer, fit_logistic(features, labels, config.C, config.class_weight, seed)
 
 
