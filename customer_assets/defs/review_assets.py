@@ -326,8 +326,9 @@ def product_sentiment(review_sentiment: pl.DataFrame, as_of: dt.date, top_n: int
     mix = reviews.group_by("product_id").agg(
         pl.len().cast(pl.Int64).alias("review_count"),
         pl.col("rating").mean().cast(pl.Float64).alias("average_rating"),
-        *[((pl.col("sentiment_label") == label).sum() / scored).alias(f"{label}_share") for label in
-          ("positive", "neutral", "negative")],
+        # A product whose reviews carry no text (ratings only, e.g. MovieLens) has no sentiment mix: null, not 0/0.
+        *[pl.when(scored > 0).then((pl.col("sentiment_label") == label).sum() / scored)
+          .alias(f"{label}_share") for label in ("positive", "neutral", "negative")],
         pl.col("sentiment_score").mean().alias("average_sentiment"),
     )
     mentions = (
@@ -628,8 +629,9 @@ def _table_checks(tables: ReviewTables) -> dict[dg.AssetKey, list[dg.AssetCheckR
     bad_labels = sentiment.filter(pl.col("sentiment_label").is_not_null()
                                   & ~pl.col("sentiment_label").is_in(list(LABELS))).height
     duplicates = sentiment.height - sentiment["review_id"].n_unique()
-    share_sum = products.select(pl.sum_horizontal("positive_share", "neutral_share", "negative_share"))
-    off_shares = int((share_sum.to_series() - 1).abs().gt(1e-6).sum()) if products.height else 0
+    with_mix = products.filter(pl.col("positive_share").is_not_null())
+    share_sum = with_mix.select(pl.sum_horizontal("positive_share", "neutral_share", "negative_share"))
+    off_shares = int((share_sum.to_series() - 1).abs().gt(1e-6).sum()) if with_mix.height else 0
     customer_dupes = customers.height - customers["customer_id"].n_unique()
     customer_out = customers.filter(~pl.col("avg_sentiment").is_between(-1, 1)
                                     | ~pl.col("last_sentiment").is_between(-1, 1)).height
@@ -675,7 +677,8 @@ def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         dg.AssetCheckSpec("valid_review_sentiment", asset=SENTIMENT_KEY,
                           description="One row per review, labels in negative/neutral/positive, scores in [-1, 1]."),
         dg.AssetCheckSpec("sentiment_shares_sum_to_one", asset=PRODUCT_KEY,
-                          description="Positive, neutral and negative shares add up to 1 for every product."),
+                          description="Positive, neutral and negative shares add up to 1 for every product "
+                                      "with scored reviews (products whose reviews have no text have null shares)."),
         dg.AssetCheckSpec("one_row_per_customer_in_range", asset=CUSTOMER_KEY,
                           description="One row per customer; average and last sentiment in [-1, 1]."),
     ]
