@@ -78,6 +78,9 @@ def test_cdnow_purchase_history_through_the_pipeline(tmp_path, shared_data):
             "segment_profiles", "drift_report", "model_monitoring"} <= set(filled)
     assert all(rows > 0 for name, rows in filled.items() if name not in {"product_recommendations",
                                                                         "similar_products"}), filled
+    # One product: nothing to recommend. The recommender degrades with a reason; nothing else is affected.
+    assert "recommendation_model: only 1 distinct product(s) bought" in text
+    assert "Models beside their plain baselines" in text and "churn_model:" in text
     features = warehouse.read_table("marts", "customer_features")
     assert str(features["as_of_date"][0]) == "1998-06-30"
     scores = warehouse.read_table("marts", "churn_scores")

@@ -51,6 +51,7 @@ GROUP = "recommendations"
 MODEL_NAME = "product_recommender"
 MARTS = "marts"
 GATE_CHECK = "serving_model_beats_popularity"
+MIN_PRODUCTS = 2
 METRICS = ("precision", "recall", "ndcg", "map")
 STAGING_DEPS = [dg.AssetKey(["staging", t]) for t in
                 ("stg_orders", "stg_order_items", "stg_products", "stg_reviews", "stg_customers")]
@@ -308,6 +309,10 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         lines = _order_lines(client, as_of)
         if lines.is_empty():
             raise dg.Failure(f"no completed order lines up to {as_of}: nothing to learn recommendations from")
+        bought = lines["product_id"].n_unique()
+        if bought < MIN_PRODUCTS:
+            raise dg.Failure(f"only {bought} distinct product(s) bought up to {as_of}: recommendations need at "
+                             f"least {MIN_PRODUCTS} (a customer is never recommended what they bought)")
         ratings = _ratings(client, as_of)
         customers = _customers(client, as_of)
         all_interactions = interactions_from_order_items(lines, as_of=end, half_life_days=knob.half_life_days)
