@@ -22,7 +22,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     rows = evaluate(args.shared, reduced=args.reduced, tasks=tuple(args.task or TASKS))
     print(format_table(rows))
-    path = write_json(rows, load_settings().home / "eval" / ("eval_reduced.json" if args.reduced else "eval.json"))
+    name = "eval" + ("_" + "_".join(args.task) if args.task else "") + ("_reduced" if args.reduced else "")
+    path = write_json(rows, load_settings().home / "eval" / f"{name}.json")
     print(f"\n{len(rows)} rows in {time.perf_counter() - started:.0f} s; written to {path}")
     return 0
 
