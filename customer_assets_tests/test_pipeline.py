@@ -15,7 +15,7 @@ from customer_assets.definitions import build_definitions
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.sources import landing
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings, reset_postgres_schemas
+from customer_assets_tests.conftest import SHARED_HOME_ENV, make_settings, reset_postgres_schemas
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +28,10 @@ def check_evaluations(results) -> list:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("duckdb") / "home")
-    instance = dg.DagsterInstance.ephemeral()
-    results = run_all(settings, instance=instance)
-    return settings, instance, results
+def built(shared_home):
+    """The session's shared home, as is: these tests only read it (reloading the raw tables rewrites the same rows,
+    the corrupted landing file is put back)."""
+    return shared_home.settings, shared_home.instance, shared_home.results
 
 
 def warehouse_of(settings) -> Warehouse:
@@ -188,7 +187,9 @@ def test_bad_source_fails_before_the_warehouse_changes(built, tmp_path):
     assert warehouse_of(settings).row_count("raw", "customers") == customers_before
 
 
-def test_whole_graph_on_postgres(tmp_path, postgres_url):
+def test_whole_graph_on_postgres(tmp_path, postgres_url, monkeypatch):
+    for name, value in SHARED_HOME_ENV.items():  # the shared DuckDB home's smaller searches: same assertions
+        monkeypatch.setenv(name, value)
     reset_postgres_schemas(postgres_url)
     settings = make_settings(tmp_path / "home", warehouse_url=postgres_url, synthetic_customers=600)
     results = run_all(settings, instance=dg.DagsterInstance.ephemeral())

@@ -7,7 +7,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from customer_assets.cli import as_of_partition, run_all
 from customer_assets.defs.recommendation_assets import (
     GATE_CHECK,
     MODEL_NAME,
@@ -19,11 +18,11 @@ from customer_assets.definitions import build_definitions
 from customer_assets.ml.recommend import ExposureCap
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings
+from customer_assets_tests.conftest import RECOMMEND_K, as_of_partition, copy_home
 
 pytestmark = pytest.mark.slow
 
-K = 10
+K = RECOMMEND_K  # the shared home is built with CUSTOMER_ML_RECOMMEND_K=K
 WEAK = {"CUSTOMER_ML_RECOMMEND_ALGORITHM": "nmf",
         "CUSTOMER_ML_RECOMMEND_MODEL_PARAMS": json.dumps({"nmf": {"n_components": 1, "max_iter": 5}})}
 SEEN_SQL = """
@@ -33,15 +32,14 @@ SEEN_SQL = """
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CUSTOMER_ML_RECOMMEND_K", str(K))
-        settings = make_settings(tmp_path_factory.mktemp("recommend") / "home", synthetic_customers=700)
-        instance = dg.DagsterInstance.ephemeral()
-        results = run_all(settings, instance=instance)
+def built(shared_home, tmp_path_factory):
+    """A private copy of the shared home (built with CUSTOMER_ML_RECOMMEND_K=K): these tests register champions
+    and rescore the recommendations."""
+    home = copy_home(shared_home, tmp_path_factory.mktemp("recommend") / "home")
+    settings = home.settings
     registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     day = as_of_partition(settings)
-    return settings, instance, results, day
+    return settings, home.instance, home.results, day
 
 
 def _warehouse(settings) -> Warehouse:

@@ -8,22 +8,15 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
-from customer_assets.cli import as_of_partition, run_all
 from customer_assets.definitions import build_definitions
 from customer_assets.defs import review_assets as ra
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings
+from customer_assets_tests.conftest import SMALL_TOPICS, as_of_partition, copy_home
 
 pytestmark = pytest.mark.slow
 
-SMALL_TOPICS = {
-    "CUSTOMER_ML_REVIEW_TOPICS_K_MIN": "3",
-    "CUSTOMER_ML_REVIEW_TOPICS_K_MAX": "5",
-    "CUSTOMER_ML_REVIEW_TOPICS_SAMPLE": "2000",
-    "CUSTOMER_ML_REVIEW_TOPICS_STABILITY_SEEDS": "1",
-}
 REVIEW_TABLE_KEYS = [ra.TOPICS_KEY, ra.SENTIMENT_KEY, ra.PRODUCT_KEY, ra.CUSTOMER_KEY]
 EXPECTED_COLUMNS = {
     "review_sentiment": {"review_id", "customer_id", "product_id", "as_of_date", "sentiment_label",
@@ -36,14 +29,15 @@ EXPECTED_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(shared_home, tmp_path_factory):
+    """A private copy of the shared home (built with SMALL_TOPICS): these tests add a partition and register a
+    challenger. SMALL_TOPICS stays set for the module, as for the build."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in SMALL_TOPICS.items():
             patch.setenv(name, value)
-        settings = make_settings(tmp_path_factory.mktemp("reviews") / "home", synthetic_customers=700)
-        instance = dg.DagsterInstance.ephemeral()
-        results = run_all(settings, instance=instance)
-        yield settings, instance, results, dt.date.fromisoformat(as_of_partition(settings))
+        home = copy_home(shared_home, tmp_path_factory.mktemp("reviews") / "home")
+        settings = home.settings
+        yield settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
 
 
 def warehouse_of(settings) -> Warehouse:

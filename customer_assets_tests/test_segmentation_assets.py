@@ -7,23 +7,17 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from customer_assets.cli import as_of_partition, run_all
 from customer_assets.defs import segmentation_assets as seg
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.defs.resources import build_resources
 from customer_assets.ml.segmentation import OUTLIER_NAME, SEGMENT_NAMES, SegmentModel
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings
+from customer_assets_tests.conftest import SMALL_SEGMENTATION_KNOBS, as_of_partition, copy_home
 
 pytestmark = pytest.mark.slow
 
-SMALL_KNOBS = {
-    "CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_SIZE": "150",
-    "CUSTOMER_ML_SEGMENTATION_STABILITY_RESAMPLES": "3",
-    "CUSTOMER_ML_SEGMENTATION_STABILITY_SAMPLE_SIZE": "400",
-    "CUSTOMER_ML_SEGMENTATION_SILHOUETTE_SAMPLE_SIZE": "600",
-}
+SMALL_KNOBS = SMALL_SEGMENTATION_KNOBS  # the shared home is built with them too
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +30,12 @@ def knobs_env():
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, knobs_env):
-    settings = make_settings(tmp_path_factory.mktemp("segmentation") / "home", synthetic_customers=600)
-    instance = dg.DagsterInstance.ephemeral()
-    results = run_all(settings, instance=instance)
+def built(shared_home, tmp_path_factory, knobs_env):
+    """A private copy of the shared home: these tests retrain, promote and craft partitions."""
+    home = copy_home(shared_home, tmp_path_factory.mktemp("segmentation") / "home")
+    settings = home.settings
     registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    return settings, instance, results, dt.date.fromisoformat(as_of_partition(settings))
+    return settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
 
 
 def warehouse_of(settings) -> Warehouse:
@@ -80,7 +74,7 @@ def test_graph_builds_segment_tables_with_one_row_per_customer(built):
     assert all(r.success for r in results)
     warehouse = warehouse_of(settings)
     customers = warehouse.query("SELECT customer_id FROM marts.customer_features WHERE as_of_date = ?", [as_of])
-    assert customers.height == 600
+    assert customers.height == settings.synthetic_customers  # every synthetic customer has features
 
     segments = warehouse.read_table("marts", "customer_segments", "as_of_date = ?", [as_of])
     assert tuple(segments.columns) == seg.SEGMENT_COLUMNS

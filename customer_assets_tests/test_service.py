@@ -1,7 +1,8 @@
 """Live scoring service: a real home (DuckDB, dbt, MLflow sqlite registry, Dagster runs), the online snapshot
 published by its asset, and the real `bentoml serve` on a free 127.0.0.1 port, called over HTTP.
 
-Tests that switch the snapshot or the champion run last (file order): they change the shared home.
+The home is a private copy of the session's shared home. Tests that switch the snapshot or the champion run
+last (file order): they change this module's home.
 """
 
 import json
@@ -17,7 +18,6 @@ import pytest
 
 from bentos import launch
 from bentos.gate import endpoint_label, readable_validation_error
-from customer_assets.cli import as_of_partition, run_all
 from customer_assets.definitions import build_definitions
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
@@ -30,7 +30,7 @@ from customer_assets.serving.state import (
     load_snapshot,
 )
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings
+from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +40,10 @@ POST_ROUTES = ("/predict/churn", "/predict/churn/batch", "/predict/segment", "/r
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("service") / "home", synthetic_customers=600)
-    results = run_all(settings, instance=dg.DagsterInstance.ephemeral())
-    assert all(r.success for r in results)
+def home(shared_home, tmp_path_factory):
+    """A private copy of the shared home: the last tests switch its snapshot and churn champion."""
+    settings = copy_home(shared_home, tmp_path_factory.mktemp("service") / "home").settings
+    assert all(r.success for r in shared_home.results)
     registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     return settings
 
@@ -101,7 +101,7 @@ def test_run_all_published_a_snapshot_matching_the_warehouse(home, snap):
     as_of = warehouse.scalar("SELECT max(as_of_date) FROM marts.customer_features")
     assert snap.as_of == as_of.isoformat()
     assert snap.rows["features"] == warehouse.scalar(
-        "SELECT count(*) FROM marts.customer_features WHERE as_of_date = ?", [as_of]) == 600
+        "SELECT count(*) FROM marts.customer_features WHERE as_of_date = ?", [as_of]) == home.synthetic_customers
     for name, table in (("churn_scores", "churn_scores"), ("segments", "customer_segments"),
                         ("recommendations", "product_recommendations"), ("similar_products", "similar_products")):
         assert snap.rows[name] == warehouse.scalar(f"SELECT count(*) FROM marts.{table} WHERE as_of_date = ?",
