@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from customer_assets.cli import run_all
 from customer_assets.defs.churn_assets import (
     GATE_CHECK,
     HIGH_RISK_JUMP_CHECK,
@@ -18,7 +19,7 @@ from customer_assets.definitions import build_definitions
 from customer_assets.ml.churn import RISK_LEVEL_CUT_POINTS
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import SMALL_CHURN_SEARCH, as_of_partition, copy_home
+from customer_assets_tests.conftest import as_of_partition, make_settings
 
 pytestmark = pytest.mark.slow
 MODELS_DIR = Path(__file__).resolve().parents[1] / "warehouse" / "models"
@@ -26,16 +27,14 @@ DBT_MODELS = sorted(f"{p.parent.name}/{p.stem}" for p in MODELS_DIR.glob("*/*.sq
 
 
 @pytest.fixture(scope="module")
-def built(shared_home, tmp_path_factory):
-    """A private copy of the shared home: these tests retrain, promote, rescore and backfill churn. Retrainings
-    use the build's search budget (SMALL_CHURN_SEARCH), so "the same data" also means the same search."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in SMALL_CHURN_SEARCH.items():
-            patch.setenv(name, value)
-        home = copy_home(shared_home, tmp_path_factory.mktemp("churn") / "home")
-        settings = home.settings
-        registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-        yield settings, home.instance, home.results, as_of_partition(settings)
+def built(tmp_path_factory):
+    """Its own home, 1500 customers and the full churn search: on the shared home (700 customers) no family's best
+    candidate used SMOTE and the riskiest customer's reasons did not name its recency, which these tests assert."""
+    settings = make_settings(tmp_path_factory.mktemp("churn") / "home", synthetic_customers=1500)
+    instance = dg.DagsterInstance.ephemeral()
+    results = run_all(settings, instance=instance)
+    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    return settings, instance, results, as_of_partition(settings)
 
 
 def _warehouse(settings) -> Warehouse:
