@@ -83,22 +83,33 @@ def advice_for(step_key: str) -> str:
     return "its last good table and champion stay in place; `make dev` shows the run and its logs"
 
 
+def events(results, event_type: str) -> list:
+    """Every event of one type (e.g. "STEP_FAILURE") across the runs' results, in order."""
+    return [event for result in results for event in result.all_events if event.event_type_value == event_type]
+
+
 def failed_step_lines(results) -> list[str]:
     lines = []
-    for result in results:
-        for event in result.all_events:
-            if event.event_type_value != "STEP_FAILURE":
-                continue
-            error = event.event_specific_data.error
-            # A dg.Failure carries its own description; anything else shows its innermost cause's first line.
-            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
-                error = error.cause
-            message = error.message.strip().splitlines() or [error.cls_name]
-            head = message[0].removeprefix(f"{error.cls_name}: ").removeprefix("customer_assets.sources.contract.")
-            lines.append(f"{event.step_key}: {head} -> {advice_for(event.step_key)}")
-            # A contract error lists its violations (file, column, example rows) on the following lines.
-            lines += [f"    {detail.strip()}" for detail in message[1:MAX_DETAIL_LINES] if detail.strip()]
+    for event in events(results, "STEP_FAILURE"):
+        error = event.event_specific_data.error
+        # A dg.Failure carries its own description; anything else shows its innermost cause's first line.
+        while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+            error = error.cause
+        message = error.message.strip().splitlines() or [error.cls_name]
+        head = message[0].removeprefix(f"{error.cls_name}: ").removeprefix("customer_assets.sources.contract.")
+        lines.append(f"{event.step_key}: {head} -> {advice_for(event.step_key)}")
+        # A contract error lists its violations (file, column, example rows) on the following lines.
+        lines += [f"    {detail.strip()}" for detail in message[1:MAX_DETAIL_LINES] if detail.strip()]
     return lines
+
+
+def degraded_lines(results) -> list[str]:
+    """'<asset>: <reason>' for every degraded materialization (see defs/degrade.py)."""
+    from customer_assets.defs.degrade import DEGRADED
+
+    materializations = [e.event_specific_data.materialization for e in events(results, "ASSET_MATERIALIZATION")]
+    return [f"{m.asset_key.to_user_string()}: {m.metadata[DEGRADED].value}"
+            for m in materializations if DEGRADED in m.metadata]
 
 
 def summary(results, settings) -> str:
@@ -114,28 +125,22 @@ def summary(results, settings) -> str:
     )
     for schema, table in tables.iter_rows():
         lines.append(f"  {schema}.{table:<32} {warehouse.row_count(schema, table):>12,}")
+    evaluations = [e.event_specific_data for e in events(results, "ASSET_CHECK_EVALUATION")]
     passed, failures, warnings_ = 0, [], []
-    for result in results:
-        for event in result.all_events:
-            if event.event_type_value == "ASSET_CHECK_EVALUATION":
-                evaluation = event.event_specific_data
-                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                if evaluation.passed:
-                    passed += 1
-                elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-                    warnings_.append(name)  # an alert about the data or the business, not a broken build
-                else:
-                    failures.append(name)
+    for evaluation in evaluations:
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.passed:
+            passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            warnings_.append(name)  # an alert about the data or the business, not a broken build
+        else:
+            failures.append(name)
     versus = [f"  {e.asset_key.to_user_string()}: {e.metadata['vs_baseline'].value}"
-              for r in results for e in (ev.event_specific_data for ev in r.all_events
-                                         if ev.event_type_value == "ASSET_CHECK_EVALUATION")
-              if "vs_baseline" in e.metadata]
+              for e in evaluations if "vs_baseline" in e.metadata]
     if versus:
         lines += ["", "Models beside their plain baselines (same holdout):", *versus]
     lines += ["", f"Checks: {passed} passed, {len(failures)} failed, {len(warnings_)} warnings"]
     lines += [f"  failed: {name}" for name in failures] + [f"  warning: {name}" for name in warnings_]
-    from customer_assets.defs.degrade import degraded_lines
-
     degraded = degraded_lines(results)
     if degraded:
         lines += ["", "Degraded (nothing written; last good table and champion kept; the rest was built without it):",

@@ -61,17 +61,3 @@ def degrade_on_failure(body):
                 results = degraded_results(context, _reason(error))
                 return results[0] if len(results) == 1 else tuple(results)
     return wrapped
-
-
-def degraded_lines(results) -> list[str]:
-    """'<asset> [<partition>]: <reason>' for every degraded materialization in the given run results."""
-    lines = []
-    for result in results:
-        for event in result.all_events:
-            if event.event_type_value != "ASSET_MATERIALIZATION":
-                continue
-            materialization = event.event_specific_data.materialization
-            reason = materialization.metadata.get(DEGRADED)
-            if reason is not None:
-                lines.append(f"{materialization.asset_key.to_user_string()}: {reason.value}")
-    return lines

@@ -9,7 +9,6 @@ unit price = dollar value / CDs). CDNOW records no titles, so there is one produ
 nothing to recommend to customers who bought it, which the pipeline must survive. No reviews, no events.
 """
 
-import argparse
 from pathlib import Path
 
 import polars as pl
@@ -48,16 +47,9 @@ def convert(shared_data: Path) -> dict[str, pl.DataFrame]:
 
 
 def main(argv=None) -> None:
-    from customer_assets.examples.public_data import write
+    from customer_assets.examples.public_data import converter_main
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=Path(".customer_ml/cdnow_input"))
-    args = parser.parse_args(argv)
-    tables = convert(args.shared)
-    write(tables, args.out)
-    for name, frame in tables.items():
-        print(f"{name:<12} {frame.height:>8,} rows -> {args.out / (name + '.parquet')}")
+    converter_main(convert, __doc__, ".customer_ml/cdnow_input", argv)
 
 
 if __name__ == "__main__":

@@ -65,15 +65,20 @@ def write(tables: dict[str, pl.DataFrame], out: Path) -> None:
         frame.write_parquet(out / f"{name}.parquet")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def converter_main(convert_fn, description: str, default_out: str, argv=None) -> None:
+    """The command line of a converter: read ../shared/data (or --shared), write Parquet to --out, list rows."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=Path(".customer_ml/public_input"))
+    parser.add_argument("--out", type=Path, default=Path(default_out))
     args = parser.parse_args(argv)
-    tables = convert(args.shared)
+    tables = convert_fn(args.shared)
     write(tables, args.out)
     for name, frame in tables.items():
         print(f"{name:<12} {frame.height:>8,} rows -> {args.out / (name + '.parquet')}")
+
+
+def main(argv=None) -> None:
+    converter_main(convert, __doc__, ".customer_ml/public_input", argv)
 
 
 if __name__ == "__main__":
