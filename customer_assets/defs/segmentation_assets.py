@@ -27,10 +27,13 @@ from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.segmentation import (
+    BASELINE_NAME,
     DEFAULT_FEATURE_COLUMNS,
     SELECTION_RULE,
     NAMING_RULE,
+    beats_baseline,
     evaluate_on_holdout,
+    serve_baseline_unless_beaten,
     plot_profile_bars,
     plot_segment_scatter,
     plot_segment_sizes_over_time,
@@ -202,13 +205,6 @@ def primary_score(evaluation: dict | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def beats_baseline(evaluation: dict) -> bool:
-    model, baseline = primary_score(evaluation), evaluation["baseline"].get(evaluation["primary_metric"])
-    if model is None:
-        return False
-    return baseline is None or (isinstance(baseline, float) and math.isnan(baseline)) or model > baseline
-
-
 def promotion_decision(
     challenger_eval: dict, champion_eval: dict | None, challenger_stability: float | None, margin: float,
     champion_error: str | None = None,
@@ -374,7 +370,10 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         )
         report = result.report
         evaluate = lambda model: evaluate_on_holdout(model, holdout, knobs.silhouette_sample_size, knobs.seed)  # noqa: E731
-        challenger_eval = evaluate(result.model)
+        # The challenger is the clustering, or the quantile baseline itself when the clustering does not beat it.
+        challenger_model, challenger_eval, served_reason = serve_baseline_unless_beaten(
+            result.model, evaluate(result.model), train, holdout, knobs.silhouette_sample_size, knobs.seed)
+        context.log.info(served_reason)
         champion = registry.load_champion(MODEL_NAME)
         champion_eval, champion_error = None, None
         if champion is not None:
@@ -382,7 +381,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 champion_eval = evaluate(champion[0])
             except ValueError as error:  # e.g. the champion's feature columns are gone
                 champion_error = str(error)
-        challenger_stability = report["metrics"].get("stability_ari")
+        challenger_stability = (report["baseline"].get("stability_ari") if challenger_model.is_baseline
+                                else report["metrics"].get("stability_ari"))
         decision = promotion_decision(challenger_eval, champion_eval, challenger_stability,
                                       knobs.promotion_margin, champion_error)
         context.log.info(decision.reason)
@@ -401,18 +401,22 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             **report,
             # Logged as MLflow metrics: the training figures and the holdout figures of both models.
             "metrics": {**report["metrics"], "holdout": challenger_eval["metrics"],
+                        # the served model's (the baseline's own when it serves); the clustering's stays below
+                        "stability_ari": challenger_stability,
+                        "clustering_stability_ari": report["metrics"].get("stability_ari"),
                         **({"champion_holdout": champion_eval["metrics"]} if champion_eval else {})},
             "baseline": {**report["baseline"], "holdout": challenger_eval["baseline"]},
             "holdout": {"rule": PROMOTION_RULE, "challenger": _json_metrics(challenger_eval),
                         "champion": _json_metrics(champion_eval), "champion_version": champion_version_before,
                         "promotion_margin": knobs.promotion_margin},
             "decision": {"promote": decision.promote, "reason": decision.reason},
+            "served": {"algorithm": challenger_model.algorithm, "reason": served_reason},
         }
         with tempfile.TemporaryDirectory() as tmp:
             comparison_md = Path(tmp) / "comparison.md"
             comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_table) + "\n")
             logged = registry.log_and_register(
-                MODEL_NAME, result.model, mlflow_report, decision,
+                MODEL_NAME, challenger_model, mlflow_report, decision,
                 params={"as_of_date": as_of, "chosen_algorithm": report["chosen_algorithm"],
                         "n_clusters": report["metrics"]["n_clusters"], "k_range": report["k_range"],
                         "feature_columns": ",".join(report["feature_columns"]),
@@ -436,7 +440,11 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             "primary_metric": challenger_eval["primary_metric"], "margin": knobs.promotion_margin,
         }
         vs_baseline = "no model holds the champion alias"
-        if serving_eval is not None:
+        if serving_eval is not None and serving_eval["algorithm"] == BASELINE_NAME:
+            vs_baseline = (f"serving v{serving_version} is the single-feature quantile baseline itself "
+                           f"({serving_eval['primary_metric']} {_rounded(primary_score(serving_eval))} on the "
+                           f"holdout): no clustering has beaten it" + (f"; {served_reason}" if logged.promoted else ""))
+        elif serving_eval is not None:
             metric = serving_eval["primary_metric"]
             vs_baseline = (f"serving v{serving_version} ({serving_eval.get('algorithm')}) {metric} "
                            f"{_rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
@@ -466,6 +474,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "train_rows": train.height,
                 "holdout_rows": holdout.height,
                 "chosen_algorithm": report["chosen_algorithm"],
+                "challenger_serves": challenger_model.algorithm,
+                "served_reason": served_reason,
                 "n_clusters": report["metrics"]["n_clusters"],
                 "selection_fallback": report["selection_fallback"],
                 "comparison": dg.MetadataValue.md(markdown_table(comparison)),

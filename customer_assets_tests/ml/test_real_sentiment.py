@@ -51,11 +51,11 @@ def test_baseline_serves_when_the_model_cannot_beat_it(monkeypatch):
     assert versus["model"]["binary_macro_f1"] <= versus["baseline"]["binary_macro_f1"]
     assert isinstance(model.vectorizer, WordNgramTfidf)
 
-    # What serves is exactly the baseline refitted on the training part with its chosen C.
-    train = np.setdiff1d(np.arange(len(texts)), model.holdout_rows)
-    cleaned = clean_texts([texts[i] for i in train])
+    # What serves is exactly the baseline with its chosen C, refitted on every row once the holdout decided.
+    assert report["refit_on_all"] and report["n_final_fit"] == len(texts) > report["n_train"]
+    cleaned = clean_texts(list(texts))
     vectorizer = WordNgramTfidf().fit(cleaned)
-    baseline = fit_logistic(vectorizer.transform(cleaned), sentiment.labels_from_ratings(ratings[train]),
+    baseline = fit_logistic(vectorizer.transform(cleaned), sentiment.labels_from_ratings(ratings),
                             versus["baseline"]["hyper_parameters"]["C"], None, 0)
     probe = ["great app, fast delivery", "awful, broken and late delivery", "the item"]
     probabilities = baseline.predict_proba(vectorizer.transform(clean_texts(probe)))

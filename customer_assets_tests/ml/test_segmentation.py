@@ -12,8 +12,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from customer_assets.ml.segmentation import (
+    BASELINE_NAME,
     SEGMENT_NAMES,
+    beats_baseline,
     evaluate_on_holdout,
+    serve_baseline_unless_beaten,
     plot_profile_bars,
     plot_segment_scatter,
     plot_segment_sizes_over_time,
@@ -294,3 +297,30 @@ def test_real_movielens_users():
     assert result.labels.height == features.height == 610
     assert result.report["metrics"]["silhouette"] > result.report["baseline"]["silhouette"]
     assert set(result.labels["segment_name"].unique()) <= set(SEGMENT_NAMES) | {"Outlier"}
+
+
+def test_baseline_serves_when_the_clustering_does_not_beat_it(planted, planted_result):
+    """serve_baseline_unless_beaten: the clustering serves when it wins on the holdout; otherwise the quantile
+    baseline itself serves, through the same transform, with profile names, and passes the gate."""
+    features, _ = planted
+    model = planted_result.model
+    holdout = features.sample(300, seed=3)
+    honest = evaluate_on_holdout(model, holdout, 800, 0)
+    assert honest["metrics"]["silhouette"] > honest["baseline"]["silhouette"]
+    served, served_eval, reason = serve_baseline_unless_beaten(model, honest, features, holdout, 800, 0)
+    assert served is model and served_eval is honest and "clustering serves" in reason
+
+    losing = {**honest, "metrics": {**honest["metrics"], "silhouette": honest["baseline"]["silhouette"] - 0.01}}
+    assert not beats_baseline(losing)
+    served, served_eval, reason = serve_baseline_unless_beaten(model, losing, features, holdout, 800, 0)
+    assert served.is_baseline and served.algorithm == BASELINE_NAME and "the baseline serves" in reason
+    assert served_eval["algorithm"] == BASELINE_NAME and beats_baseline(served_eval)
+    assert served_eval["metrics"]["silhouette"] == pytest.approx(honest["baseline"]["silhouette"])
+    labels = served.assign(holdout)
+    groups = model.baseline.predict(model.transform.transform(holdout))
+    # one segment per quantile group, named by value: the higher the monetary group, the higher its segment id
+    pairs = pl.DataFrame({"group": groups, "segment_id": labels["segment_id"],
+                          "monetary": holdout["monetary"]}).unique(["group", "segment_id"])
+    assert pairs.height == len(np.unique(groups))
+    assert set(labels["segment_name"]) <= set(SEGMENT_NAMES)
+    assert pickle.loads(pickle.dumps(served)).assign(holdout).equals(labels)

@@ -21,10 +21,10 @@ sample (higher is better).
 """
 
 from .algorithms import K_SELECTION_RULE
-from .baseline import BASELINE_RULE
+from .baseline import BASELINE_NAME, BASELINE_RULE
 from .checks import segment_share_shifts, segment_share_violations, stability_check
 from .compare import SELECTION_RULE
-from .evaluate import evaluate_on_holdout
+from .evaluate import beats_baseline, evaluate_on_holdout, serve_baseline_unless_beaten
 from .model import SegmentModel
 from .naming import NAMING_RULE, OUTLIER_NAME, SEGMENT_NAMES
 from .pipeline import segment_customers
@@ -34,6 +34,7 @@ from .result import SegmentationResult
 from .transform import DEFAULT_FEATURE_COLUMNS
 
 __all__ = [
+    "BASELINE_NAME",
     "BASELINE_RULE",
     "REPAIR_RULE",
     "DEFAULT_FEATURE_COLUMNS",
@@ -44,7 +45,9 @@ __all__ = [
     "SELECTION_RULE",
     "SegmentModel",
     "SegmentationResult",
+    "beats_baseline",
     "evaluate_on_holdout",
+    "serve_baseline_unless_beaten",
     "plot_profile_bars",
     "plot_segment_scatter",
     "plot_segment_sizes_over_time",

@@ -36,6 +36,19 @@ class QuantileBaseline:
     def n_groups_realised(self) -> int:
         return int(len(self.edges) + 1)
 
+    # The clusterer interface (`SegmentModel.clusterer`), so the baseline itself can serve.
+    @property
+    def algorithm(self) -> str:
+        return BASELINE_NAME
+
+    @property
+    def n_clusters(self) -> int:
+        return self.n_groups_realised
+
+    @property
+    def params(self) -> dict:
+        return {"column": self.column, "n_groups": int(self.n_groups)}
+
     def predict(self, points: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.edges, points[:, self.position], side="right").astype(np.int64)
 

@@ -45,3 +45,34 @@ def evaluate_on_holdout(
         "segment_shares": {n: float(c / len(clusters)) for n, c in zip(names, counts)},
         "noise_rows": int((clusters == NOISE_LABEL).sum()),
     }
+
+
+def beats_baseline(evaluation: dict) -> bool:
+    """The evaluated model's primary metric beats its quantile baseline's (the baseline itself passes)."""
+    if evaluation["algorithm"] == BASELINE_NAME:
+        return True
+    metric = evaluation["primary_metric"]
+    model, baseline = evaluation["metrics"].get(metric), evaluation["baseline"].get(metric)
+    if model is None or (isinstance(model, float) and np.isnan(model)):
+        return False
+    return baseline is None or (isinstance(baseline, float) and np.isnan(baseline)) or model > baseline
+
+
+def serve_baseline_unless_beaten(model: SegmentModel, holdout_eval: dict, fit_features: pl.DataFrame,
+                                 holdout_features: pl.DataFrame, silhouette_sample_size: int = 5_000,
+                                 seed: int = 0) -> tuple[SegmentModel, dict, str]:
+    """(model that serves, its holdout evaluation, why): the clustering when it beats the single-feature
+    quantile baseline on the holdout, else the baseline itself (same transform, groups named by the same
+    rule on the fit rows)."""
+    metric = holdout_eval["primary_metric"]
+    model_score, baseline_score = holdout_eval["metrics"].get(metric), holdout_eval["baseline"].get(metric)
+    if beats_baseline(holdout_eval) or model.baseline is None:
+        return model, holdout_eval, (f"{model.algorithm} {metric} {model_score:.4f} beats the quantile baseline "
+                                     f"{baseline_score if baseline_score is None else round(baseline_score, 4)} "
+                                     "on the holdout: the clustering serves")
+    served = model.as_baseline(fit_features)
+    reason = (f"{model.algorithm} {metric} "
+              f"{'n/a' if model_score is None else round(model_score, 4)} does not beat the quantile baseline "
+              f"({served.baseline.column}, {served.baseline.n_groups_realised} groups) {baseline_score:.4f} on the "
+              "holdout: the baseline serves")
+    return served, evaluate_on_holdout(served, holdout_features, silhouette_sample_size, seed), reason

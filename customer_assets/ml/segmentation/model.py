@@ -13,7 +13,7 @@ import polars as pl
 
 from .algorithms import CentroidModel, CoreSampleModel
 from .baseline import QuantileBaseline
-from .naming import SegmentNaming
+from .naming import SegmentNaming, name_clusters
 from .repair import RepairedClusterer
 from .transform import FittedTransform
 
@@ -21,7 +21,7 @@ from .transform import FittedTransform
 @dataclass
 class SegmentModel:
     transform: FittedTransform
-    clusterer: CentroidModel | CoreSampleModel | RepairedClusterer
+    clusterer: CentroidModel | CoreSampleModel | RepairedClusterer | QuantileBaseline
     naming: SegmentNaming
     id_column: str = "customer_id"
     # The quantile baseline learnt on the same fit rows, so a holdout scores both with fit-time edges.
@@ -57,6 +57,19 @@ class SegmentModel:
     def predict(self, features: pl.DataFrame) -> pl.DataFrame:
         """The MLflow pyfunc entry point (the registry's wrapper calls ``predict``): same as ``assign``."""
         return self.assign(features)
+
+    @property
+    def is_baseline(self) -> bool:
+        return isinstance(self.clusterer, QuantileBaseline)
+
+    def as_baseline(self, fit_features: pl.DataFrame) -> "SegmentModel":
+        """The same transform with the quantile baseline as its clusterer, its groups named by the same rule
+        on the fit rows: what serves when the clustering does not beat the baseline."""
+        if self.baseline is None:
+            raise ValueError("this model was fitted without a quantile baseline")
+        points = self.transform.transform(fit_features)
+        naming = name_clusters(points, self.baseline.predict(points), self.feature_columns)
+        return SegmentModel(self.transform, self.baseline, naming, self.id_column, self.baseline)
 
 
 def labels_frame(ids: pl.Series, segment_ids: np.ndarray, segment_names: np.ndarray) -> pl.DataFrame:

@@ -14,7 +14,8 @@ or letter-less texts (e.g. "12345") are neutral with score 0 and are left out of
 
 For champion/challenger comparisons call `evaluate_on_holdout(model, texts, ratings)` with the same
 holdout rows for both models (`holdout_split` reproduces the split from the ratings and seed;
-`model.holdout_rows` holds the row positions the model was scored on).
+`model.holdout_rows` holds the row positions the model was scored on; they stay unseen by the served
+classifier only with `refit_on_all=False`, which the pipeline uses).
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ def train_sentiment_model(
     holdout_fraction: float = 0.2,
     C: float | None = None,
     max_chars: int = DEFAULT_MAX_CHARS,
+    refit_on_all: bool = True,
 ) -> SentimentModel:
     """Train the sentiment model and the plain baseline on rating-derived labels, pick what serves on a
     stratified holdout, and return it with the report.
@@ -202,6 +204,11 @@ def train_sentiment_model(
     and scored on the holdout; the model serves only if it beats the baseline there on binary macro-F1
     (`report["served"]`, `report["served_reason"]`). VADER is then compared with the served classifier as
     before (`champion`). `C`, when given, is one more candidate in both C grids, not a fixed value.
+
+    `refit_on_all` (default): once the holdout has decided what serves and with which hyper-parameters, the
+    served classifier is refitted on every usable row, holdout included (the usual "select, then refit";
+    the reported holdout figures stay those of the fit on the training part). A pipeline that must compare
+    this model with a champion on the same unseen rows passes False, so `holdout_rows` stays unseen.
     """
     language = language_resources(language).language
     cleaned, labels, usable = _usable_rows(texts, ratings, max_chars)
@@ -240,6 +247,15 @@ def train_sentiment_model(
     )
     if served == "baseline":
         model.vectorizer, model.classifier = baseline_vectorizer, baseline_classifier
+    if refit_on_all:
+        all_texts, all_labels = cleaned.gather(rows), labels[rows]
+        model.vectorizer, model.classifier = (
+            _fit_model(all_texts, all_labels, config, language, seed) if served == "model"
+            else _fit_baseline(all_texts, all_labels, baseline_C, seed))
+        if served == "baseline":
+            baseline_vectorizer = model.vectorizer
+        else:
+            vectorizer = model.vectorizer
     metrics = {ENGINE_TFIDF: candidates[served]}
     if language == VADER_LANGUAGE:
         # VADER reads case and punctuation, so it gets the original (not lower-cased) holdout texts.
@@ -301,6 +317,8 @@ def train_sentiment_model(
         "n_without_text": int((~usable).sum()),
         "n_train": int(len(train_rows)),
         "n_holdout": int(len(holdout_rows)),
+        "refit_on_all": bool(refit_on_all),
+        "n_final_fit": int(len(rows) if refit_on_all else len(train_rows)),
         "class_counts": {label: int(class_counts.get(label, 0)) for label in LABELS},
         "seed": int(seed),
         "holdout_fraction": float(holdout_fraction),
