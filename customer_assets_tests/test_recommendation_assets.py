@@ -301,3 +301,38 @@ def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built
     # the capped last slots survive: the model was asked for exactly k items per customer
     (meta,) = _materializations([result], "product_recommendations")
     assert meta["exposure_cap"] == {"tail": 4, "fair_share": 2.0}
+
+
+def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared_home, tmp_path_factory,
+                                                                          monkeypatch):
+    """When the fitted recipe loses to popularity on the holdout, popularity is the challenger: it is registered,
+    takes the champion alias (nothing serves yet), passes the gate as the baseline itself, and every customer's
+    list is the popular one."""
+    import customer_assets.defs.recommendation_assets as assets
+
+    home = copy_home(shared_home, tmp_path_factory.mktemp("recommend_popularity") / "home")
+    settings, day = home.settings, as_of_partition(home.settings)
+    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    registry.MlflowClient().delete_registered_model_alias(MODEL_NAME, "champion")
+    real_evaluate = assets._evaluate
+
+    def fitted_recipes_lose(recipe, split, k):
+        model, evaluation = real_evaluate(recipe, split, k)
+        if recipe["algorithm"] != assets.POPULARITY:  # the fitted recipe scores half of popularity
+            evaluation = {**evaluation, "model": {m: v * 0.5 if "@" in m else v
+                                                  for m, v in evaluation["popularity"].items()}}
+        return model, evaluation
+
+    monkeypatch.setattr(assets, "_evaluate", fitted_recipes_lose)
+    result = _run(settings, home.instance, day, "recommendation_model", "product_recommendations")
+    assert result.success
+    (meta,) = _materializations([result], "recommendation_model")
+    assert "does not beat popularity" in meta["challenger_note"]
+    assert meta["challenger_recipe"]["algorithm"] == assets.POPULARITY and meta["challenger_promoted"] is True
+    gate = _checks([result], "recommendation_model")[GATE_CHECK]
+    assert gate.passed and "popularity itself" in gate.metadata["vs_baseline"].value
+    model, version = registry.load_champion(MODEL_NAME)
+    assert model.collaborative is None and model.report["recipe"]["algorithm"] == assets.POPULARITY
+    recommendations = _recommendations(settings, day)
+    assert recommendations.height > 0 and set(recommendations["strategy"]) == {"popular"}
+    assert set(recommendations["model_version"]) == {version}

@@ -39,6 +39,7 @@ from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.recommend import (
+    POPULARITY,
     ExposureCap,
     evaluate_on_holdout,
     fit_rating_model,
@@ -274,6 +275,15 @@ def _beats_popularity(evaluation: dict | None) -> bool:
     return evaluation["model"][primary] > evaluation["popularity"][primary]
 
 
+def _is_popularity(recipe: dict | None) -> bool:
+    return bool(recipe) and recipe.get("algorithm") == POPULARITY
+
+
+def _passes_gate(recipe: dict | None, evaluation: dict | None) -> bool:
+    """What serves beats popularity on the holdout, or is popularity itself."""
+    return evaluation is not None and (_is_popularity(recipe) or _beats_popularity(evaluation))
+
+
 # --- assets ------------------------------------------------------------------------------------------------
 
 def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list:
@@ -325,6 +335,20 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                        "seed": knob.seed, "exposure_cap": knob.exposure_cap}
         challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
         challenger_recipe = _resolved(base_recipe, challenger_split)
+        fitted_model_eval, served_note = None, "the fitted recipe is the challenger"
+        if not _beats_popularity(challenger_eval):
+            # The plain baseline itself becomes the challenger: a model that cannot beat it never serves.
+            primary = challenger_eval["primary_metric"]
+            served_note = (f"the fitted {challenger_recipe['algorithm']} {primary} "
+                           f"{challenger_eval['model'][primary]:.4f} does not beat popularity "
+                           f"{challenger_eval['popularity'][primary]:.4f} on the holdout: popularity itself is "
+                           "the challenger")
+            context.log.warning(served_note)
+            fitted_model_eval = challenger_eval
+            popularity_recipe = {**base_recipe, "algorithm": POPULARITY, "model_params": {},
+                                 "new_product_weight": 0.0, "exposure_cap": None}
+            challenger_split, challenger_eval = _evaluate(popularity_recipe, split, knob.k)
+            challenger_recipe = _resolved(popularity_recipe, challenger_split)
         exposure_choice = {"setting": knob.exposure_cap, "chosen": challenger_recipe["exposure_cap"],
                            "rule": challenger_split.report["exposure_rule"],
                            "validation_sweep": challenger_split.report["exposure_sweep"]}
@@ -349,7 +373,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             primary, challenger_eval["model"][primary],
             None if champion_eval is None else champion_eval["model"][primary],
             higher_is_better=True, margin=knob.promotion_margin)
-        if decision.promote and not _beats_popularity(challenger_eval):
+        if decision.promote and not _passes_gate(challenger_recipe, challenger_eval):
             decision = registry.Decision(
                 False, f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
                        f"{challenger_eval['popularity'][primary]:.4f} on the holdout", decision.challenger_score,
@@ -377,6 +401,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "challenger": challenger_eval, "champion": champion_eval, "champion_note": champion_note,
             "comparison": {label: metrics for label, metrics in rows.items()},
             "challenger_promoted": challenger_wins, "decision": decision.reason, "rating_model": rating,
+            "challenger_note": served_note, "fitted_model_holdout": fitted_model_eval,
             "exposure_choice": exposure_choice,
             "split": {"as_of": as_of.isoformat(), "cutoff": cutoff.isoformat(), "holdout_days": knob.holdout_days,
                       "holdout_pairs": holdout.height},
@@ -412,11 +437,16 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                                                       decision.champion_score),
                 params=params, artifacts={"holdout_metrics": plot}, tags=tags)
 
-        gate_passed = serving_version is not None and _beats_popularity(serving_eval)
+        gate_passed = serving_version is not None and _passes_gate(serving_recipe, serving_eval)
         shown = serving_eval or challenger_eval
-        vs_baseline = (f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
-                       f"{'beats' if gate_passed else 'does not beat'} popularity "
-                       f"{shown['popularity'][primary]:.4f} on the holdout")
+        if _is_popularity(serving_recipe):
+            vs_baseline = (f"serving v{serving_version} is popularity itself (the plain baseline, {primary} "
+                           f"{shown['popularity'][primary]:.4f} on the holdout): no fitted recipe has beaten it"
+                           + (f"; {served_note}" if fitted_model_eval is not None else ""))
+        else:
+            vs_baseline = (f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
+                           f"{'beats' if gate_passed else 'does not beat'} popularity "
+                           f"{shown['popularity'][primary]:.4f} on the holdout")
         check_metadata = {
             "vs_baseline": vs_baseline,
             "decision": "challenger promoted" if challenger_wins else "champion kept",
@@ -442,6 +472,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "promotion_margin": knob.promotion_margin,
             "champion_evaluation": champion_note,
             "challenger_recipe": dg.MetadataValue.json(challenger_recipe),
+            "challenger_note": served_note,
             "serving_recipe": dg.MetadataValue.json(serving_recipe or {}),
             "exposure_cap_choice": dg.MetadataValue.json(exposure_choice),
             "rating_model": dg.MetadataValue.json(rating),

@@ -400,3 +400,24 @@ def test_also_excluded_pairs_are_dropped_before_ranking_for_warm_and_cold_custom
     assert fitted.recommend([warm, cold], k=10, also_exclude=noise).equals(before)
     with pytest.raises(ValueError, match="product_id"):
         fitted.recommend([warm], k=10, also_exclude=pl.DataFrame({"customer_id": [warm]}))
+
+
+def test_popularity_recommender_is_the_baseline_itself(data, split):
+    """algorithm="popularity": no model, lists in global popularity order minus what each customer bought; its
+    holdout figures equal the popularity baseline's; similar products still come from co-occurrence."""
+    from customer_assets.ml.recommend import POPULARITY
+
+    train, holdout = split
+    model = fit_recommender(train, products=data[1], seed=0, algorithm=POPULARITY)
+    assert model.collaborative is None and model.report["chosen_model"] == POPULARITY
+    evaluation = evaluate_on_holdout(model, holdout, k=10)
+    assert evaluation["model"]["ndcg@10"] == pytest.approx(evaluation["popularity"]["ndcg@10"])
+    customer = train["customer_id"][0]
+    listed = model.recommend([customer], k=10)
+    bought = set(train.filter(pl.col("customer_id") == customer)["product_id"])
+    assert listed.height == 10 and not bought & set(listed["product_id"]) and set(listed["strategy"]) == {"popular"}
+    counts = train.unique(["customer_id", "product_id"]).group_by("product_id").len()
+    popularity = dict(zip(counts["product_id"], counts["len"]))
+    ranked = [popularity.get(p, 0) for p in listed["product_id"]]
+    assert ranked == sorted(ranked, reverse=True)
+    assert model.similar_products([listed["product_id"][0]], k=5).height == 5

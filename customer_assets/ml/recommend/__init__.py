@@ -16,7 +16,7 @@ from customer_assets.ml.recommend.evaluate import evaluate_on_holdout, evaluate_
 from customer_assets.ml.recommend.exposure import ExposureCap
 from customer_assets.ml.recommend.interactions import interactions_from_order_items, validate_interactions
 from customer_assets.ml.recommend.ratings import RatingModel, fit_rating_model
-from customer_assets.ml.recommend.recommender import Recommender, fit_recommender
+from customer_assets.ml.recommend.recommender import POPULARITY, Recommender, fit_recommender
 
 __all__ = [
     "ExposureCap",
@@ -25,6 +25,7 @@ __all__ = [
     "evaluate_on_holdout",
     "evaluate_recommender",
     "fit_rating_model",
+    "POPULARITY",
     "fit_recommender",
     "interactions_from_order_items",
     "time_split",

@@ -32,6 +32,9 @@ from customer_assets.ml.recommend.popularity import (
 from customer_assets.ml.recommend.topk import mask_seen, row_max, rows_per_chunk, stored_in, top_k_rows
 
 STRATEGIES = ("collaborative", "content", "hybrid", "popular")
+# `fit_recommender(algorithm=POPULARITY)`: the plain baseline as a servable recommender (what serves when no
+# model beats it on the holdout).
+POPULARITY = "popularity"
 PRIMARY_METRIC = "ndcg@10"
 
 
@@ -551,7 +554,8 @@ def fit_recommender(
     popularity_half_life_days: float | None | str = "auto",
     exposure_cap: ExposureCap | None | str = None,
 ) -> Recommender:
-    """Fit the recommender; see the module docstring. `algorithm` in auto|itemknn|ease|als|nmf.
+    """Fit the recommender; see the module docstring. `algorithm` in auto|itemknn|ease|als|nmf, or
+    "popularity" for the baseline itself (distinct customers per item, nothing else fitted).
 
     new_product_weight: weight of the content score for products without interactions; None = the largest of
     NEW_PRODUCT_WEIGHTS whose validation primary metric is within SELECTION_TOLERANCE of the best.
@@ -575,6 +579,8 @@ def fit_recommender(
     id_columns = [frame["product_id"]] + ([products["product_id"]] if products is not None else [])
     items = IdIndex.from_values(*id_columns)
     full_matrix = interaction_matrix(frame, customers, items)
+    if algorithm == POPULARITY:
+        return _popularity_recommender(customers, items, full_matrix, seed, k, time.perf_counter() - started)
     has_ts = "ts" in frame.columns
     tune = frame.height <= tune_max_interactions
 
@@ -756,3 +762,20 @@ def fit_recommender(
                        model_matrix=None if chosen_half_life is None else final_input,
                        blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life),
                        exposure=chosen_exposure)
+
+
+def _popularity_recommender(customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, seed: int, k: int,
+                            seconds: float) -> Recommender:
+    report = {
+        "primary_metric": PRIMARY_METRIC, "chosen_model": POPULARITY, "model_params": {},
+        "metrics": {}, "baseline": {}, "strategies": {}, "candidates": {},  # nothing validated: no choice made
+        "why": "popularity asked for: the plain baseline (distinct customers per item) serves, no model fitted",
+        "blend_weights": BlendWeights(0, 0, 1).as_dict(), "new_product_weight": 0.0, "exposure_cap": None,
+        "exposure_sweep": [], "exposure_rule": "not tuned", "interaction_half_life_days": None,
+        "popularity_half_life_days": None,
+        "data": {"n_customers": len(customers), "n_products": len(items), "n_interactions": int(matrix.nnz),
+                 "n_products_without_interactions": int((item_popularity(matrix) == 0).sum()),
+                 "has_content": False},
+        "seed": seed, "k": k, "timings_seconds": {"total": round(seconds, 3)},
+    }
+    return Recommender(customers, items, matrix, None, None, BlendWeights(0, 0, 1), 0.0, report)
