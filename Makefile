@@ -40,7 +40,7 @@ test: install
 
 # Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
 # `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones.
-BENCH ?= foundation partitions churn segmentation recommend text service
+BENCH ?= foundation partitions churn segmentation recommend text value service
 BENCH_ROWS ?= 1000000
 bench: install
 	@set -e; for name in $(BENCH); do \

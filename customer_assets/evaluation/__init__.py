@@ -1,6 +1,6 @@
 """`make eval`: every library on every real data set in ../shared/data, each beside its plain baseline.
 
-Each task module (sentiment, churn, ratings, segmentation, recommend) exposes
+Each task module (sentiment, churn, ratings, segmentation, recommend, value) exposes
 ``evaluate(shared: Path, reduced: bool) -> list[EvalRow]``: the model and the baseline a data scientist writes
 first, scored in the same harness (same folds or holdout). ``reduced`` is the small version `make test` runs so
 that a regression on real data fails CI.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from customer_assets.config import REPO_ROOT
 
-TASKS = ("sentiment", "churn", "ratings", "segmentation", "recommend")
+TASKS = ("sentiment", "churn", "ratings", "segmentation", "recommend", "value")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ import datetime as dt
 
 import polars as pl
 
-from customer_assets.ml.churn.repeat_purchase import BgNbd
+from customer_assets.ml.value.bgnbd import BgNbd
 
 RECENT_WINDOWS_DAYS = (30, 90, 180)
 
