@@ -192,19 +192,26 @@ def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime
 def _fit(recipe: dict, interactions: pl.DataFrame, products: pl.DataFrame, k: int):
     params = recipe.get("model_params") or {}
     cap = recipe.get("exposure_cap")  # absent from recipes recorded before the cap existed: off
+    # Half-lives absent from older recipes are chosen on validation again ("auto"); None means off.
     return fit_recommender(interactions, products, seed=recipe["seed"], algorithm=recipe["algorithm"],
                            model_params=params, new_product_weight=recipe.get("new_product_weight"), k=k,
-                           exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap)
+                           exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap,
+                           interaction_half_life_days=recipe.get("interaction_half_life_days", "auto"),
+                           popularity_half_life_days=recipe.get("popularity_half_life_days", "auto"))
 
 
 def _resolved(recipe: dict, model) -> dict:
-    """The recipe with the choices the fit made (algorithm, new-product weight, exposure cap) fixed, as it will
-    be refit."""
-    chosen = model.report["chosen_model"]
-    resolved = {**recipe, "algorithm": chosen, "new_product_weight": model.report["new_product_weight"],
-                "model_params": {chosen: (recipe.get("model_params") or {}).get(chosen, {})}}
+    """The recipe with every choice the fit made on validation fixed (algorithm, its tuned parameters, the
+    recency half-lives, new-product weight, exposure cap), so a refit on more history repeats the recipe
+    instead of searching again (only the blend weights are re-chosen)."""
+    report = model.report
+    chosen = report["chosen_model"]
+    resolved = {**recipe, "algorithm": chosen, "new_product_weight": report["new_product_weight"],
+                "model_params": {chosen: report.get("model_params") or {}},
+                "interaction_half_life_days": report.get("interaction_half_life_days"),
+                "popularity_half_life_days": report.get("popularity_half_life_days")}
     if "exposure_cap" in recipe:
-        resolved["exposure_cap"] = model.report["exposure_cap"]
+        resolved["exposure_cap"] = report["exposure_cap"]
     return resolved
 
 

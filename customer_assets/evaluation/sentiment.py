@@ -3,7 +3,8 @@
 Baseline (what a data scientist writes first): scikit-learn TF-IDF word 1-2 grams (min_df=2) + logistic
 regression, C chosen by 3-fold inner CV on the training fold (binary macro-F1), trained on three classes from
 stars where stars exist. Model: ``train_sentiment_model`` on the same training fold (it keeps 20% of it as its
-own holdout to decide what serves, so it fits on less data than the baseline). Both score the same test fold.
+own holdout to decide what serves and with which hyper-parameters, then refits the served classifier on the
+whole training fold). Both score the same test fold.
 Metric: binary macro-F1, positive vs negative, predicted positive iff P(positive) > P(negative) (the model's
 sentiment_score > 0), neutral (3-star) rows excluded from scoring; on app reviews also three-class macro-F1.
 Target: model >= baseline + ``MARGIN`` on every data set.
