@@ -21,11 +21,11 @@ import time
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 POST_ROUTES = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
-                         "/similar-products", "/predict/sentiment"})
+                         "/similar-products", "/predict/sentiment", "/predict/value"})
 JSON_TYPES = ("application/json", "")
 ENDPOINTS = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
                        "/similar-products", "/predict/sentiment", "/models", "/healthz", "/livez", "/readyz",
-                       "/metrics", "/", "/docs.json", "/schema.json"})
+                       "/metrics", "/", "/docs.json", "/schema.json", "/predict/value", "/retention-targets"})
 
 
 def endpoint_label(path: str) -> str:

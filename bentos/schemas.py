@@ -140,3 +140,70 @@ class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     snapshot: dict | None
     problems: dict[str, str] = Field(default_factory=dict, description="What could not be loaded, and why.")
+
+
+class PurchaseSummary(Strict):
+    orders: int = Field(ge=1, le=1_000_000, strict=True, description="Purchase days up to the as-of date.")
+    days_since_first: int = Field(ge=0, le=36_500, strict=True, description="Days from the first purchase.")
+    days_since_last: int = Field(ge=0, le=36_500, strict=True, description="Days from the last purchase.")
+    mean_order_value: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False,
+                                           description="Mean value of a purchase day (all of them).")
+    mean_repeat_value: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False,
+                                            description="Mean value of the purchases after the first (better).")
+
+
+class ValueRequest(Strict):
+    customer_id: Identifier | None = Field(None, description="Look the customer up in the online snapshot.",
+                                           examples=["C0000001"])
+    summary: PurchaseSummary | None = Field(None, description="Or score this purchase summary (as of the "
+                                                              "snapshot's as-of date). With both, customer_id only "
+                                                              "labels the answer.")
+    horizon_days: int | None = Field(None, ge=1, le=3650, strict=True,
+                                     description="Days ahead for expected orders / value (default: the churn "
+                                                 "window the snapshot was scored with).")
+
+    @model_validator(mode="after")
+    def one_of(self):
+        if self.customer_id is None and self.summary is None:
+            raise ValueError("send customer_id (a customer in the online snapshot) or summary (a purchase summary)")
+        return self
+
+
+class ValueResponse(BaseModel):
+    customer_id: str | None
+    p_alive: float = Field(description="P(not dropped out) at the as-of date.")
+    p_order: float = Field(description="P(at least one order in the horizon); 1 - this is P(churn).")
+    expected_orders: float
+    expected_order_value: float
+    expected_value: float = Field(description="Expected spend in the horizon (undiscounted).")
+    horizon_days: int
+    clv_12m: float = Field(description="Discounted expected spend over the next 12 months.")
+    model_version: int
+    as_of: str | None
+    source: str = Field(description="snapshot (published row), model (rescored by the loaded champion) or summary")
+
+
+class RetentionTarget(BaseModel):
+    rank: int
+    customer_id: str
+    value_at_risk: float | None = Field(description="P(churn) x expected value over the horizon.")
+    churn_probability: float | None
+    churn_probability_source: str = Field(description="churn_model, or value_model where no churn score exists")
+    risk_level: str | None
+    top_reasons: list[str]
+    segment_name: str | None
+    expected_value: float | None
+    clv_12m: float | None
+    p_alive: float | None
+    recommended_products: list[str]
+    horizon_days: int
+    churn_model_version: int | None
+    value_model_version: int
+
+
+class RetentionTargetsResponse(BaseModel):
+    as_of: str | None
+    limit: int
+    count: int
+    total: int
+    targets: list[RetentionTarget]

@@ -10,7 +10,8 @@ moved (customer_assets.serving.state), so a new snapshot or champion is picked u
 without failing a request.
 
 POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
-/predict/segment, /recommendations, /similar-products, /predict/sentiment; GET /models, /models/{name},
+/predict/segment, /recommendations, /similar-products, /predict/sentiment, /predict/value; GET
+/retention-targets?limit=N (the ranked worklist, 1-1000, default 50), /models, /models/{name},
 /healthz, /readyz (200 once the snapshot and every required champion are loaded; names missing models), /metrics.
 Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
 503 not loaded yet. Never a 500 for bad input.
@@ -35,12 +36,15 @@ from bentos.schemas import (
     ModelsResponse,
     RecommendationRequest,
     RecommendationResponse,
+    RetentionTargetsResponse,
     SegmentRequest,
     SegmentResponse,
     SentimentRequest,
     SentimentResponse,
     SimilarProductsRequest,
     SimilarProductsResponse,
+    ValueRequest,
+    ValueResponse,
 )
 
 logger = logging.getLogger("customer_ml.service")
@@ -216,7 +220,37 @@ class CustomerML:
         return self._answer(lambda state: state.sentiment(request.texts), SentimentResponse,
                             "review_sentiment", predictions=len(request.texts))
 
+    # --- customer value -------------------------------------------------------------------------------
+
+    @bentoml.api(route="/predict/value")
+    def predict_value(self, request: ValueRequest, /) -> ValueResponse:
+        """P(alive), expected orders and value over `horizon_days` (default: the snapshot's churn window) and
+        12-month CLV of one customer: by `customer_id` (the snapshot's row, rescored by the loaded champion when
+        it is newer or the horizon differs) or from a purchase `summary`. 404 for a customer without orders in
+        the snapshot; 400 naming the field for an impossible summary."""
+        from customer_assets.serving import value
+
+        def lookup(state):
+            if request.summary is not None:
+                return value.value_from_summary(state, request.summary.model_dump(), request.horizon_days,
+                                                request.customer_id)
+            return value.value_by_customer(state, request.customer_id, request.horizon_days)
+
+        return self._answer(lookup, ValueResponse, "customer_value_model")
+
     # --- reads ----------------------------------------------------------------------------------------
+
+    @reads.get("/retention-targets", response_model=RetentionTargetsResponse)
+    def retention_targets(self, limit: str | None = None):
+        """The first `limit` (1-1000, default 50) customers of the retention worklist in the online snapshot,
+        ranked by value at risk = P(churn) x expected value; 400 for a bad limit, 503 without a worklist."""
+        from customer_assets.serving import value
+        from customer_assets.serving.state import RequestError
+
+        try:
+            return value.retention_targets(self.loader.state, value.parse_limit(limit))
+        except RequestError as error:
+            return _failure(error)
 
     @reads.get("/models", response_model=ModelsResponse)
     def list_models(self):

@@ -14,6 +14,7 @@ from customer_assets.defs.resources import build_resources
 from customer_assets.defs.review_assets import build_review_assets
 from customer_assets.defs.segmentation_assets import build_segmentation_assets
 from customer_assets.defs.serving_assets import build_serving_assets
+from customer_assets.defs.value_assets import build_value_assets
 from customer_assets.warehouse.dbt_env import apply_dbt_environment
 
 
@@ -27,6 +28,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *build_review_assets(partitions),
                 *build_recommendation_assets(partitions),
                 *build_segmentation_assets(partitions),
+                *build_value_assets(partitions),
                 *build_serving_assets(),
                 ],
         jobs=build_jobs(partitions),

@@ -44,7 +44,8 @@ def test_a_model_that_cannot_train_degrades_and_everything_else_builds(degraded_
     assert "unknown families" in built["churn_model"]["degraded"]
     assert "degraded" in built["marts/churn_scores"]
     for independent in ("marts/customer_segments", "product_recommendations", "marts/review_sentiment",
-                        "online_snapshot", "marts/customer_360", "drift_report", "model_monitoring"):
+                        "online_snapshot", "marts/customer_360", "drift_report", "model_monitoring",
+                        "marts/customer_value", "marts/retention_targets"):
         assert independent in built and "degraded" not in built[independent], independent
     assert "churn_scores" in built["online_snapshot"]["missing_tables"]
     gate = next(e.event_specific_data for r in results for e in r.all_events
@@ -57,6 +58,10 @@ def test_a_model_that_cannot_train_degrades_and_everything_else_builds(degraded_
     wide = warehouse.read_table("marts", "customer_360")
     assert wide.height == 600 and wide["churn_probability"].null_count() == 600
     assert wide["segment_name"].null_count() == 0
+    # The worklist still ranks by value at risk, on the value model's own P(no order in the window).
+    targets = warehouse.read_table("marts", "retention_targets")
+    assert targets.height > 0 and set(targets["churn_probability_source"]) == {"value_model"}
+    assert targets["churn_model_version"].null_count() == targets.height
 
     text = summary(results, settings)
     assert "Degraded" in text and "churn_model: ValueError: CUSTOMER_ML_CHURN_FAMILIES" in text
@@ -77,7 +82,8 @@ def test_the_service_is_ready_with_the_models_it_has_and_names_the_missing_one(d
             assert ready.status_code == 200
             body = ready.json()
             assert body["missing_models"] == ["churn_model"]
-            assert set(body["served_models"]) == {"customer_segmentation", "product_recommender", "review_sentiment"}
+            assert set(body["served_models"]) == {"customer_segmentation", "product_recommender", "review_sentiment",
+                                                  "customer_value_model"}
             churn = client.post("/predict/churn", json={"customer_id": "C0000001"})
             assert 400 <= churn.status_code < 500 or churn.status_code == 503
             assert "churn" in churn.text

@@ -13,10 +13,12 @@ from customer_assets.mlops import registry
 from customer_assets.serving import snapshot
 
 GROUP = "serving"
-SERVED_MODELS = ("churn_model", "customer_segmentation", "product_recommender", "review_sentiment")
+SERVED_MODELS = ("churn_model", "customer_segmentation", "product_recommender", "review_sentiment",
+                 "customer_value_model")
 UPSTREAM = [dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["marts", "churn_scores"]),
             dg.AssetKey(["marts", "customer_segments"]), dg.AssetKey("product_recommendations"),
-            dg.AssetKey("similar_products")]
+            dg.AssetKey("similar_products"), dg.AssetKey(["marts", "customer_value"]),
+            dg.AssetKey(["marts", "retention_targets"])]
 
 
 def build_serving_assets() -> list:
@@ -28,8 +30,9 @@ def build_serving_assets() -> list:
         kinds={"parquet", "polars"},
         freshness_policy=DAILY_FRESHNESS,
         description="Immutable, versioned Parquet snapshot for the live scoring service: customer features at the "
-                    "latest as-of date, the latest churn scores, segments, recommendations, similar products and "
-                    "bought items, with a manifest (as_of, created_at, row counts, champion versions); "
+                    "latest as-of date, the latest churn scores, segments, recommendations, similar products, "
+                    "customer value, the retention worklist and bought items, with a manifest (as_of, "
+                    "created_at, row counts, champion versions); "
                     "`$CUSTOMER_ML_HOME/online/current` is switched atomically and the last "
                     "CUSTOMER_ML_ONLINE_KEEP_VERSIONS (3) versions are kept.",
     )

@@ -9,6 +9,8 @@ through the `Warehouse` client) as of the latest built as-of date and writes
                            segments.parquet          marts.customer_segments, same rule
                            recommendations.parquet   marts.product_recommendations, same rule
                            similar_products.parquet  marts.similar_products, same rule
+                           customer_value.parquet    marts.customer_value, same rule
+                           retention_targets.parquet marts.retention_targets (ranked), same rule
                            purchases.parquet         distinct (customer_id, product_id) of completed orders up
                                                      to the as-of date: bought items are never recommended
                            manifest.json             as_of, created_at, per-table rows and as-of, champions
@@ -44,6 +46,8 @@ DATED_TABLES = {
     "segments": ("marts", "customer_segments"),
     "recommendations": ("marts", "product_recommendations"),
     "similar_products": ("marts", "similar_products"),
+    "customer_value": ("marts", "customer_value"),
+    "retention_targets": ("marts", "retention_targets"),
 }
 REQUIRED_TABLES = ("features",)
 
@@ -124,10 +128,11 @@ def read_tables(client: Warehouse, as_of: dt.date) -> tuple[dict[str, pl.DataFra
         if table_as_of is None:
             continue
         order = "product_id, rank" if name == "similar_products" else (
-            "customer_id, rank" if name == "recommendations" else "customer_id")
+            "customer_id, rank" if name == "recommendations" else "rank" if name == "retention_targets"
+            else "customer_id")
         frame = _query(client, f"SELECT * FROM {schema}.{table} WHERE as_of_date = ? ORDER BY {order}",
                        [table_as_of])
-        frames[name] = _list_column(frame, "top_reasons")
+        frames[name] = _list_column(_list_column(frame, "top_reasons"), "recommended_products")
         info[name] = {"as_of": table_as_of.isoformat()}
     if client.table_exists("staging", "stg_orders") and client.table_exists("staging", "stg_order_items"):
         frames["purchases"] = _query(client, PURCHASES_SQL, [as_of])

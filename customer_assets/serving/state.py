@@ -7,7 +7,8 @@ read, so a request sees either the old state or the new one, never a mix, and ne
 
 Scoring reuses the model libraries' own functions on the champion objects from the MLflow registry:
 `ChurnModel.explain` (calibrated P(churn), risk level, top reasons), `SegmentModel.assign`,
-`Recommender.recommend` / `.similar_products` (cold start built in) and `SentimentModel.predict`.
+`Recommender.recommend` / `.similar_products` (cold start built in), `SentimentModel.predict` and
+`ValueModel.score` (customer_assets.serving.value: value by id or purchase summary, the retention worklist).
 When a state is built, the churn and segmentation champions score every snapshot customer in one batch
 (one TreeSHAP call over all rows costs about what one single-row call does), so a request by id is a lookup
 of what the loaded champion computed from the snapshot's features; a request with a feature payload is
@@ -38,7 +39,8 @@ CHURN = "churn_model"
 SEGMENTATION = "customer_segmentation"
 RECOMMENDER = "product_recommender"
 SENTIMENT = "review_sentiment"
-MODEL_NAMES = (CHURN, SEGMENTATION, RECOMMENDER, SENTIMENT)
+VALUE = "customer_value_model"
+MODEL_NAMES = (CHURN, SEGMENTATION, RECOMMENDER, SENTIMENT, VALUE)
 ID = "customer_id"
 MAX_K = 100
 HIGH_RISK_CUT = 0.5
@@ -166,6 +168,9 @@ class SnapshotData:
     purchases: dict[str, frozenset[str]]
     churn_rate: float | None
     created_at: dt.datetime | None
+    value: pl.DataFrame | None = None  # marts.customer_value (customer_assets.serving.value reads it)
+    value_index: dict[str, int] = field(default_factory=dict)
+    targets: pl.DataFrame | None = None  # marts.retention_targets, ranked
 
     @property
     def as_of(self) -> str:
@@ -229,6 +234,10 @@ def load_snapshot(online_dir: Path, version: str | None = None) -> SnapshotData:
         purchases={k: frozenset(v) for k, v in purchases.items()},
         churn_rate=churn_rate,
         created_at=dt.datetime.fromisoformat(created) if created else None,
+        value=frames.get("customer_value"),
+        value_index=({cid: i for i, cid in enumerate(frames["customer_value"][ID].cast(pl.String).to_list())}
+                     if "customer_value" in frames else {}),
+        targets=frames["retention_targets"].sort("rank") if "retention_targets" in frames else None,
     )
 
 

@@ -34,14 +34,19 @@ METRICS = ("orders_mae", "orders_rmse", "orders_spearman", "orders_aggregate_rat
 
 
 def split_in_time(transactions: pl.DataFrame, calibration_end, holdout_days: int, id_column="customer_id",
-                  time_column="order_ts", amount_column="amount") -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(calibration summary, actual holdout orders and value per calibration customer, same row order)."""
+                  time_column="order_ts", amount_column="amount", observed_until=None
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(calibration summary, actual holdout orders and value per calibration customer, same row order).
+
+    ``observed_until``: the last day the orders are known to be complete (default: the last order day); the
+    holdout must end by then."""
     calibration_end = _as_date(calibration_end)
     days = purchase_days(transactions, id_column, time_column, amount_column)
     end = calibration_end + dt.timedelta(days=holdout_days)
-    if days["day"].max() < end:
-        raise ValueError(f"the holdout {calibration_end + dt.timedelta(days=1)}..{end} passes the data's last "
-                         f"order day {days['day'].max()}")
+    observed = days["day"].max() if observed_until is None else _as_date(observed_until)
+    if observed < end:
+        raise ValueError(f"the holdout {calibration_end + dt.timedelta(days=1)}..{end} passes the last observed "
+                         f"day {observed}")
     summary = summarize_days(days, calibration_end, id_column)
     window = days.filter((pl.col("day") > calibration_end) & (pl.col("day") <= end))
     actual = window.group_by("id").agg(pl.len().alias("actual_orders"), pl.col("amount").sum().alias("actual_value"))
@@ -99,9 +104,12 @@ def p_alive_calibration(p_alive, p_order, actual_orders) -> pl.DataFrame:
     ).sort("bin").drop("bin")
 
 
-def evaluate_holdout(model: ValueModel, summary: pl.DataFrame, actual: pl.DataFrame, horizon_days: int) -> dict:
-    """Model and naive metrics on the same customers, the frequency table and the P(alive) calibration table."""
-    prepared = model.prepare(summary, max_horizon_days=horizon_days)
+def evaluate_holdout(model: ValueModel, summary: pl.DataFrame, actual: pl.DataFrame, horizon_days: int,
+                     as_of=None) -> dict:
+    """Model and naive metrics on the same customers, the frequency table and the P(alive) calibration table.
+    ``as_of``: the date the summary was taken at (default the model's own as-of date); a model fitted at another
+    date (e.g. the registry's champion) is scored with its own parameters on this summary."""
+    prepared = model.prepare(summary, as_of=as_of, max_horizon_days=horizon_days)
     orders = model.expected_orders(prepared, horizon_days)
     value = orders * model.expected_order_value(prepared)
     naive_orders, naive_value = naive_predictions(summary, horizon_days)
@@ -123,10 +131,11 @@ def evaluate_holdout(model: ValueModel, summary: pl.DataFrame, actual: pl.DataFr
 
 
 def holdout_evaluation(transactions: pl.DataFrame, calibration_end, holdout_days: int, id_column="customer_id",
-                       time_column="order_ts", amount_column="amount", **fit_options) -> tuple[ValueModel, dict]:
+                       time_column="order_ts", amount_column="amount", observed_until=None, **fit_options
+                       ) -> tuple[ValueModel, dict]:
     """Fit on the orders up to ``calibration_end`` and evaluate on the ``holdout_days`` after it."""
     summary, actual = split_in_time(transactions, calibration_end, holdout_days, id_column, time_column,
-                                    amount_column)
+                                    amount_column, observed_until)
     calibration = transactions.filter(_day_filter(transactions, time_column, _as_date(calibration_end)))
     model = fit_value_model(calibration, id_column, time_column, amount_column, as_of=calibration_end, **fit_options)
     return model, evaluate_holdout(model, summary, actual, holdout_days)

@@ -1,0 +1,545 @@
+"""Customer value assets: fit and register the value model, score every customer as of each day, and rank the
+retention worklist by value at risk.
+
+- `value_model` (unpartitioned, like `churn_model`): completed orders up to the as-of date of the marts just
+  built (`marts.customer_features`). Holdout in time: the model is fitted on the orders up to as-of minus the
+  horizon (the churn window, CUSTOMER_ML_CHURN_WINDOW_DAYS) and predicts every customer's purchases and spend in
+  the last horizon before the as-of date; beside it the naive baseline (historical repeat rate x horizon,
+  historical mean order value) and, on the same customers and window, the current champion with its own
+  parameters. The registered model is the same configuration refitted on all orders up to the as-of date (the
+  holdout figures are its configuration's). MLflow run `customer_value_model`: params, holdout metrics, naive
+  baseline, the frequency-bucket and P(alive) calibration plots and tables. Check `champion_gate` (WARN): the
+  model that serves after the decision beats the naive baseline (orders MAE and value MAE).
+- `marts.customer_value` (daily partitions, key = as-of date D): the champion's P(alive), expected orders and
+  value over the horizon, 12-month CLV (discounted at CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT) for every customer with
+  a completed order on or before D, from orders up to D only, with the purchase summary it scored.
+- `marts.retention_targets` (daily): customers ranked by value at risk = P(churn) x expected value over the
+  horizon, with churn probability, risk level and top reasons (from `marts.churn_scores`), segment, expected
+  value and the top 3 recommended products. It builds with whatever exists: without a churn score for a customer
+  (inactive customers, or no churn table that day) P(churn) is the value model's own P(no order in the horizon)
+  (the churn label's definition) and `churn_probability_source` says so; missing segments or recommendations
+  are nulls / empty lists.
+
+The ML lives in `customer_assets.ml.value`; this module reads, decides, writes and reports.
+"""
+
+
+import datetime as dt
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import frame_metadata
+from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS, risk_levels
+from customer_assets.ml.value import (
+    beats_naive,
+    evaluate_holdout,
+    fit_value_model,
+    split_in_time,
+    write_plots,
+)
+from customer_assets.mlops import registry
+from customer_assets.warehouse.client import Warehouse
+
+GROUP = "value"
+MODEL_NAME = "customer_value_model"
+MARTS = "marts"
+ID = "customer_id"
+CLV_MONTHS = 12
+PRIMARY_METRIC = "value_mae"
+GATE_CHECK = "champion_gate"
+RANGE_CHECK = "values_in_range"
+FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
+ORDERS_KEY = dg.AssetKey(["intermediate", "int_orders_enriched"])
+VALUE_KEY = dg.AssetKey([MARTS, "customer_value"])
+TARGETS_KEY = dg.AssetKey([MARTS, "retention_targets"])
+CHURN_SCORES_KEY = dg.AssetKey([MARTS, "churn_scores"])
+SEGMENTS_KEY = dg.AssetKey([MARTS, "customer_segments"])
+RECOMMENDATIONS_KEY = dg.AssetKey("product_recommendations")
+
+VALUE_SCHEMA = {
+    "customer_id": pl.String, "as_of_date": pl.Date, "p_alive": pl.Float64, "expected_orders": pl.Float64,
+    "expected_value": pl.Float64, "horizon_days": pl.Int64, "clv_12m": pl.Float64, "model_name": pl.String,
+    "model_version": pl.Int64,
+    # What the model scored and what the worklist and the service reuse:
+    "p_order": pl.Float64, "expected_order_value": pl.Float64, "orders": pl.Int64, "days_since_first": pl.Int64,
+    "days_since_last": pl.Int64, "total_value": pl.Float64, "mean_order_value": pl.Float64,
+    "mean_repeat_value": pl.Float64,
+}
+TARGET_SCHEMA = {
+    "as_of_date": pl.Date, "rank": pl.Int64, "customer_id": pl.String, "value_at_risk": pl.Float64,
+    "churn_probability": pl.Float64, "churn_probability_source": pl.String, "risk_level": pl.String,
+    "top_reasons": pl.List(pl.String), "segment_name": pl.String, "expected_value": pl.Float64,
+    "clv_12m": pl.Float64, "p_alive": pl.Float64, "recommended_products": pl.List(pl.String),
+    "horizon_days": pl.Int64, "churn_model_version": pl.Int64, "value_model_version": pl.Int64,
+}
+CHURN_MODEL_SOURCE = "churn_model"
+VALUE_MODEL_SOURCE = "value_model"
+
+PROMOTION_RULE = (
+    "Challenger and champion predict the same customers' purchases and spend in the last horizon before the as-of "
+    "date (fitted on / applied to the orders before it). No champion yet, or a champion that cannot score: the "
+    "challenger becomes champion. A challenger that does not beat the naive baseline never replaces a champion "
+    "that does. Otherwise the re-estimated challenger replaces the champion unless its holdout value MAE is worse "
+    "than the champion's by more than CUSTOMER_ML_VALUE_PROMOTION_TOLERANCE (relative, default 0.02): the model "
+    "class is fixed and its parameters are re-estimated on newer data, so newer wins a tie. The champion may have "
+    "been fitted on orders inside the current holdout (it was fitted at its own, earlier as-of date), which can "
+    "only favour it."
+)
+
+
+# --- knobs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValueKnobs:
+    horizon_days: int = 90
+    seasonal: str = "auto"
+    validation_days: int = 90
+    annual_discount: float = 0.10
+    promotion_tolerance: float = 0.02
+    purchase_model: str = "bgnbd"
+
+
+def value_knobs() -> ValueKnobs:
+    """CUSTOMER_ML_VALUE_* settings; the horizon is the churn window (CUSTOMER_ML_CHURN_WINDOW_DAYS)."""
+
+    def env(name: str, default, cast):
+        value = os.environ.get(name)
+        return default if value in (None, "") else cast(value)
+
+    base = ValueKnobs()
+    knobs = ValueKnobs(
+        horizon_days=env("CUSTOMER_ML_CHURN_WINDOW_DAYS", base.horizon_days, int),
+        seasonal=env("CUSTOMER_ML_VALUE_SEASONAL", base.seasonal, str).strip().lower(),
+        validation_days=env("CUSTOMER_ML_VALUE_VALIDATION_DAYS", base.validation_days, int),
+        annual_discount=env("CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT", base.annual_discount, float),
+        promotion_tolerance=env("CUSTOMER_ML_VALUE_PROMOTION_TOLERANCE", base.promotion_tolerance, float),
+        purchase_model=env("CUSTOMER_ML_VALUE_PURCHASE_MODEL", base.purchase_model, str).strip().lower(),
+    )
+    if knobs.seasonal not in ("auto", "on", "off"):
+        raise ValueError(f"CUSTOMER_ML_VALUE_SEASONAL must be auto, on or off, got {knobs.seasonal!r}")
+    if knobs.horizon_days < 1:
+        raise ValueError(f"CUSTOMER_ML_CHURN_WINDOW_DAYS must be >= 1, got {knobs.horizon_days}")
+    if not 0 <= knobs.annual_discount < 10:
+        raise ValueError(f"CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT must be in [0, 10), got {knobs.annual_discount}")
+    return knobs
+
+
+def _fit_options(knobs: ValueKnobs) -> dict:
+    return {"seasonal": {"auto": "auto", "on": True, "off": False}[knobs.seasonal],
+            "validation_days": knobs.validation_days, "purchase_model": knobs.purchase_model}
+
+
+# --- warehouse reads ------------------------------------------------------------------------------------
+
+
+def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
+    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
+
+
+def latest_as_of(client: Warehouse) -> dt.date:
+    if not client.table_exists(MARTS, "customer_features"):
+        raise dg.Failure(description="marts.customer_features does not exist: materialize the dbt assets first")
+    value = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
+    if value is None:
+        raise dg.Failure(description="marts.customer_features is empty: materialize the dbt assets first")
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def read_orders(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
+    """Completed orders on or before ``as_of``: customer_id, order_date, order_value."""
+    if not client.table_exists("intermediate", "int_orders_enriched"):
+        raise dg.Failure(description="intermediate.int_orders_enriched does not exist: materialize the dbt assets")
+    frame = _query(client, "SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
+                           "WHERE status = 'completed' AND order_date <= ? ORDER BY customer_id, order_date",
+                   [as_of])
+    if frame.is_empty():
+        raise dg.Failure(description=f"no completed orders on or before {as_of}")
+    return frame.with_columns(pl.col("customer_id").cast(pl.String), pl.col("order_date").cast(pl.Date),
+                              pl.col("order_value").cast(pl.Float64))
+
+
+COLUMNS = dict(id_column=ID, time_column="order_date", amount_column="order_value")
+
+
+# --- decisions (pure; tested directly) ------------------------------------------------------------------
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def promotion_decision(challenger_eval: dict, champion_eval: dict | None, tolerance: float,
+                       champion_error: str | None = None) -> registry.Decision:
+    """PROMOTION_RULE on two evaluations of the same holdout customers and window."""
+    challenger = _finite(challenger_eval["model"][PRIMARY_METRIC])
+    challenger = challenger if challenger is not None else float("inf")
+    if champion_error:
+        return registry.Decision(True, f"the champion cannot score the current holdout ({champion_error}): the "
+                                       f"challenger ({PRIMARY_METRIC}={challenger:.4f}) replaces it", challenger, None)
+    if champion_eval is None:
+        return registry.Decision(True, f"no champion yet: the challenger ({PRIMARY_METRIC}={challenger:.4f}) "
+                                       "becomes champion", challenger, None)
+    if champion_eval["customers"] != challenger_eval["customers"]:
+        raise ValueError("champion and challenger were not evaluated on the same holdout customers")
+    champion = _finite(champion_eval["model"][PRIMARY_METRIC])
+    champion = champion if champion is not None else float("inf")
+    challenger_wins, _ = beats_naive(challenger_eval)
+    champion_wins, _ = beats_naive(champion_eval)
+    if champion_wins and not challenger_wins:
+        return registry.Decision(False, f"champion kept: the challenger does not beat the naive baseline on the "
+                                        f"holdout and the champion does ({PRIMARY_METRIC} {challenger:.4f} vs "
+                                        f"champion {champion:.4f})", challenger, champion)
+    if challenger <= champion * (1.0 + tolerance):
+        return registry.Decision(True, f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} on the "
+                                       f"same holdout: within the tolerance {tolerance:.0%}, the model re-estimated "
+                                       "on newer data replaces it", challenger, champion)
+    return registry.Decision(False, f"champion kept: challenger {PRIMARY_METRIC}={challenger:.4f} is worse than the "
+                                    f"champion's {champion:.4f} by more than {tolerance:.0%} on the same holdout",
+                             challenger, champion)
+
+
+def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision
+                ) -> dg.AssetCheckResult:
+    """Passes when a champion exists and beats the naive baseline on the holdout (orders and value MAE)."""
+    if serving_eval is None or serving_version is None:
+        passed, why = False, "no model holds the champion alias"
+    else:
+        passed, shown = beats_naive(serving_eval)
+        m, n = serving_eval["model"], serving_eval["naive"]
+        why = (f"serving v{serving_version} {'beats' if passed else 'does not beat'} the naive baseline on the "
+               f"{serving_eval['horizon_days']}-day holdout ({serving_eval['customers']} customers): {shown}; "
+               f"aggregate ratio orders {m['orders_aggregate_ratio']:.3f} vs naive {n['orders_aggregate_ratio']:.3f}; "
+               f"Spearman orders {m['orders_spearman']:.3f} vs naive {n['orders_spearman']:.3f}")
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, description=why,
+        metadata={
+            "decision": dg.MetadataValue.json({"promoted": decision.promote, "reason": decision.reason,
+                                               "challenger_score": _finite(decision.challenger_score),
+                                               "champion_score": _finite(decision.champion_score)}),
+            "serving_version": serving_version if serving_version is not None else -1,
+            "vs_baseline": why,
+            "serving_metrics": dg.MetadataValue.json(registry._jsonable(
+                {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]})),
+        },
+    )
+
+
+def _flat_eval(evaluation: dict) -> dict:
+    return {k: v for k, v in evaluation.items() if k not in ("by_frequency", "p_alive_calibration")}
+
+
+# --- scoring and the worklist (pure; tested directly) ---------------------------------------------------
+
+
+def score_frame(model, orders: pl.DataFrame, as_of: dt.date, version: int, knobs: ValueKnobs) -> pl.DataFrame:
+    """marts.customer_value rows for one as-of date: every customer with a completed order up to it."""
+    summary = model.summarize(orders, as_of)
+    scored = model.score(summary, knobs.horizon_days, months=CLV_MONTHS, annual_discount=knobs.annual_discount,
+                         as_of=as_of)
+    return pl.concat([scored.rename({"clv": "clv_12m"}), summary.drop(ID)], how="horizontal").with_columns(
+        as_of_date=pl.lit(as_of, dtype=pl.Date), horizon_days=pl.lit(knobs.horizon_days, dtype=pl.Int64),
+        model_name=pl.lit(MODEL_NAME), model_version=pl.lit(version, dtype=pl.Int64),
+    ).select(list(VALUE_SCHEMA)).cast(VALUE_SCHEMA)
+
+
+def _decoded(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """PostgreSQL returns list columns (JSONB) as text."""
+    if column in frame.columns and frame.schema[column] == pl.String:
+        return frame.with_columns(pl.col(column).str.json_decode(pl.List(pl.String)))
+    return frame
+
+
+def build_targets(value: pl.DataFrame, churn: pl.DataFrame | None, segments: pl.DataFrame | None,
+                  recommendations: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """The retention worklist (see module doc) from one as-of date's tables; any but `value` may be None."""
+    frame = value.select(ID, "expected_value", "clv_12m", "p_alive", "p_order", "horizon_days",
+                         pl.col("model_version").alias("value_model_version"))
+    if churn is not None and churn.height:
+        churn = _decoded(churn, "top_reasons").select(
+            ID, pl.col("churn_probability").alias("churn_p"), pl.col("risk_level").alias("churn_level"),
+            "top_reasons", pl.col("model_version").cast(pl.Int64).alias("churn_model_version"))
+        frame = frame.join(churn, on=ID, how="left")
+    else:
+        frame = frame.with_columns(churn_p=pl.lit(None, pl.Float64), churn_level=pl.lit(None, pl.String),
+                                   top_reasons=pl.lit(None, pl.List(pl.String)),
+                                   churn_model_version=pl.lit(None, pl.Int64))
+    if segments is not None and segments.height:
+        frame = frame.join(segments.select(ID, "segment_name"), on=ID, how="left")
+    else:
+        frame = frame.with_columns(segment_name=pl.lit(None, pl.String))
+    if recommendations is not None and recommendations.height:
+        top = (recommendations.filter(pl.col("rank") <= 3).sort(ID, "rank")
+               .group_by(ID, maintain_order=True).agg(pl.col("product_id").cast(pl.String).alias("recommended_products")))
+        frame = frame.join(top, on=ID, how="left")
+    else:
+        frame = frame.with_columns(recommended_products=pl.lit(None, pl.List(pl.String)))
+    fallback = 1.0 - frame["p_order"].to_numpy()
+    frame = frame.with_columns(
+        churn_probability=pl.coalesce("churn_p", pl.Series(fallback)),
+        churn_probability_source=pl.when(pl.col("churn_p").is_not_null()).then(pl.lit(CHURN_MODEL_SOURCE))
+        .otherwise(pl.lit(VALUE_MODEL_SOURCE)),
+    )
+    frame = frame.with_columns(
+        risk_level=pl.coalesce("churn_level", pl.Series(risk_levels(frame["churn_probability"].to_numpy()))),
+        value_at_risk=pl.col("churn_probability") * pl.col("expected_value"),
+        top_reasons=pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        recommended_products=pl.col("recommended_products").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+    ).sort(["value_at_risk", ID], descending=[True, False])
+    return frame.with_columns(
+        rank=pl.int_range(1, frame.height + 1, dtype=pl.Int64), as_of_date=pl.lit(as_of, dtype=pl.Date),
+    ).select(list(TARGET_SCHEMA)).cast(TARGET_SCHEMA)
+
+
+def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
+    problems = []
+    for column in ("p_alive", "p_order"):
+        bad = frame.filter(pl.col(column).is_null() | (pl.col(column) < 0) | (pl.col(column) > 1)).height
+        if bad:
+            problems.append(f"{column} outside [0, 1] or null in {bad} rows")
+    for column in ("expected_orders", "expected_value", "clv_12m"):
+        bad = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_finite() | (pl.col(column) < 0)).height
+        if bad:
+            problems.append(f"{column} negative, infinite or null in {bad} rows")
+    return dg.AssetCheckResult(asset_key=VALUE_KEY, check_name=RANGE_CHECK, passed=not problems,
+                               severity=dg.AssetCheckSeverity.WARN,
+                               description="; ".join(problems) or "probabilities in [0, 1], values finite and >= 0")
+
+
+def _table_at(client: Warehouse, table: str, as_of: dt.date, columns: str = "*") -> pl.DataFrame | None:
+    if not client.table_exists(MARTS, table):
+        return None
+    frame = _query(client, f"SELECT {columns} FROM {MARTS}.{table} WHERE as_of_date = ?", [as_of])
+    if ID in frame.columns:
+        frame = frame.with_columns(pl.col(ID).cast(pl.String))
+    return frame if frame.height else None
+
+
+def _plot_metadata(name: str, path: Path) -> dict:
+    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
+            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+
+
+def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(pl.Float64).round(4))
+
+
+# --- assets ---------------------------------------------------------------------------------------------
+
+
+def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
+    @dg.asset(
+        name="value_model",
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, ORDERS_KEY],
+        kinds={"mlflow", "scipy"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="Customer value model: BG/NBD (purchases and dropout) + Gamma-Gamma (order value) by maximum "
+                    "likelihood, with a seasonal clock when a year of history says it helps, on the completed "
+                    "orders up to the latest as-of date; evaluated on the last churn-window before it against "
+                    "the naive baseline and the champion; registered in MLflow as `customer_value_model` "
+                    "(see PROMOTION_RULE).",
+        check_specs=[dg.AssetCheckSpec(GATE_CHECK, asset="value_model", blocking=False,
+                                       description="The model that serves after the promotion decision beats the "
+                                                   "naive baseline (historical rate x horizon, historical mean "
+                                                   "order value) on the holdout: orders MAE and value MAE. "
+                                                   "Warns otherwise.")],
+    )
+    @degrade_on_failure
+    def value_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
+        knobs = value_knobs()
+        client = warehouse.client()
+        as_of = latest_as_of(client)
+        orders = read_orders(client, as_of)
+        horizon = knobs.horizon_days
+        calibration_end = as_of - dt.timedelta(days=horizon)
+        options = _fit_options(knobs)
+        try:
+            summary, actual = split_in_time(orders, calibration_end, horizon, observed_until=as_of, **COLUMNS)
+            holdout_model = fit_value_model(orders.filter(pl.col("order_date") <= calibration_end),
+                                            as_of=calibration_end, **COLUMNS, **options)
+            model = fit_value_model(orders, as_of=as_of, **COLUMNS, **options)
+        except ValueError as error:
+            raise dg.Failure(description=f"value model training failed on the orders up to {as_of}: {error}") from error
+        challenger_eval = evaluate_holdout(holdout_model, summary, actual, horizon, as_of=calibration_end)
+
+        champion = registry.load_champion(MODEL_NAME)
+        champion_version_before = champion[1] if champion else None
+        champion_eval, champion_error = None, None
+        if champion is not None:
+            try:
+                champion_eval = evaluate_holdout(champion[0], summary, actual, horizon, as_of=calibration_end)
+            except (ValueError, AttributeError) as error:
+                champion_error = f"{type(error).__name__}: {error}"
+        decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_tolerance, champion_error)
+        context.log.info(decision.reason)
+
+        stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S%f}"
+        plots = write_plots(challenger_eval, Path(warehouse.home) / "plots" / GROUP / f"model_{stamp}")
+        by_frequency = _rounded(challenger_eval["by_frequency"])
+        calibration = _rounded(challenger_eval["p_alive_calibration"])
+        report = {
+            **model.report,
+            "holdout": {"calibration_end": str(calibration_end), "window_days": horizon,
+                        "fitted_report": holdout_model.report, **_flat_eval(challenger_eval)},
+            "metrics": challenger_eval["model"],
+            "baseline": {"naive": challenger_eval["naive"]},
+            "promotion": {"rule": PROMOTION_RULE, "tolerance": knobs.promotion_tolerance,
+                          "champion_version": champion_version_before,
+                          "champion": None if champion_eval is None else _flat_eval(champion_eval),
+                          "champion_error": champion_error, "promote": decision.promote, "reason": decision.reason},
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            tables = Path(tmp) / "holdout_tables.md"
+            tables.write_text("## By calibration frequency\n\n" + markdown_table(by_frequency)
+                              + "\n\n## P(alive) calibration\n\n" + markdown_table(calibration) + "\n")
+            bg, gg = model.report["bgnbd"], model.report["gamma_gamma"]
+            logged = registry.log_and_register(
+                MODEL_NAME, model, report, decision,
+                params={"as_of": as_of, "horizon_days": horizon, "calibration_end": calibration_end,
+                        "seasonal_setting": knobs.seasonal, "seasonal_used": model.report["seasonal"]["used"],
+                        "seasonal_decision": model.report["seasonal"]["decision"],
+                        "purchase_model": knobs.purchase_model, "value_basis": model.value_basis,
+                        "customers": model.report["customers"], "repeat_buyers": model.report["repeat_buyers"],
+                        "r": bg["r"], "alpha_days": bg["alpha_days"], "a": bg["a"], "b": bg["b"],
+                        "p": gg["p"], "q": gg["q"], "gamma": gg["gamma"],
+                        "promotion_tolerance": knobs.promotion_tolerance},
+                artifacts={**plots, "holdout_tables": tables},
+                tags={"as_of": str(as_of), "model": model.name},
+                pip_requirements=["mlflow", "polars", "numpy", "scipy"],
+            )
+        serving_eval = challenger_eval if logged.promoted else champion_eval
+        serving_version = logged.version if logged.promoted else champion_version_before
+        gate = gate_result(serving_eval, serving_version, decision)
+        m, n = challenger_eval["model"], challenger_eval["naive"]
+        yield dg.MaterializeResult(
+            metadata={
+                "as_of": str(as_of),
+                "holdout_window": f"{calibration_end + dt.timedelta(days=1)}..{as_of}",
+                "holdout_customers": challenger_eval["customers"],
+                "customers": model.report["customers"],
+                "repeat_buyers": model.report["repeat_buyers"],
+                "model": model.report["model"],
+                "seasonal": model.report["seasonal"]["decision"],
+                **{f"holdout_{k}": v for k, v in m.items() if _finite(v) is not None},
+                **{f"naive_{k}": v for k, v in n.items() if _finite(v) is not None},
+                "parameters": dg.MetadataValue.json(registry._jsonable({"bgnbd": model.report["bgnbd"],
+                                                                        "gamma_gamma": model.report["gamma_gamma"]})),
+                "by_frequency": dg.MetadataValue.md(markdown_table(by_frequency)),
+                "p_alive_calibration": dg.MetadataValue.md(markdown_table(calibration)),
+                "decision_reason": decision.reason,
+                "promoted": logged.promoted,
+                "mlflow_run_id": logged.run_id,
+                "model_version": logged.version,
+                "champion_version": serving_version if serving_version is not None else -1,
+                "promotion_rule": PROMOTION_RULE,
+                "fit_seconds": model.report["fit_seconds"],
+                **{key: value for name, path in plots.items() for key, value in _plot_metadata(name, path).items()},
+            },
+            check_results=[gate],
+        )
+
+    @dg.asset(
+        key=VALUE_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[FEATURES_KEY, ORDERS_KEY, value_model],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"mlflow", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="One row per customer with a completed order on or before the as-of date: customer_id, "
+                    "as_of_date, p_alive, expected_orders and expected_value over horizon_days (the churn window), "
+                    "clv_12m (12 months, discounted), model_name, model_version; then p_order (P(an order in the "
+                    "horizon)), expected_order_value and the purchase summary scored (orders = purchase days, "
+                    "days_since_first / _last, total / mean values). Scored by the champion from orders up to "
+                    "that day only.",
+        check_specs=[dg.AssetCheckSpec(RANGE_CHECK, asset=VALUE_KEY,
+                                       description="Probabilities in [0, 1]; expected orders, value and CLV "
+                                                   "finite and >= 0 (WARN).")],
+    )
+    @degrade_on_failure
+    def customer_value(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
+        knobs = value_knobs()
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        champion = registry.load_champion(MODEL_NAME)
+        if champion is None:
+            raise dg.Failure(description=f"no `{MODEL_NAME}` version holds the champion alias: materialize "
+                                         "value_model first")
+        model, version = champion
+        frame = score_frame(model, read_orders(client, as_of), as_of, version, knobs)
+        check = range_check(frame)
+        replaced = client.replace_partitions(MARTS, "customer_value", frame, "as_of_date", as_of, as_of)
+        yield dg.MaterializeResult(
+            metadata={
+                **frame_metadata(frame.select(list(VALUE_SCHEMA)[:9])),
+                "table": f"{MARTS}.customer_value", "as_of_date": str(as_of), "rows_replaced": replaced,
+                "model_name": MODEL_NAME, "model_version": version, "horizon_days": knobs.horizon_days,
+                "total_expected_value": float(frame["expected_value"].sum()),
+                "total_clv_12m": float(frame["clv_12m"].sum()),
+                "mean_p_alive": float(frame["p_alive"].mean()),
+            },
+            check_results=[check],
+        )
+
+    @dg.asset(
+        key=TARGETS_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        deps=[customer_value, CHURN_SCORES_KEY, SEGMENTS_KEY, RECOMMENDATIONS_KEY],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"polars", "sql"},
+        freshness_policy=DAILY_FRESHNESS,
+        description="The retention worklist a CRM team exports: every scored customer ranked by value at risk = "
+                    "P(churn) x expected value over the churn window, with churn_probability (from the churn "
+                    "model; where it has no score, the value model's P(no order in the window), named in "
+                    "churn_probability_source), risk_level, top_reasons, segment_name, expected_value, clv_12m, "
+                    "p_alive and the top 3 recommended_products. Builds with nulls / empty lists where the churn, "
+                    "segment or recommendation tables are missing.",
+    )
+    @degrade_on_failure
+    def retention_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        as_of = dt.date.fromisoformat(context.partition_key)
+        client = warehouse.client()
+        value = _table_at(client, "customer_value", as_of)
+        if value is None:
+            raise dg.Failure(description=f"marts.customer_value has no rows for {as_of}: the value model did not "
+                                         "score that day (see customer_value)")
+        inputs = {"churn_scores": _table_at(client, "churn_scores", as_of,
+                                            "customer_id, churn_probability, risk_level, top_reasons, model_version"),
+                  "customer_segments": _table_at(client, "customer_segments", as_of, "customer_id, segment_name"),
+                  "product_recommendations": _table_at(client, "product_recommendations", as_of,
+                                                       "customer_id, product_id, rank")}
+        frame = build_targets(value, inputs["churn_scores"], inputs["customer_segments"],
+                              inputs["product_recommendations"], as_of)
+        missing = sorted(name for name, table in inputs.items() if table is None)
+        if missing:
+            context.log.warning(f"marts.retention_targets {as_of}: built without {', '.join(missing)}")
+        replaced = client.replace_partitions(MARTS, "retention_targets", frame, "as_of_date", as_of, as_of)
+        sources = dict(frame.group_by("churn_probability_source").len().iter_rows())
+        top = frame.head(10).select("rank", ID, pl.col("value_at_risk").round(2), pl.col("churn_probability").round(3),
+                                    "risk_level", "segment_name", pl.col("expected_value").round(2))
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(frame.height),
+            "table": f"{MARTS}.retention_targets", "as_of_date": str(as_of), "rows_replaced": replaced,
+            "missing_inputs": dg.MetadataValue.json(missing),
+            "churn_probability_sources": dg.MetadataValue.json(sources),
+            "total_value_at_risk": float(frame["value_at_risk"].sum()),
+            "top_10": dg.MetadataValue.md(markdown_table(top)),
+            "risk_rule": f"Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} <= High",
+        })
+
+    return [value_model, customer_value, retention_targets]
