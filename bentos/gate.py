@@ -64,6 +64,8 @@ def readable_validation_error(body: dict) -> dict:
             msg = str(item["msg"]).removeprefix("Value error, ")
             if not name and "customer_id" in msg and "features" in msg:
                 name = "customer_id or features"
+            elif not name and "customer_id" in msg and "summary" in msg:
+                name = "customer_id or summary"
             fields.append(name or "body")
             messages.append(f"{name or 'body'}: {msg}")
         return {"error": "invalid request: " + "; ".join(messages), "fields": fields, "detail": detail}

@@ -46,7 +46,8 @@ def _scored(champion, summary: pl.DataFrame, horizon: int, as_of, customer_id, s
                                    as_of=as_of).row(0, named=True)
     except ValueError as error:
         message = str(error).removesuffix(" (row 0)")
-        named = next((name for name in SUMMARY_FIELDS if message.startswith(name)), None)
+        found = [(message.find(name), name) for name in SUMMARY_FIELDS if name in message]
+        named = min(found)[1] if found else None
         raise RequestError(400, f"summary.{named}" if named else "summary", message) from error
     return {"customer_id": customer_id, "p_alive": row["p_alive"], "p_order": row["p_order"],
             "expected_orders": row["expected_orders"], "expected_order_value": row["expected_order_value"],
