@@ -201,9 +201,9 @@ def promotion_decision(challenger_eval: dict, champion_eval: dict | None, tolera
                                         f"holdout and the champion does ({PRIMARY_METRIC} {challenger:.4f} vs "
                                         f"champion {champion:.4f})", challenger, champion)
     if challenger <= champion * (1.0 + tolerance):
-        return registry.Decision(True, f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} on the "
-                                       f"same holdout: within the tolerance {tolerance:.0%}, the model re-estimated "
-                                       "on newer data replaces it", challenger, champion)
+        return registry.Decision(True, f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} "
+                                       f"on the same holdout: not worse by more than {tolerance:.0%}, so the model "
+                                       "re-estimated on newer data replaces it", challenger, champion)
     return registry.Decision(False, f"champion kept: challenger {PRIMARY_METRIC}={challenger:.4f} is worse than the "
                                     f"champion's {champion:.4f} by more than {tolerance:.0%} on the same holdout",
                              challenger, champion)
@@ -280,7 +280,8 @@ def build_targets(value: pl.DataFrame, churn: pl.DataFrame | None, segments: pl.
         frame = frame.with_columns(segment_name=pl.lit(None, pl.String))
     if recommendations is not None and recommendations.height:
         top = (recommendations.filter(pl.col("rank") <= 3).sort(ID, "rank")
-               .group_by(ID, maintain_order=True).agg(pl.col("product_id").cast(pl.String).alias("recommended_products")))
+               .group_by(ID, maintain_order=True)
+               .agg(pl.col("product_id").cast(pl.String).alias("recommended_products")))
         frame = frame.join(top, on=ID, how="left")
     else:
         frame = frame.with_columns(recommended_products=pl.lit(None, pl.List(pl.String)))

@@ -4,7 +4,8 @@ Inputs per customer at one cutoff (from purchases up to it): ``x`` repeat purcha
 ``t_x`` time from the first to the last purchase, ``T`` time from the first purchase to the cutoff. The four
 parameters (r, alpha: Gamma heterogeneity of the purchase rate; a, b: Beta heterogeneity of the dropout
 probability after each purchase) are fitted by maximum likelihood without labels, so fitting on a cutoff's own
-customers uses nothing after that cutoff.
+customers uses nothing after that cutoff. ``variant="mbgnbd"`` is MBG/NBD (Batislam et al. 2007): a customer can
+also drop out right after the first purchase, so one-time buyers are not certainly alive.
 
 Numerics (why this does not need a penalty to converge):
 - the likelihood is evaluated in logs with ``logaddexp`` (the two terms of one-time buyers' and repeat buyers'

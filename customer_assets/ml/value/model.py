@@ -305,7 +305,8 @@ def fit_value_model(transactions: pl.DataFrame, id_column: str = "customer_id", 
         use, decision = False, "forced off (seasonal=False)"
     elif history_days < seasonality.MIN_HISTORY_DAYS + validation_days:
         use, decision = False, (f"off: {history_days} days of history, fewer than a year plus the "
-                                f"{validation_days}-day validation window ({seasonality.MIN_HISTORY_DAYS + validation_days})")
+                                f"{validation_days}-day validation window "
+                                f"({seasonality.MIN_HISTORY_DAYS + validation_days})")
     else:
         use, validation = _validation(days, as_of, validation_days, id_column, value_basis, purchase_model)
         flat, with_clock = validation["flat"]["orders_rmse"], validation["seasonal"]["orders_rmse"]
@@ -317,7 +318,8 @@ def fit_value_model(transactions: pl.DataFrame, id_column: str = "customer_id", 
     spend = _fit_spend(summary, value_basis)
     orders = summary["orders"].to_numpy()
     report = {
-        "model": PURCHASE_MODEL_NAMES[purchase_model] + " + Gamma-Gamma" + (" on a seasonal clock" if index is not None else ""),
+        "model": (PURCHASE_MODEL_NAMES[purchase_model] + " + Gamma-Gamma"
+                  + (" on a seasonal clock" if index is not None else "")),
         "purchase_model": purchase_model,
         "implementation": IMPLEMENTATION,
         "why_implementation": WHY_IMPLEMENTATION,
