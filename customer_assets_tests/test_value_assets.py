@@ -97,6 +97,22 @@ def test_the_graph_builds_the_value_tables_and_the_model_beats_the_naive_baselin
     assert {"plots/value_by_frequency.png", "plots/value_p_alive_calibration.png"} <= artifacts
 
 
+def test_the_value_model_is_monitored_and_has_a_retraining_sensor(shared_home):
+    from customer_assets.definitions import build_definitions
+
+    settings = shared_home.settings
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def("retrain_value")
+    assert sensor is not None and "value_model" in sensor.description
+    warehouse = Warehouse(duckdb_path=settings.duckdb_path)
+    row = warehouse.read_table("marts", "model_monitoring", "model = ?", ["value"]).row(0, named=True)
+    trained = _materializations(shared_home.results)["value_model"]
+    assert row["champion_version"] == trained["champion_version"]
+    assert row["worst_feature"] in {"recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"}
+    drift = warehouse.read_table("marts", "drift_report")
+    assert drift.filter(pl.col("feature").str.starts_with("score:marts.customer_value.")).height == 1
+
+
 def test_retraining_compares_with_the_champion_and_the_worklist_builds_without_other_models(shared_home, tmp_path):
     home = copy_home(shared_home, tmp_path / "home").settings
     warehouse = Warehouse(duckdb_path=home.duckdb_path)

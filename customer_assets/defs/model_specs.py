@@ -4,7 +4,7 @@ The model modules are wired by other people and may not exist yet, so nothing he
 the training asset, the registered MLflow model, the scored table and where labels come from, and
 `build_automation` skips every part of a spec whose assets are not in the code location.
 
-Defaults cover churn, segmentation, recommendation and review sentiment. A JSON file named by
+Defaults cover churn, segmentation, recommendation, review sentiment and customer value. A JSON file named by
 CUSTOMER_ML_MODEL_SPECS replaces them (a list of objects with the fields of `ModelSpec`; `labels` and
 `performance` as nested objects or null).
 """
@@ -98,6 +98,14 @@ DEFAULT_MODEL_SPECS: tuple[ModelSpec, ...] = (
         name="sentiment", training_asset="sentiment_model", registry_name="review_sentiment",
         score_table="marts.review_sentiment", score_columns=("sentiment_score", "sentiment_label"),
         labels=LabelSource("staging.stg_reviews", "review_date"), new_labels_threshold=1000,
+    ),
+    # Customer value learns from every completed order, so new orders are its new labels; realized performance
+    # (predicted vs actual orders over the horizon) is judged by the training asset's own holdout, not here.
+    ModelSpec(
+        name="value", training_asset="value_model", registry_name="customer_value_model",
+        score_table="marts.customer_value", score_columns=("expected_value", "expected_orders", "p_alive"),
+        key_features=("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"),
+        labels=LabelSource("staging.stg_orders", "order_date"), new_labels_threshold=2000,
     ),
 )
 
