@@ -423,3 +423,28 @@ def test_popularity_recommender_is_the_baseline_itself(data, split):
     ranked = [popularity.get(p, 0) for p in listed["product_id"]]
     assert ranked == sorted(ranked, reverse=True)
     assert model.similar_products([listed["product_id"][0]], k=5).height == 5
+
+
+def test_successive_halving_judges_the_best_third_on_every_fold_and_the_rest_on_the_newest():
+    from customer_assets.ml.recommend.recommender import _successive_halving
+
+    configs = [({"l2": l2}, h) for h in (None, 90.0) for l2 in (1.0, 2.0, 3.0)]
+    newest_fold = {0: 0.5, 1: 0.9, 2: 0.1, 3: 0.8, 4: 0.2, 5: 0.3}  # by config position
+    pooled = {0: 0.6, 1: 0.4, 2: 0.0, 3: 0.7, 4: 0.0, 5: 0.0}
+    calls = []
+
+    def evaluate(config, folds):
+        i = configs.index(config)
+        calls.append((i, len(folds)))
+        return {"ndcg@10": newest_fold[i] if len(folds) == 1 else pooled[i]}
+
+    known = {(repr({"l2": 1.0}), None): {"ndcg@10": 0.6}}  # config 0, already pooled by the candidate step
+    rows = _successive_halving(configs, ["newest", "b", "c", "d"], evaluate, known)
+    # Five new configs: all on the newest fold, the best third (two: 1 and 3) on all four; config 0 is reused.
+    assert sorted(calls) == [(1, 1), (1, 4), (2, 1), (3, 1), (3, 4), (4, 1), (5, 1)]
+    assert [r["folds_evaluated"] for r in rows] == [4, 4, 1, 4, 1, 1]
+    assert [r["ndcg@10"] for r in rows] == [0.6, 0.4, 0.1, 0.7, 0.2, 0.3]
+    # One fold, or few configs: everything on every fold.
+    calls.clear()
+    assert all(r["folds_evaluated"] == 1 for r in _successive_halving(configs, ["only"], evaluate, {}))
+    assert len(calls) == 6
