@@ -150,3 +150,80 @@ def test_dates_before_1970_or_after_today_name_rows(tmp_path, clean_tables, bad_
     message = _error(tmp_path, with_change(clean_tables, "orders", orders))
     assert "orders.csv" in message and "'order_ts'" in message and "before 1970-01-01 or after today" in message
     assert "'row': 3" in message and f"datetime({int(bad_ts[:4])}," in message
+
+
+@pytest.mark.parametrize("bad_ts", ["9999-12-31 00:00:00"])
+def test_far_future_timestamp_is_rejected(tmp_path, clean_tables, bad_ts):
+    # A 9999-12-31 placeholder once became the as-of date and poisoned the landing snapshot.
+    test_dates_before_1970_or_after_today_name_rows(tmp_path, clean_tables, bad_ts)
+
+
+@pytest.mark.parametrize("spelling", ["inf", "-inf", "Infinity", "-INFINITY", "nan", "NaN", "NAN"])
+@pytest.mark.parametrize(("table", "column"), [("order_items", "unit_price"), ("products", "price"),
+                                               ("order_items", "quantity"), ("reviews", "rating")])
+def test_non_finite_numbers_name_file_column_and_rows(tmp_path, clean_tables, table, column, spelling):
+    frame = clean_tables[table].with_columns(pl.col(column).cast(pl.String))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(spelling))
+                               .otherwise(column).alias(column))
+    message = _error(tmp_path, with_change(clean_tables, table, frame))
+    assert f"{table}.csv" in message and f"'{column}'" in message and "'row': 2" in message
+
+
+def test_non_finite_numbers_in_typed_parquet(tmp_path, clean_tables):
+    items = clean_tables["order_items"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(float("inf")).otherwise("unit_price").alias("unit_price"))
+    with pytest.raises(ContractError) as info:
+        load_folder(write_folder(tmp_path / "in", with_change(clean_tables, "order_items", items), "parquet"))
+    message = str(info.value)
+    assert "order_items.parquet" in message and "'unit_price'" in message and "not finite" in message
+
+
+def test_duplicated_header_column(tmp_path, clean_tables):
+    folder = write_folder(tmp_path / "in", clean_tables)
+    orders = clean_tables["orders"].with_columns(pl.col("order_id").alias("order_id_again"))
+    orders.write_csv(folder / "orders.csv")
+    text = (folder / "orders.csv").read_text().replace("order_id_again", "order_id", 1)
+    (folder / "orders.csv").write_text(text)
+    with pytest.raises(ContractError) as info:
+        load_folder(folder)
+    assert "orders.csv" in str(info.value) and "repeats column(s) order_id" in str(info.value)
+
+
+@pytest.mark.parametrize(("make_bad", "words"), [
+    (lambda path: path.write_bytes(b""), "empty"),
+    (lambda path: path.write_bytes(b"order_id,customer_id,order_ts\nO-1,C-\xff\xfe,2024-01-01\n"), "UTF-8"),
+    (lambda path: (path.unlink(), path.mkdir()), "not a regular file"),
+])
+def test_unreadable_files_name_the_file(tmp_path, clean_tables, make_bad, words):
+    folder = write_folder(tmp_path / "in", clean_tables)
+    make_bad(folder / "orders.csv")
+    with pytest.raises(ContractError) as info:
+        load_folder(folder)
+    assert f"{folder / 'orders.csv'}" in str(info.value) and words in str(info.value)
+
+
+def test_unknown_table_file_is_noted(tmp_path, clean_tables):
+    folder = write_folder(tmp_path / "in", clean_tables)
+    (folder / "coupons.csv").write_text("coupon_id\nX\n")
+    notes = load_folder(folder).notes
+    assert any("coupons.csv" in note and "customers, products, orders" in note for note in notes)
+
+
+@pytest.mark.parametrize("variant", ["bom", "crlf", "quoted_newline"])
+def test_bom_crlf_and_quoted_newlines_are_accepted(tmp_path, clean_tables, variant):
+    folder = write_folder(tmp_path / "in", clean_tables)
+    path = folder / "products.csv"
+    if variant == "quoted_newline":
+        products = clean_tables["products"].with_columns(
+            pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("two\nlines")).otherwise("description")
+            .alias("description"))
+        products.write_csv(path)
+    text = path.read_text()
+    if variant == "crlf":
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+    if variant == "bom":
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    loaded = load_folder(folder)
+    assert loaded.tables["products"].height == clean_tables["products"].height
+    if variant == "quoted_newline":
+        assert "two\nlines" in loaded.tables["products"]["description"].to_list()

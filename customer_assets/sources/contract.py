@@ -272,6 +272,15 @@ def check_values(contract: TableContract, frame: pl.DataFrame, file: str) -> lis
             if dups:
                 violations.append(Violation(contract.name, file, col.name, f"{dups} row(s) share a duplicate id",
                                             _examples(frame, dup_mask, [col.name])))
+        if col.dtype == pl.Float64:
+            # inf and NaN parse as numbers ("inf", "-Infinity", "nan" in any case) and pass every range
+            # check, then break model training downstream: no numeric column may hold them.
+            non_finite = (c.is_infinite() | c.is_nan()).fill_null(False)
+            count = frame.select(non_finite.sum()).item()
+            if count:
+                violations.append(Violation(contract.name, file, col.name,
+                                            f"{count} value(s) are not finite numbers (inf or NaN)",
+                                            _examples(frame, non_finite, [col.name])))
         if col.min_value is not None or col.max_value is not None:
             out = pl.lit(False)
             if col.min_value is not None:

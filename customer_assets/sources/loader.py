@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,13 @@ class SourceTables:
     dropped_orphans: dict[str, int] = field(default_factory=dict)
 
 
+SUFFIXES = (".parquet", ".csv", ".csv.gz")
+# Polars renames a repeated header name to "<name>_duplicated_<n>" instead of failing.
+DUPLICATED_HEADER = re.compile(r"^(?P<name>.+)_duplicated_\d+$")
+
+
 def find_file(folder: Path, table: str) -> Path | None:
-    for suffix in (".parquet", ".csv", ".csv.gz"):
+    for suffix in SUFFIXES:
         candidate = folder / f"{table}{suffix}"
         if candidate.exists():
             return candidate
@@ -33,21 +39,59 @@ def read_file(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False, try_parse_dates=False)
 
 
+def read_checked(table: str, path: Path) -> tuple[pl.DataFrame | None, list[c.Violation]]:
+    """The file's frame, or the reason it cannot be read in words that name the file (no Polars exception)."""
+    def problem(text: str) -> tuple[None, list[c.Violation]]:
+        return None, [c.Violation(table, str(path), None, text)]
+
+    if not path.is_file():
+        return problem("is not a regular file (a directory?): expected a csv or parquet file")
+    if path.stat().st_size == 0:
+        return problem("the file is empty (no header, no data rows)")
+    try:
+        frame = read_file(path)
+    except pl.exceptions.ComputeError as error:
+        if "utf-8" in str(error).lower():
+            return problem("is not valid UTF-8 text: save it as UTF-8 (Excel: 'CSV UTF-8')")
+        return problem(f"cannot be read: {str(error).strip().splitlines()[0]}")
+    except (pl.exceptions.PolarsError, OSError) as error:
+        return problem(f"cannot be read: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}")
+    repeated = sorted({m["name"] for col in frame.columns if (m := DUPLICATED_HEADER.match(col))
+                       and m["name"] in frame.columns})
+    if repeated:
+        return problem(f"the header repeats column(s) {', '.join(repeated)}: each column name must appear once")
+    return frame, []
+
+
+def unknown_table_files(folder: Path) -> list[str]:
+    """Data files in the folder whose name is not a contract table: named in a note, never silently skipped."""
+    known = {f"{name}{suffix}" for name in c.TABLE_ORDER for suffix in SUFFIXES}
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name.endswith(SUFFIXES) and p.name not in known)
+
+
 def load_folder(folder: Path, orphan_tolerance: float = 0.01) -> SourceTables:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"CUSTOMER_ML_SOURCE folder does not exist: {folder}")
-    raw, files, notes = {}, {}, []
+    raw, files, notes, unreadable = {}, {}, [], []
     for name in c.TABLE_ORDER:
         path = find_file(folder, name)
         if path is None:
             continue
         files[name] = str(path)
-        raw[name] = read_file(path)
+        frame, problems = read_checked(name, path)
+        unreadable += problems
+        if frame is not None:
+            raw[name] = frame
     for required in ("orders", "order_items"):
-        if required not in raw:
-            raise c.ContractError([c.Violation(required, str(folder / f"{required}.csv"), None,
-                                               "required file is missing (csv or parquet)")])
+        if required not in files:
+            unreadable.append(c.Violation(required, str(folder / f"{required}.csv"), None,
+                                          "required file is missing (csv or parquet)"))
+    if unreadable:
+        raise c.ContractError(unreadable)
+    for unknown in unknown_table_files(folder):
+        notes.append(f"ignored {folder / unknown}: not a known table ({', '.join(c.TABLE_ORDER)})")
     return validate(raw, files, orphan_tolerance, notes)
 
 
