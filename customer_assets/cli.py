@@ -8,7 +8,9 @@ import argparse
 import datetime as dt
 import os
 import sys
+import traceback
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
@@ -112,6 +114,20 @@ def degraded_lines(results) -> list[str]:
             for m in materializations if DEGRADED in m.metadata]
 
 
+def write_run_log(results, settings, started: dt.datetime, error: BaseException | None = None) -> Path | None:
+    """Every failed step's full traceback (and an unexpected error's) in one file under the home, or None."""
+    failures = events(results, "STEP_FAILURE")
+    if not failures and error is None:
+        return None
+    settings.run_log_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.run_log_dir / f"run-{started:%Y%m%dT%H%M%S}-{os.getpid()}.log"
+    parts = [f"== {event.step_key}\n{event.event_specific_data.error.to_string()}" for event in failures]
+    if error is not None:
+        parts.append("== customer_assets.cli\n" + "".join(traceback.format_exception(error)))
+    path.write_text("\n".join(parts))
+    return path
+
+
 def summary(results, settings) -> str:
     from customer_assets.warehouse.client import Warehouse
 
@@ -172,17 +188,24 @@ def main(argv=None) -> int:
     from customer_assets.config import load_settings
 
     started = dt.datetime.now()
+    settings = None
     try:
         settings = load_settings()
         # Keep going past a failed step so every independent asset is still built, then report it and exit 1.
         results = run_all(settings, raise_on_error=False)
         print(summary(results, settings))
+        log = write_run_log(results, settings, started)
+        if log is not None:
+            print(f"\nFull tracebacks of the failed steps: {log}")
     except RunStopped as stopped:
         print(f"\ncustomer-ml: stopped: {stopped}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - the user gets one line; the log keeps the traceback
-        print(f"\ncustomer-ml: stopped: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-              "\n  -> `make dev` shows the runs and their logs; report it with this line if it persists",
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        log = write_run_log([], settings, started, error) if settings is not None else None
+        print(f"\ncustomer-ml: stopped: {type(error).__name__}: {first}"
+              + (f"\n  -> traceback in {log}" if log else "")
+              + "\n  -> `make dev` shows the runs and their logs; report it with this line if it persists",
               file=sys.stderr)
         return 1
     print(f"\nDone in {(dt.datetime.now() - started).total_seconds():.0f} s.")

@@ -63,6 +63,11 @@ class Settings:
     def bench_dir(self) -> Path:
         return self.home / "bench"
 
+    @property
+    def run_log_dir(self) -> Path:
+        """Where `make run` writes each run's tracebacks, so the console shows only the summary."""
+        return self.home / "logs"
+
 
 def load_settings() -> Settings:
     home = Path(_env("CUSTOMER_ML_HOME", str(REPO_ROOT / ".customer_ml"))).expanduser().resolve()
