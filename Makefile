@@ -39,13 +39,14 @@ test: install
 	$(PY) -m pytest -q -p no:cacheprovider customer_assets_tests
 
 # Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
-# `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones.
-BENCH ?= foundation partitions churn segmentation recommend text value service
+# `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones. `postgres` times `make run`
+# on PostgreSQL beside DuckDB at 3,000 customers (`benchmarks/bench_postgres.py --customers 3000 100000` for more).
+BENCH ?= foundation partitions churn segmentation recommend text value service postgres
 BENCH_ROWS ?= 1000000
 bench: install
 	@set -e; for name in $(BENCH); do \
 	  echo "== benchmarks/bench_$$name.py"; \
-	  if [ $$name = foundation ] || [ $$name = service ] || [ $$name = partitions ]; then $(PY) benchmarks/bench_$$name.py; \
+	  if [ $$name = foundation ] || [ $$name = service ] || [ $$name = partitions ] || [ $$name = postgres ]; then $(PY) benchmarks/bench_$$name.py; \
 	  else $(PY) benchmarks/bench_$$name.py --rows $(BENCH_ROWS); fi; \
 	done
 
