@@ -128,6 +128,14 @@ def write_run_log(results, settings, started: dt.datetime, error: BaseException 
     return path
 
 
+def source_note_lines(results) -> list[str]:
+    """The source's notes (ignored files, derived tables, dropped orphans): said to the user, not only logged."""
+    materializations = [e.event_specific_data.materialization for e in events(results, "ASSET_MATERIALIZATION")]
+    notes = [m.metadata["notes"].value for m in materializations
+             if m.asset_key.to_user_string() == "source_snapshot" and "notes" in m.metadata]
+    return [line.removeprefix("- ") for text in notes for line in text.splitlines() if line.startswith("- ")]
+
+
 def summary(results, settings) -> str:
     from customer_assets.warehouse.client import Warehouse
 
@@ -141,6 +149,9 @@ def summary(results, settings) -> str:
     )
     for schema, table in tables.iter_rows():
         lines.append(f"  {schema}.{table:<32} {warehouse.row_count(schema, table):>12,}")
+    notes = source_note_lines(results)
+    if notes:
+        lines += ["", "Source notes:", *[f"  {note}" for note in notes]]
     evaluations = [e.event_specific_data for e in events(results, "ASSET_CHECK_EVALUATION")]
     passed, failures, warnings_ = 0, [], []
     for evaluation in evaluations:

@@ -6,8 +6,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from customer_assets.cli import source_note_lines
 from customer_assets.definitions import build_definitions
 from customer_assets.defs.raw_assets import RAW_TABLES
+from customer_assets.sources.synthetic import SyntheticSpec, generate
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import make_settings, reset_postgres_schemas
 
@@ -76,3 +78,17 @@ def test_load_source_failing_mid_load_keeps_the_old_source(tmp_path, monkeypatch
     assert not result.success
     for table in RAW_TABLES:  # none from the new source, not even the first one staged
         assert client.query(f"SELECT * FROM raw.{table}").equals(before[table]), table
+
+
+def test_unknown_table_file_is_said_in_the_run_summary(tmp_path):
+    folder = tmp_path / "source"
+    folder.mkdir()
+    for name, frame in generate(SyntheticSpec(customers=30, seed=4)).items():
+        frame.write_csv(folder / f"{name}.csv")
+    (folder / "coupons.csv").write_text("coupon_id\nX\n")
+    settings = make_settings(tmp_path / "home", source=str(folder))
+    result = build_definitions(settings).resolve_job_def("load_source").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    notes = source_note_lines([result])
+    assert any(str(folder / "coupons.csv") in note and "not a known table" in note for note in notes)
