@@ -84,3 +84,8 @@ def load_settings() -> Settings:
         churn_window_days=int(_env("CUSTOMER_ML_CHURN_WINDOW_DAYS", "90")),
         orphan_tolerance=float(_env("CUSTOMER_ML_ORPHAN_TOLERANCE", "0.01")),
     )
+
+
+def api_key() -> str | None:
+    """The shared key the scoring service and the app ask for (CUSTOMER_ML_API_KEY); None leaves them open."""
+    return _env("CUSTOMER_ML_API_KEY")
