@@ -241,6 +241,8 @@ def champions(tracking_uri: str, artifact_root: Path) -> pd.DataFrame:
     """Each registered model's champion version and its metrics (baseline metrics beside them when logged)."""
     from customer_assets.mlops import registry
 
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        return pd.DataFrame(columns=["model", "version", "metric", "champion", "baseline"])  # never create one
     registry.configure(tracking_uri, artifact_root)
     rows = []
     for name in MODEL_NAMES:
