@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve eval
+.PHONY: install run dev test bench lock clean serve bench-serve eval app
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ eval: install
 # Live scoring on 127.0.0.1:3001 over this home's online snapshot and MLflow champions (`make run` first).
 serve: install
 	$(VENV)/bin/bentoml serve bentos.service:CustomerML --host 127.0.0.1 --port 3001
+
+# The business app on http://127.0.0.1:8501 over this home's online snapshot and MLflow (read-only; `make run` first).
+app: install
+	$(PY) -m streamlit run customer_assets/app/main.py --server.address 127.0.0.1 --server.port 8501 \
+	  --server.headless true --browser.gatherUsageStats false
 
 # Latency and throughput of the live service beside a trivial BentoML service (builds its own home).
 bench-serve: install
