@@ -12,6 +12,7 @@ without failing a request.
 POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
 /predict/segment, /recommendations, /similar-products, /predict/sentiment, /predict/value; GET
 /retention-targets?limit=N (the ranked worklist, 1-1000, default 50), /models, /models/{name},
+/metrics/predictions and /metrics/models (JSON summaries for people),
 /healthz, /readyz (200 once the snapshot and every required champion are loaded; names missing models), /metrics.
 Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
 503 not loaded yet. Never a 500 for bad input.
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from bentos.gate import Gate, provide_readiness
+from bentos.summaries import PredictionLog, models_summary
 from bentos.schemas import (
     MAX_BATCH_ROWS,
     ChurnBatchRequest,
@@ -80,6 +82,7 @@ class CustomerML:
         settings = load_settings()
         self.required = required_models()
         self.metrics = metrics()
+        self.prediction_log = PredictionLog()
         self.loader = StateLoader(snapshots.online_dir(settings.home),
                                   LazyMlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
@@ -110,6 +113,7 @@ class CustomerML:
 
     def _count(self, model: str, n: int = 1) -> None:
         self.metrics.predictions.labels(model=model).inc(n)
+        self.prediction_log.count(model, n)
 
     def _answer(self, lookup, response_type, model: str, predictions: int = 1):
         """One lookup on the loaded state: a RequestError becomes its 4xx; an answer counts its predictions."""
@@ -125,6 +129,7 @@ class CustomerML:
     def _churn_out(self, results) -> list[dict]:
         for result in results:
             self.metrics.churn_probability.observe(result.churn_probability)
+            self.prediction_log.churn_probability(result.churn_probability)
         self._count("churn_model", len(results))
         return [r.as_dict() for r in results]
 
@@ -262,6 +267,16 @@ class CustomerML:
                                                        "created_at": snap.manifest.get("created_at"),
                                                        "rows": snap.rows},
                 "problems": state.problems}
+
+    @reads.get("/metrics/predictions")
+    def prediction_summary(self):
+        """Predictions per model since start and the churn probabilities served (ten bins), as JSON."""
+        return self.prediction_log.summary()
+
+    @reads.get("/metrics/models")
+    def model_summary(self):
+        """Each loaded champion's version and holdout metrics and the snapshot served, as JSON."""
+        return models_summary(self.loader.state)
 
     def _readiness(self) -> tuple[int, dict]:
         """GET /readyz (answered by the Gate middleware): 200 once the snapshot and every required model (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are
