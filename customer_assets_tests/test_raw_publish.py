@@ -58,8 +58,11 @@ def test_a_failed_set_leaves_every_previous_table(warehouse, monkeypatch):
                             "WHERE table_schema = 'raw' AND table_name LIKE '%staging%'")
     assert left == 0
     monkeypatch.undo()
+    # A kill -9 mid-staging skips the cleanup: the next publish removes what it left.
+    warehouse.execute('CREATE TABLE raw."orders__staging_0123abcd" AS SELECT 1 AS x')
     warehouse.replace_tables("raw", {t: pl.DataFrame({"source": ["new"]}) for t in tables})
     assert all(source_of(warehouse, t) == ["new"] for t in tables)
+    assert not warehouse.table_exists("raw", "orders__staging_0123abcd")
 
 
 def test_load_source_failing_mid_load_keeps_the_old_source(tmp_path, monkeypatch):

@@ -149,6 +149,7 @@ class Warehouse:
         staged = {table: f"{table}__staging_{suffix}" for table in frames}
         with self.connect() as con:
             self._ensure_schema(con, schema)
+            self._drop_leftover_staging(con, schema, list(frames))
             try:
                 for table, frame in frames.items():
                     self._create_from_frame(con, schema, staged[table], frame)
@@ -164,6 +165,20 @@ class Warehouse:
                 self._commit(con)
                 raise
             self._analyze(con, schema, list(frames))
+
+    def _drop_leftover_staging(self, con, schema: str, tables: list[str]) -> None:
+        """Staging copies of these tables left by a killed load (a kill skips the cleanup in replace_tables)."""
+        leftover = re.compile(rf"({'|'.join(re.escape(t) for t in tables)})__staging_[0-9a-f]{{8}}")
+        sql = f"SELECT table_name FROM information_schema.tables WHERE table_schema = {self._p}"
+        if self.backend == "duckdb":
+            names = [row[0] for row in con.execute(sql, [schema]).fetchall()]
+        else:
+            cur = con.cursor()
+            cur.execute(sql, [schema])
+            names = [row[0] for row in cur.fetchall()]
+        for name in filter(leftover.fullmatch, names):
+            self._exec(con, f"DROP TABLE IF EXISTS {qualified(schema, name)}")
+        self._commit(con)
 
     def _analyze(self, con, schema: str, tables: list[str]) -> None:
         """PostgreSQL plans from statistics: a freshly loaded table without them is guessed at a handful of
