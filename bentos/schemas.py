@@ -139,6 +139,8 @@ class ModelInfo(BaseModel):
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     snapshot: dict | None
+    pinned: dict[str, int] = Field(default_factory=dict, description="Models pinned to a version (POST "
+                                   "/models/{name}/load), served instead of their champion until unpinned.")
     problems: dict[str, str] = Field(default_factory=dict, description="What could not be loaded, and why.")
 
 
@@ -207,3 +209,7 @@ class RetentionTargetsResponse(BaseModel):
     count: int
     total: int
     targets: list[RetentionTarget]
+
+
+class PinRequest(Strict):
+    version: int = Field(ge=1, strict=True, description="A registered version of the model to serve.")

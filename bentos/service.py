@@ -12,7 +12,9 @@ without failing a request.
 POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
 /predict/segment, /recommendations, /similar-products, /predict/sentiment, /predict/value; GET
 /retention-targets?limit=N (the ranked worklist, 1-1000, default 50), /models, /models/{name},
-/metrics/predictions and /metrics/models (JSON summaries for people),
+/metrics/predictions and /metrics/models (JSON summaries for people); POST /models/{name}/load {"version": N}
+pins a registered version (rollback) until DELETE /models/{name}/pin (pins are per process: a restart serves
+the champions again),
 /healthz, /readyz (200 once the snapshot and every required champion are loaded; names missing models), /metrics.
 Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
 503 not loaded yet. Never a 500 for bad input.
@@ -29,6 +31,7 @@ from starlette.responses import JSONResponse
 
 from bentos.gate import Gate, provide_readiness
 from bentos.summaries import PredictionLog, models_summary
+from customer_assets.serving.pins import PinnedModelSource
 from bentos.schemas import (
     MAX_BATCH_ROWS,
     ChurnBatchRequest,
@@ -36,6 +39,7 @@ from bentos.schemas import (
     ChurnRequest,
     ChurnResponse,
     ModelsResponse,
+    PinRequest,
     RecommendationRequest,
     RecommendationResponse,
     RetentionTargetsResponse,
@@ -83,8 +87,9 @@ class CustomerML:
         self.required = required_models()
         self.metrics = metrics()
         self.prediction_log = PredictionLog()
-        self.loader = StateLoader(snapshots.online_dir(settings.home),
-                                  LazyMlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root))
+        self.pins = PinnedModelSource(LazyMlflowModelSource(settings.mlflow_tracking_uri,
+                                                            settings.mlflow_artifact_root))
+        self.loader = StateLoader(snapshots.online_dir(settings.home), self.pins)
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
         self.poller = Poller(self.loader, poll_seconds(), on_refresh=self._update_gauges).start()
         provide_readiness(self._readiness)
@@ -266,7 +271,41 @@ class CustomerML:
                 "snapshot": None if snap is None else {"version": snap.version, "as_of": snap.as_of,
                                                        "created_at": snap.manifest.get("created_at"),
                                                        "rows": snap.rows},
-                "problems": state.problems}
+                "problems": state.problems, "pinned": self.pins.pins()}
+
+    @reads.post("/models/{name}/load")
+    def pin_model(self, name: str, request: PinRequest):
+        """Serve registered version `version` of `name` instead of its champion (rollback) until DELETE
+        /models/{name}/pin. The version is loaded before this answers; 404 for an unknown model or a version that
+        cannot be loaded (the previous one keeps serving)."""
+        from customer_assets.serving.state import MODEL_NAMES
+
+        if name not in MODEL_NAMES:
+            return _error(404, f"unknown model {name!r} (models: {', '.join(MODEL_NAMES)})", "name")
+        previous = self.pins.pins().get(name)
+        self.pins.pin(name, request.version)
+        self.loader.refresh()
+        champion = self.loader.state.champions.get(name)
+        if champion is None or champion.version != request.version:
+            problem = self.loader.state.problems.get(name, "it could not be loaded")
+            if previous is None:
+                self.pins.unpin(name)
+            else:
+                self.pins.pin(name, previous)
+            self.loader.refresh()
+            return _error(404, f"version {request.version} of {name} is not served: {problem}", "version")
+        self._update_gauges(self.loader.state)
+        return {"name": name, "pinned": request.version, "serving": champion.describe()}
+
+    @reads.delete("/models/{name}/pin")
+    def unpin_model(self, name: str):
+        """Back to the champion alias for `name`; 404 when it was not pinned."""
+        if self.pins.unpin(name) is None:
+            return _error(404, f"{name!r} is not pinned", "name")
+        self.loader.refresh()
+        self._update_gauges(self.loader.state)
+        champion = self.loader.state.champions.get(name)
+        return {"name": name, "pinned": None, "serving": None if champion is None else champion.describe()}
 
     @reads.get("/metrics/predictions")
     def prediction_summary(self):
