@@ -3,7 +3,8 @@
 Each run is the real command line in a fresh home; PostgreSQL gets a freshly created database, so nothing is
 cached from an earlier run. Prints the wall time of each and the ratio (the target is PostgreSQL within 3x).
 
-    .venv/bin/python benchmarks/bench_postgres.py [--customers 3000 100000] [--postgres postgresql+psycopg2://postgres@127.0.0.1:5432]
+    .venv/bin/python benchmarks/bench_postgres.py [--customers 3000 100000]
+        [--postgres postgresql+psycopg2://postgres@127.0.0.1:5432]
 """
 
 import argparse

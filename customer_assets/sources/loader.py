@@ -50,12 +50,11 @@ def read_checked(table: str, path: Path) -> tuple[pl.DataFrame | None, list[c.Vi
         return problem("the file is empty (no header, no data rows)")
     try:
         frame = read_file(path)
-    except pl.exceptions.ComputeError as error:
+    except (pl.exceptions.PolarsError, OSError) as error:
         if "utf-8" in str(error).lower():
             return problem("is not valid UTF-8 text: save it as UTF-8 (Excel: 'CSV UTF-8')")
-        return problem(f"cannot be read: {str(error).strip().splitlines()[0]}")
-    except (pl.exceptions.PolarsError, OSError) as error:
-        return problem(f"cannot be read: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}")
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return problem(f"cannot be read: {reason}")
     repeated = sorted({m["name"] for col in frame.columns if (m := DUPLICATED_HEADER.match(col))
                        and m["name"] in frame.columns})
     if repeated:
