@@ -7,7 +7,7 @@ history were measured first: Dagster writes one materialization event per partit
 default SQLite instance 480 days x 4 tables took more than 5 minutes (22 years would take over an hour), while
 the source snapshot is re-read whole every run anyway. History matters downstream, where every mart and score
 is partitioned by as-of date. Each table's Great Expectations suite runs before anything is written, and is
-reported as a blocking asset check: a failing suite leaves the previous table untouched.
+reported as a blocking asset check: a failing suite leaves every previous raw table untouched.
 """
 
 
