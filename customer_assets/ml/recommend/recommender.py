@@ -645,37 +645,63 @@ def fit_recommender(
                                            {}), fold) for fold in folds], BlendWeights(0, 0, 1), k)
 
     # 1. the collaborative model, each with its default (or given) parameters and no extra recency weighting
+    # (with one candidate there is nothing to choose: its configurations are judged in step 2 alone)
     candidate_metrics = {}
-    for name in names:
+    for name in names if len(names) > 1 else []:
         tick = time.perf_counter()
         probes = [(fit_on(fold, name, model_params.get(name, {}), None), fold) for fold in folds]
         fit_seconds = time.perf_counter() - tick
         candidate_metrics[name] = {**_validate_one(probes, BlendWeights(1, 0, 0), k),
                                    "fit_seconds": round(fit_seconds, 3)}
-    best = max(candidate_metrics[n][PRIMARY_METRIC] for n in names)
-    good_enough = [n for n in names if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
-    chosen = min(good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER),
-                                             names.index(n)))
+    if candidate_metrics:
+        best = max(candidate_metrics[n][PRIMARY_METRIC] for n in names)
+        good_enough = [n for n in names
+                       if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
+        chosen = min(good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER),
+                                                 names.index(n)))
+    else:
+        chosen = names[0]
     timings["candidates"] = time.perf_counter() - started - timings["prepare"]
 
     # 2. the chosen model's parameters and the recency weighting of its input, on the same folds
     base_params = model_params.get(chosen, {})
     configs = [(params, half_life) for half_life in interaction_options
                for params in (_param_grid(chosen, base_params) if tune else [base_params])]
-    tuning = _successive_halving(
-        configs, folds,
-        lambda config, on: _validate_one([(fit_on(fold, chosen, *config), fold) for fold in on],
-                                         BlendWeights(1, 0, 0), k),
-        known={(repr(base_params), None): candidate_metrics[chosen]})
+    kept_probes = None
+    if len(configs) == 1:
+        # A fixed recipe (a refit of a resolved one): fit once and keep the fold models for the blend step.
+        tick = time.perf_counter()
+        kept_probes = [(fit_on(fold, chosen, *configs[0]), fold) for fold in folds]
+        metrics = {**_validate_one(kept_probes, BlendWeights(1, 0, 0), k),
+                   "fit_seconds": round(time.perf_counter() - tick, 3)}
+        tuning = [{"params": configs[0][0], "interaction_half_life_days": configs[0][1], **metrics,
+                   "folds_evaluated": len(folds)}]
+    else:
+        tuning = _successive_halving(
+            configs, folds,
+            lambda config, on: _validate_one([(fit_on(fold, chosen, *config), fold) for fold in on],
+                                             BlendWeights(1, 0, 0), k),
+            known={(repr(base_params), None): candidate_metrics[chosen]} if chosen in candidate_metrics else {})
     # Ties (and anything within 0.5 %) go to the earlier, simpler configuration, among those seen on every fold.
     finalists = [t for t in tuning if t["folds_evaluated"] == len(folds)]
     top_score = max(t[PRIMARY_METRIC] for t in finalists)
     best_config = next(t for t in finalists if t[PRIMARY_METRIC] >= top_score * 0.995)
     chosen_params, chosen_half_life = best_config["params"], best_config["interaction_half_life_days"]
+    if chosen not in candidate_metrics:  # the candidate's untuned figures when judged, else the chosen ones
+        untuned = next((t for t in finalists if (t["params"], t["interaction_half_life_days"]) == (base_params, None)),
+                       best_config)
+        candidate_metrics[chosen] = {key: value for key, value in untuned.items()
+                                     if key not in ("params", "interaction_half_life_days", "folds_evaluated")}
     timings["tuning"] = time.perf_counter() - started - timings["prepare"] - timings["candidates"]
 
     # 3. blend weights (collaborative + content + popularity, the popularity recency-weighted or not)
-    probes = [(fit_on(fold, chosen, chosen_params, chosen_half_life, with_content=True), fold) for fold in folds]
+    if kept_probes is not None:
+        probes = kept_probes
+        for probe, _ in probes:
+            probe.content = content
+    else:
+        probes = [(fit_on(fold, chosen, chosen_params, chosen_half_life, with_content=True), fold)
+                  for fold in folds]
     popularity_weights = TUNED_POPULARITY_WEIGHTS if tune else None
     grid = weight_grid(True, content is not None, popularity_weights)
     blends, blend_table = {}, []
