@@ -14,7 +14,8 @@ POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS r
 /retention-targets?limit=N (the ranked worklist, 1-1000, default 50), /models, /models/{name},
 /metrics/predictions and /metrics/models (JSON summaries for people); POST /models/{name}/load {"version": N}
 pins a registered version (rollback) until DELETE /models/{name}/pin (pins are per process: a restart serves
-the champions again),
+the champions again); POST /batch/churn (CSV/Parquet body, see bentos/batch.py) -> job id, GET /batch/{id},
+GET /batch/{id}/result,
 /healthz, /readyz (200 once the snapshot and every required champion are loaded; names missing models), /metrics.
 Errors: 400 invalid input (names the field), 401 API key, 404 unknown customer/product/model, 413 too large,
 503 not loaded yet. Never a 500 for bad input.
@@ -26,10 +27,11 @@ import dataclasses
 import logging
 
 import bentoml
-from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse, Response
 
 from bentos.gate import Gate, provide_readiness
+from bentos.batch import BatchError, BatchJobs
 from bentos.summaries import PredictionLog, models_summary
 from customer_assets.serving.pins import PinnedModelSource
 from bentos.schemas import (
@@ -87,6 +89,7 @@ class CustomerML:
         self.required = required_models()
         self.metrics = metrics()
         self.prediction_log = PredictionLog()
+        self.batches = BatchJobs(lambda: self.loader.state)
         self.pins = PinnedModelSource(LazyMlflowModelSource(settings.mlflow_tracking_uri,
                                                             settings.mlflow_artifact_root))
         self.loader = StateLoader(snapshots.online_dir(settings.home), self.pins)
@@ -103,6 +106,7 @@ class CustomerML:
     @bentoml.on_shutdown
     def _stop(self) -> None:
         self.poller.stop()
+        self.batches.shutdown()
 
     def _update_gauges(self, state) -> None:
         m = self.metrics
@@ -306,6 +310,34 @@ class CustomerML:
         self._update_gauges(self.loader.state)
         champion = self.loader.state.champions.get(name)
         return {"name": name, "pinned": None, "serving": None if champion is None else champion.describe()}
+
+    @reads.post("/batch/churn", status_code=202)
+    async def submit_batch(self, request: Request):
+        """Score an uploaded CSV/Parquet file (the raw body) in the background; answers the job id (202)."""
+        try:
+            job = self.batches.submit(await request.body())
+        except BatchError as error:
+            return _error(error.status, error.message, "file")
+        return JSONResponse(job.describe(), status_code=202)
+
+    @reads.get("/batch/{job_id}")
+    def batch_status(self, job_id: str):
+        """The job's status; when done, `result` is the path of its CSV. 410 for a job from before a restart."""
+        try:
+            return self.batches.get(job_id).describe()
+        except BatchError as error:
+            return _error(error.status, error.message, "job_id")
+
+    @reads.get("/batch/{job_id}/result")
+    def batch_result(self, job_id: str):
+        """The scored rows as CSV (customer_id, churn_probability, risk_level, model_version, error)."""
+        try:
+            job = self.batches.get(job_id)
+        except BatchError as error:
+            return _error(error.status, error.message, "job_id")
+        if job.status != "done":
+            return _error(409, f"job {job_id} is {job.status}" + (f": {job.error}" if job.error else ""), "job_id")
+        return Response(job.result.write_csv(), media_type="text/csv")
 
     @reads.get("/metrics/predictions")
     def prediction_summary(self):

@@ -79,3 +79,83 @@ def test_model_summary_matches_the_registry(client):
         for metric, value in body["models"][name]["metrics"].items():
             assert registered[metric] == pytest.approx(value)
     assert body["models"][CHURN]["metrics"], "the churn champion has holdout metrics"
+
+
+# --- batch scoring of an uploaded file ------------------------------------------------------------------------
+
+
+def _wait_done(client, job_id: str) -> dict:
+    import time
+
+    for _ in range(600):
+        body = client.get(f"/batch/{job_id}").json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.1)
+    pytest.fail(f"batch job {job_id} did not finish: {body}")
+
+
+def test_batch_of_customer_ids_csv_and_feature_rows_parquet(client, home):
+    import io
+
+    import polars as pl
+
+    _, _, frames = snapshots.read_snapshot(snapshots.online_dir(home.home))
+    scores = frames["churn_scores"].head(25)
+    ids = [*scores["customer_id"].to_list(), "C9999999"]
+    upload = pl.DataFrame({"customer_id": ids}).write_csv().encode()
+    submitted = client.post("/batch/churn", content=upload, headers={"Content-Type": "text/csv"})
+    assert submitted.status_code == 202, submitted.text
+    done = _wait_done(client, submitted.json()["id"])
+    assert done["status"] == "done" and done["rows"] == 26 and done["scored"] == 25
+    result = pl.read_csv(io.BytesIO(client.get(done["result"]).content))
+    assert result["customer_id"].to_list() == ids
+    expected = dict(zip(scores["customer_id"], scores["churn_probability"]))
+    for row in result.head(25).iter_rows(named=True):
+        single = client.post("/predict/churn", json={"customer_id": row["customer_id"]}).json()
+        assert row["churn_probability"] == pytest.approx(single["churn_probability"])
+        assert row["churn_probability"] == pytest.approx(expected[row["customer_id"]], abs=1e-6)
+    assert "unknown customer" in result.row(25, named=True)["error"]
+
+    features = frames["features"].filter(pl.col("customer_id").is_in(scores["customer_id"].head(5).implode()))
+    buffer = io.BytesIO()
+    features.drop("as_of_date", "is_active").write_parquet(buffer)
+    submitted = client.post("/batch/churn", content=buffer.getvalue(),
+                            headers={"Content-Type": "application/octet-stream"})
+    assert submitted.status_code == 202, submitted.text
+    done = _wait_done(client, submitted.json()["id"])
+    assert done["status"] == "done", done
+    result = pl.read_csv(io.BytesIO(client.get(done["result"]).content))
+    assert result["customer_id"].to_list() == features["customer_id"].to_list()
+    assert result["churn_probability"].is_between(0, 1).all()
+
+
+def test_batch_rejects_bad_files_with_reasons(client, base_url):
+    bad = {
+        b"": "empty upload",
+        b"\x00\x01garbage\xff\xfe": "not a readable",
+        b"customer_id\n": "no rows",
+        b"PAR1 this is not parquet": "not a readable",
+        b"colour\nred\n": "customer_id column",
+    }
+    for body, reason in bad.items():
+        response = client.post("/batch/churn", content=body)
+        assert response.status_code == 400, (body, response.text)
+        assert reason in response.json()["error"], (body, response.json())
+    too_big = b"customer_id\n" + b"C0000001\n" * 300_000  # over the 2 MiB body limit
+    assert client.post("/batch/churn", content=too_big).status_code == 413
+
+
+def test_batch_ids_unknown_and_from_before_a_restart(client):
+    assert client.get("/batch/nonsense").status_code == 404
+    restarted = client.get("/batch/0123456789ab-feedfacecafe")
+    assert restarted.status_code == 410 and "restart" in restarted.json()["error"]
+
+
+def test_batch_job_with_an_unknown_feature_fails_and_says_which(client):
+    upload = b"customer_id,recency_days,not_a_feature\nC1,3,1\n"
+    submitted = client.post("/batch/churn", content=upload)
+    assert submitted.status_code == 202, submitted.text
+    done = _wait_done(client, submitted.json()["id"])
+    assert done["status"] == "failed" and "not_a_feature" in done["error"]
+    assert client.get(f"/batch/{done['id']}/result").status_code == 409
