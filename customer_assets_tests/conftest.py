@@ -1,6 +1,7 @@
 """Shared fixtures: a private home folder per test, small synthetic data, one built home shared by the test
 modules (read as is, or copied for a module that changes it), the real PostgreSQL server."""
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -168,3 +169,25 @@ def _move_mlflow_paths(database: Path, old: str, new: str) -> None:
                 con.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
                             f'WHERE instr("{column}", ?) > 0', [old, new, old])
     con.close()
+
+
+def server_env(home: Path, **extra) -> dict:
+    """Environment of a real scoring service over `home`: fast snapshot polling, no API key, MLflow from the home."""
+    return {"CUSTOMER_ML_HOME": str(home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5",
+            "CUSTOMER_ML_API_KEY": "", "MLFLOW_TRACKING_URI": "", **extra}
+
+
+@contextlib.contextmanager
+def serving(home: Path, log: Path, ready_path: str = "/readyz", **extra):
+    """A real `bentoml serve` on 127.0.0.1 over `home` (server_env plus `extra`): yields its base URL once
+    `ready_path` answers 200, stops it on exit."""
+    from bentos import launch
+
+    port = launch.free_port()
+    proc = launch.start(port, server_env(home, **extra), log=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        launch.wait_ready(url, proc, path=ready_path)
+        yield url
+    finally:
+        launch.stop(proc)

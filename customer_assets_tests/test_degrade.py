@@ -10,10 +10,9 @@ import dagster as dg
 import httpx
 import pytest
 
-from bentos import launch
 from customer_assets.cli import run_all, summary
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import make_settings
+from customer_assets_tests.conftest import make_settings, serving
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +69,7 @@ def test_a_model_that_cannot_train_degrades_and_everything_else_builds(degraded_
 
 def test_the_service_is_ready_with_the_models_it_has_and_names_the_missing_one(degraded_home, tmp_path):
     settings, _ = degraded_home
-    port = launch.free_port()
-    env = {"CUSTOMER_ML_HOME": str(settings.home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5",
-           "CUSTOMER_ML_API_KEY": "", "MLFLOW_TRACKING_URI": ""}
-    proc = launch.start(port, env, log=tmp_path / "server.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        launch.wait_ready(url, proc)
+    with serving(settings.home, tmp_path / "server.log") as url:
         with httpx.Client(base_url=url, timeout=15.0) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200
@@ -89,5 +82,3 @@ def test_the_service_is_ready_with_the_models_it_has_and_names_the_missing_one(d
             assert "churn" in churn.text
             segment = client.post("/predict/segment", json={"customer_id": "C0000001"})
             assert segment.status_code == 200
-    finally:
-        launch.stop(proc)

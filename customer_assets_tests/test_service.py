@@ -30,7 +30,7 @@ from customer_assets.serving.state import (
     load_snapshot,
 )
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings
+from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,7 @@ def home(shared_home, tmp_path_factory):
 
 
 def _server_env(settings, **extra) -> dict:
-    return {"CUSTOMER_ML_HOME": str(settings.home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5",
-            "CUSTOMER_ML_API_KEY": "", "MLFLOW_TRACKING_URI": "", **extra}
+    return server_env(settings.home, **extra)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bentos import launch
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.state import CHURN
-from customer_assets_tests.conftest import copy_home
+from customer_assets_tests.conftest import copy_home, serving
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +26,10 @@ def home(shared_home, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(home, tmp_path_factory):
     settings, _, _ = home
-    port = launch.free_port()
-    env = {"CUSTOMER_ML_HOME": str(settings.home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5",
-           "CUSTOMER_ML_API_KEY": "", "MLFLOW_TRACKING_URI": "", "CUSTOMER_ML_SERVE_REQUIRED_MODELS": CHURN}
-    proc = launch.start(port, env, log=tmp_path_factory.mktemp("pins-server") / "server.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        launch.wait_ready(url, proc)
-        with httpx.Client(base_url=url, timeout=30.0) as c:
-            yield c
-    finally:
-        launch.stop(proc)
+    log = tmp_path_factory.mktemp("pins-server") / "server.log"
+    with serving(settings.home, log, CUSTOMER_ML_SERVE_REQUIRED_MODELS=CHURN) as url, \
+            httpx.Client(base_url=url, timeout=30.0) as c:
+        yield c
 
 
 def _served(client) -> tuple[int, dict]:

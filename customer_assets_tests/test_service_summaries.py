@@ -4,10 +4,10 @@
 import httpx
 import pytest
 
-from bentos import launch
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.state import CHURN, MODEL_NAMES
+from customer_assets_tests.conftest import serving
 
 API_KEY = "summaries-key-123"
 
@@ -21,16 +21,9 @@ def home(shared_home):
 
 @pytest.fixture(scope="module")
 def base_url(home, tmp_path_factory):
-    port = launch.free_port()
-    env = {"CUSTOMER_ML_HOME": str(home.home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5",
-           "CUSTOMER_ML_API_KEY": API_KEY, "MLFLOW_TRACKING_URI": "", "CUSTOMER_ML_SERVE_REQUIRED_MODELS": CHURN}
-    proc = launch.start(port, env, log=tmp_path_factory.mktemp("summaries") / "server.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        launch.wait_ready(url, proc)
+    log = tmp_path_factory.mktemp("summaries") / "server.log"
+    with serving(home.home, log, CUSTOMER_ML_API_KEY=API_KEY, CUSTOMER_ML_SERVE_REQUIRED_MODELS=CHURN) as url:
         yield url
-    finally:
-        launch.stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import polars as pl
 import pytest
 import httpx
 
-from bentos import launch
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.state import VALUE, load_snapshot
 from customer_assets.warehouse.client import Warehouse
+from customer_assets_tests.conftest import serving
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +23,10 @@ def home(shared_home):
 
 @pytest.fixture(scope="module")
 def client(home, tmp_path_factory):
-    port = launch.free_port()
-    env = {"CUSTOMER_ML_HOME": str(home.home), "CUSTOMER_ML_SERVE_POLL_SECONDS": "0.5", "CUSTOMER_ML_API_KEY": "",
-           "MLFLOW_TRACKING_URI": "", "CUSTOMER_ML_SERVE_REQUIRED_MODELS": VALUE}
-    proc = launch.start(port, env, log=tmp_path_factory.mktemp("value-service") / "server.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        launch.wait_ready(url, proc)
-        with httpx.Client(base_url=url, timeout=15.0) as c:
-            yield c
-    finally:
-        launch.stop(proc)
+    log = tmp_path_factory.mktemp("value-service") / "server.log"
+    with serving(home.home, log, CUSTOMER_ML_SERVE_REQUIRED_MODELS=VALUE) as url, \
+            httpx.Client(base_url=url, timeout=15.0) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
