@@ -64,6 +64,27 @@ def _scores(settings, day) -> pl.DataFrame:
     return _warehouse(settings).read_table("marts", "churn_scores", "as_of_date = ?", [dt.date.fromisoformat(day)])
 
 
+def test_purchase_features_are_compared_and_travel_with_the_champion(built):
+    settings, _, results, _ = built
+    (meta,) = _materializations(results, "churn_model")
+    comparison = meta["purchase_features"]
+    assert set(comparison) >= {"kept", "reason", "without", "with", "bgnbd", "rule"}
+    assert comparison["kept"] is meta["purchase_features_kept"]
+    before, after = comparison["without"]["cv"]["pr_auc"], comparison["with"]["cv"]["pr_auc"]
+    assert comparison["kept"] == (after > before), comparison["reason"]
+    assert comparison["bgnbd"]["fit_rows"] > 0 and comparison["bgnbd"]["converged"]
+    model, _ = registry.load_champion(MODEL_NAME)
+    derived = {"bgnbd_p_alive", "bgnbd_expected_orders"}
+    # Callers send the inputs only; the model derives the two columns from its own fit when it kept them.
+    assert not derived & set(model.input_columns)
+    assert (derived <= set(model.feature_names)) == comparison["kept"] or not comparison["kept"]
+    features = _warehouse(settings).read_table("marts", "customer_features", "is_active")
+    assert "first_purchase_days" in features.columns and not derived & set(features.columns)
+    bad = features.filter(pl.col("first_purchase_days") < pl.col("recency_days"))
+    assert bad.is_empty(), bad.head()
+    assert model.predict_proba(features.select(model.input_columns)).shape == (features.height,)
+
+
 def test_first_model_is_champion_with_metrics_beside_their_baselines(built):
     settings, _, results, _ = built
     (meta,) = _materializations(results, "churn_model")

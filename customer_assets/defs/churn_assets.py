@@ -50,6 +50,7 @@ from customer_assets.ml.churn import (
     train_churn_model,
     write_plots,
 )
+from customer_assets.ml.churn.purchase_features import train_with_purchase_features
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
 
@@ -85,6 +86,11 @@ PROMOTION_RULE = (
 )
 
 
+PURCHASE_FEATURE_MODES = ("auto", "off")
+"""auto: train with and without the BG/NBD P(alive) / expected-orders features and keep them only when the
+cross-validated selection metric rises (ml/churn/purchase_features.py); off: never use them."""
+
+
 # --- knobs ----------------------------------------------------------------------------------------------
 
 
@@ -101,6 +107,7 @@ class ChurnKnobs:
     max_high_risk_jump: float = 0.10
     reasons_all_max_rows: int = 200_000
     reasons_top_share: float = 0.10
+    purchase_features: str = "auto"
 
 
 def churn_knobs() -> ChurnKnobs:
@@ -126,7 +133,11 @@ def churn_knobs() -> ChurnKnobs:
         max_high_risk_jump=env("MAX_HIGH_RISK_JUMP", base.max_high_risk_jump, float),
         reasons_all_max_rows=env("REASONS_ALL_MAX_ROWS", base.reasons_all_max_rows, int),
         reasons_top_share=env("REASONS_TOP_SHARE", base.reasons_top_share, float),
+        purchase_features=env("PURCHASE_FEATURES", base.purchase_features, str.lower),
     )
+    if knobs.purchase_features not in PURCHASE_FEATURE_MODES:
+        raise ValueError(f"CUSTOMER_ML_CHURN_PURCHASE_FEATURES must be one of {PURCHASE_FEATURE_MODES}, got "
+                         f"{knobs.purchase_features!r}")
     unknown = [f for f in knobs.families if f not in FAMILIES]
     if unknown or not knobs.families:
         raise ValueError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
@@ -364,7 +375,7 @@ def model_signature(model, sample: pl.DataFrame):
     """MLflow signature: the model's input columns -> P(churn), inferred from a few holdout rows."""
     from mlflow.models import infer_signature
 
-    inputs = sample.select(model.feature_names).head(20)
+    inputs = sample.select(model.input_columns).head(20)
     return infer_signature(inputs.to_pandas(), model.predict_proba(inputs))
 
 
@@ -397,12 +408,17 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         training_set = read_training_set(warehouse.client())
         holdout, holdout_cutoff = split_holdout(training_set)
         train_input = training_set.drop([c for c in knobs.drop_features if c in training_set.columns])
+        training = dict(label=LABEL, id_column=ID, seed=knobs.seed, time_column=TIME_COLUMN,
+                        families=knobs.families, search_budget_seconds=knobs.search_seconds,
+                        imbalance=knobs.imbalance, n_splits=knobs.n_splits, label_window_days=knobs.window_days,
+                        primary_metric=PRIMARY_METRIC)
+        purchase_comparison = {"kept": False, "reason": "CUSTOMER_ML_CHURN_PURCHASE_FEATURES=off"}
         try:
-            model = train_churn_model(
-                train_input, label=LABEL, id_column=ID, seed=knobs.seed, time_column=TIME_COLUMN,
-                families=knobs.families, search_budget_seconds=knobs.search_seconds, imbalance=knobs.imbalance,
-                n_splits=knobs.n_splits, label_window_days=knobs.window_days, primary_metric=PRIMARY_METRIC,
-            )
+            if knobs.purchase_features == "auto":
+                model, purchase_comparison = train_with_purchase_features(
+                    train_input, horizon_days=knobs.window_days, **training)
+            else:
+                model = train_churn_model(train_input, **training)
         except ValueError as error:
             raise dg.Failure(description=f"churn training failed on marts.churn_training_set: {error}") from error
         report = model.report
@@ -418,6 +434,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 champion_error = str(error)
         decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_margin, champion_error)
         context.log.info(decision.reason)
+        context.log.info(f"purchase-process features: {purchase_comparison['reason']}")
 
         stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S%f}"
         plots = write_plots(model, plots_dir(warehouse) / f"model_{stamp}")
@@ -432,6 +449,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                            if champion_eval else {})},
             "baseline": report["baselines"],
             "comparison": report["comparison_table"],
+            "purchase_features": purchase_comparison,
             "promotion": {"rule": PROMOTION_RULE, "margin": knobs.promotion_margin,
                           "champion_version": champion_version_before, "challenger": challenger_eval,
                           "champion": champion_eval, "champion_error": champion_error,
@@ -447,6 +465,8 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                         "imbalance": ",".join(knobs.imbalance), "search_budget_seconds": knobs.search_seconds,
                         "n_splits": knobs.n_splits, "seed": knobs.seed, "promotion_margin": knobs.promotion_margin,
                         "dropped_features": ",".join(knobs.drop_features),
+                        "purchase_features": knobs.purchase_features,
+                        "purchase_features_kept": purchase_comparison["kept"],
                         "chosen_family": report["chosen_family"], "chosen_imbalance": report["chosen_imbalance"],
                         "threshold": report["threshold"], "features": ",".join(model.feature_names),
                         "training_rows": report["split"]["training_rows"],
@@ -498,6 +518,8 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "explanations": report["explanations"]["note"],
                 "decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
                 "decision_reason": decision.reason,
+                "purchase_features_kept": purchase_comparison["kept"],
+                "purchase_features": dg.MetadataValue.json(registry._jsonable(purchase_comparison)),
                 "promoted": logged.promoted,
                 "mlflow_run_id": logged.run_id,
                 "model_version": logged.version,

@@ -346,8 +346,8 @@ class ServingState:
     def churn_from_features(self, payloads: list[dict], field_prefix: str = "features") -> list[ChurnResult]:
         champion = self.champion(CHURN)
         preparer = champion.model.preparer
-        frame = self._feature_frame(payloads, list(preparer.numeric_columns), list(preparer.categorical_levels),
-                                    field_prefix)
+        frame = self._feature_frame(payloads, list(preparer.input_numeric_columns),
+                                    list(preparer.categorical_levels), field_prefix)
         return score_churn(champion, frame)
 
     # --- segments ---------------------------------------------------------------------------------------

@@ -64,6 +64,12 @@ class ChurnModel:
         return self.preparer.source_columns
 
     @property
+    def input_columns(self) -> list[str]:
+        """Columns a caller supplies: ``feature_names`` less the derived purchase-process columns, plus their
+        inputs (``purchase_features.py``)."""
+        return self.preparer.input_numeric_columns + list(self.preparer.categorical_levels)
+
+    @property
     def model_feature_names(self) -> list[str]:
         """Columns of the model matrix (one-hot columns named ``column=level``)."""
         return self.preparer.feature_names

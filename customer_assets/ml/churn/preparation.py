@@ -113,10 +113,32 @@ class FeaturePreparer:
     categorical_levels: dict[str, list[str]] = field(default_factory=dict)
     dropped_columns: dict[str, str] = field(default_factory=dict)
     numeric_from_text: list[str] = field(default_factory=list)
+    derived: object | None = None
+    """Optional ``purchase_features.PurchaseProcessFeatures``: columns computed from other inputs before
+    anything else, so every caller (training, batch scores, the live service) gets them from one fit."""
 
     @property
     def source_columns(self) -> list[str]:
         return self.numeric_columns + list(self.categorical_levels)
+
+    @property
+    def derived_columns(self) -> list[str]:
+        from customer_assets.ml.churn.purchase_features import OUTPUT_COLUMNS
+
+        return list(OUTPUT_COLUMNS) if getattr(self, "derived", None) is not None else []
+
+    @property
+    def input_numeric_columns(self) -> list[str]:
+        """The numeric columns a caller supplies (the derived ones are computed from them)."""
+        derived = set(self.derived_columns)
+        inputs = [c for c in self.numeric_columns if c not in derived]
+        if derived:
+            inputs += [c for c in self.derived.input_columns if c not in inputs]
+        return inputs
+
+    def _derive(self, frame: pl.DataFrame) -> pl.DataFrame:
+        derived = getattr(self, "derived", None)  # absent on models pickled before it
+        return frame if derived is None else derived.add(frame)
 
     @property
     def feature_names(self) -> list[str]:
@@ -134,6 +156,7 @@ class FeaturePreparer:
         return sources
 
     def fit(self, frame: pl.DataFrame, exclude: list[str]) -> "FeaturePreparer":
+        frame = self._derive(frame)
         candidates = [c for c in frame.columns if c not in set(exclude)]
         rows = frame.height
         for column in candidates:
@@ -156,7 +179,7 @@ class FeaturePreparer:
             else:
                 self.dropped_columns[column] = f"unsupported type {dtype}"
 
-        coerced = self._coerce(frame)
+        coerced = self._coerce(frame, derive=False)  # derived above already
         constant = [c for c in coerced.columns if coerced[c].n_unique() <= 1]
         for column in constant:
             self.dropped_columns[column] = "constant column"
@@ -175,8 +198,9 @@ class FeaturePreparer:
             )
         return self
 
-    def _coerce(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _coerce(self, frame: pl.DataFrame, derive: bool = True) -> pl.DataFrame:
         """Numeric columns as Float64 (null for blanks/unparseable text), categoricals as stripped strings."""
+        frame = self._derive(frame) if derive else frame
         missing = [c for c in self.source_columns if c not in frame.columns]
         if missing:
             raise ValueError(f"feature columns missing from the input frame: {missing}")

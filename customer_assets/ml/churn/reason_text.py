@@ -56,6 +56,9 @@ def _known_templates(v: pl.Expr, columns: set[str]) -> dict[str, pl.Expr]:
         "avg_rating": _sentence("average rating ", _decimal(v, 1), " stars"),
         "avg_sentiment": _sentence("average review sentiment ", _decimal(v)),
         "last_sentiment": _sentence("last review sentiment ", _decimal(v)),
+        "first_purchase_days": _sentence("first order ", _count(v, "day", "days"), " ago"),
+        "bgnbd_p_alive": _sentence("purchase pattern says ", _percent(v), " likely still active"),
+        "bgnbd_expected_orders": _sentence(_decimal(v, 2), " orders expected in the churn window at the usual pace"),
     }
     if {"orders_90d", "orders_prev_90d"} <= columns:
         recent, previous = pl.col("orders_90d"), pl.col("orders_prev_90d")

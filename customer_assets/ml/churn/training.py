@@ -225,12 +225,15 @@ def train_churn_model(
     search_max_rows: int = 60_000,
     selection_metric: str = "pr_auc",
     primary_metric: str = "roc_auc",
+    derived_features=None,
 ) -> ChurnModel:
     """Train, compare and calibrate churn models on a polars frame; return the chosen ``ChurnModel``.
 
     ``frame`` has one row per customer (or per customer and cutoff when ``time_column`` is given), a
     label column (Yes/No, True/False or 1/0), an optional id column (never a feature; groups the
     splits) and any feature columns. See the module docstring for every rule applied.
+    ``derived_features`` (``purchase_features.PurchaseProcessFeatures``, fitted without labels) adds its
+    columns to every frame the model sees; ``train_with_purchase_features`` decides whether to use it.
     """
     families, imbalance = tuple(families), tuple(imbalance)
     _check_arguments(frame, label, id_column, time_column, families, imbalance, selection_metric)
@@ -253,7 +256,7 @@ def train_churn_model(
         )
 
     excluded = [c for c in (label, id_column, time_column) if c]
-    preparer = FeaturePreparer().fit(train_frame, exclude=excluded)
+    preparer = FeaturePreparer(derived=derived_features).fit(train_frame, exclude=excluded)
     check_for_label_leakage(preparer, train_frame, train_labels, label, seed)
     matrix = preparer.transform(train_frame)
     holdout_matrix = preparer.transform(holdout_frame)

@@ -24,6 +24,7 @@ order_facts as (
         o.customer_id,
         max(case when o.status = 'completed' then o.order_date end) as last_order_date,
         min(o.order_date) as first_order_date,
+        min(case when o.status = 'completed' then o.order_date end) as first_completed_order_date,
         sum(case when o.status = 'completed' then 1 else 0 end) as frequency,
         sum(case when o.status = 'completed' then o.order_value else 0 end) as clv_to_date,
         sum(case when o.status = 'completed' and o.order_date > k.cutoff_date - 365 then o.order_value else 0 end)
@@ -80,6 +81,8 @@ select
     coalesce(o.monetary, 0) as monetary,
     case when coalesce(o.frequency, 0) > 0 then o.clv_to_date / o.frequency end as avg_order_value,
     cast(p.cutoff_date - coalesce(p.signup_date, o.first_order_date, p.cutoff_date) as double precision) as tenure_days,
+    -- Days since the first completed order (null without one): T of the purchase-process (BG/NBD) features.
+    cast(p.cutoff_date - o.first_completed_order_date as double precision) as first_purchase_days,
     coalesce(o.clv_to_date, 0) as clv_to_date,
     cast(coalesce(o.orders_90d, 0) as double precision) as orders_90d,
     cast(coalesce(o.orders_prev_90d, 0) as double precision) as orders_prev_90d,

@@ -15,7 +15,7 @@ select
     f.customer_id,
     f.cutoff_date,
     f.country,
-    f.recency_days, f.frequency, f.monetary, f.avg_order_value, f.tenure_days, f.clv_to_date,
+    f.recency_days, f.frequency, f.monetary, f.avg_order_value, f.tenure_days, f.first_purchase_days, f.clv_to_date,
     f.orders_90d, f.orders_prev_90d, f.order_trend, f.return_rate, f.cancel_rate, f.category_breadth,
     f.login_frequency, f.sessions_90d, f.conversion_rate, f.support_tickets_90d, f.engagement_score,
     f.review_count, f.avg_rating,
