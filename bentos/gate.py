@@ -7,8 +7,10 @@
   declared Content-Length and on the bytes actually read (chunked bodies).
 - Metrics: customer_ml_requests_total{endpoint,status} and customer_ml_request_latency_seconds{endpoint};
   unknown paths count as endpoint="other" so a scanner cannot blow up the label set.
-- BentoML answers invalid input with a 400 whose `detail` is pydantic's error list; the body is rewritten so
-  `error` says which field and why (`customer_id: Field required`), `fields` lists them, `detail` stays.
+- BentoML answers invalid input with a 400 whose `detail` is pydantic's error list (FastAPI's routes with a 422):
+  the body is rewritten so `error` says which field and why (`customer_id: Field required`), `fields` lists them,
+  `detail` stays; every error body is then the `Error` schema of the OpenAPI document.
+- GET /docs.json: BentoML's OpenAPI document completed by bentos.openapi (every status and error body).
 """
 
 from __future__ import annotations
@@ -136,8 +138,10 @@ class Gate:
                     return
                 receive = _replay(body, receive)
                 await self.app(scope, receive, _RewriteBadRequest(record))
+            elif path == "/docs.json" and scope.get("method") == "GET":
+                await self.app(scope, receive, _RewriteBody(record, _completed_spec, statuses=(200,)))
             else:
-                await self.app(scope, receive, record)
+                await self.app(scope, receive, _RewriteBadRequest(record))
         finally:
             m = metrics()
             m.requests.labels(endpoint=endpoint, status=str(status["code"])).inc()
@@ -195,17 +199,33 @@ async def _json(send, status: int, payload: dict, extra_headers=()):
     await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
-class _RewriteBadRequest:
-    """Buffers a 400 JSON response and sends it back with a readable `error`; passes anything else through."""
+def _completed_spec(raw: bytes, status: int) -> dict:
+    from bentos.openapi import complete  # noqa: PLC0415
 
-    def __init__(self, send):
+    global _spec_cache
+    spec = json.loads(raw)
+    if _spec_cache is None or _spec_cache[0] != spec:
+        _spec_cache = (spec, complete(spec))
+    return _spec_cache[1]
+
+
+_spec_cache = None
+
+
+class _RewriteBody:
+    """Buffers a response with one of `statuses` and sends `rewrite(body, status)` instead (a JSON body); passes
+    anything else through."""
+
+    def __init__(self, send, rewrite, statuses=range(400, 600)):
         self.send = send
+        self.rewrite = rewrite
+        self.statuses = statuses
         self.start = None
         self.chunks = []
 
     async def __call__(self, message):
         if message["type"] == "http.response.start":
-            if message["status"] == 400:
+            if message["status"] in self.statuses:
                 self.start = message
                 return
             return await self.send(message)
@@ -214,14 +234,30 @@ class _RewriteBadRequest:
         self.chunks.append(message.get("body", b""))
         if message.get("more_body", False):
             return
-        raw = b"".join(self.chunks)
-        try:
-            payload = readable_validation_error(json.loads(raw))
-            data = json.dumps(payload).encode()
-        except (ValueError, AttributeError):
-            data = raw
+        data = json.dumps(self.rewrite(b"".join(self.chunks), self.start["status"])).encode()
         headers = [(k, v) for k, v in self.start.get("headers", []) if k.lower() not in (b"content-length",
                                                                                           b"content-type")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
         await self.send({**self.start, "headers": headers})
         await self.send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+def error_body(raw: bytes, status: int) -> dict:
+    """Every error answer as the document's `Error` ({"error": str, ...}): validation errors made readable,
+    the service's own errors as they are, anything else (Starlette's plain-text 404 for a path no route matches,
+    a 405) wrapped."""
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if status in (400, 422) and isinstance(payload, (dict, list)):
+        payload = readable_validation_error(payload)
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        return payload
+    text = raw.decode("utf-8", "replace").strip() if payload is None else json.dumps(payload)
+    return {"error": text or f"HTTP {status}", "field": None}
+
+
+def _RewriteBadRequest(send) -> _RewriteBody:  # noqa: N802 - reads as the wrapper it returns
+    """Every 4xx/5xx answer sent back as the `Error` schema (error_body)."""
+    return _RewriteBody(send, error_body)
