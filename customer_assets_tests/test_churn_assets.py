@@ -77,7 +77,7 @@ def test_purchase_features_are_compared_and_travel_with_the_champion(built):
     derived = {"bgnbd_p_alive", "bgnbd_expected_orders"}
     # Callers send the inputs only; the model derives the two columns from its own fit when it kept them.
     assert not derived & set(model.input_columns)
-    assert (derived <= set(model.feature_names)) == comparison["kept"] or not comparison["kept"]
+    assert (derived <= set(model.feature_names)) == comparison["kept"]
     features = _warehouse(settings).read_table("marts", "customer_features", "is_active")
     assert "first_purchase_days" in features.columns and not derived & set(features.columns)
     bad = features.filter(pl.col("first_purchase_days") < pl.col("recency_days"))

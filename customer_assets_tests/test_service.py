@@ -168,7 +168,7 @@ def test_feature_payload_validation_names_the_field(home, snap):
                          MlflowModelSource(home.mlflow_tracking_uri, home.mlflow_artifact_root))
     loader.refresh()
     state = loader.state
-    columns = state.champions[CHURN].model.feature_names
+    columns = state.champions[CHURN].model.input_columns
     good = _feature_payload(snap, sorted(state.feature_rows)[3], columns)
     assert 0 <= state.churn_from_features([good])[0].churn_probability <= 1
     cases = [({**good, "recency_days": "12"}, "features.recency_days", "number"),
@@ -223,7 +223,7 @@ def test_churn_by_id_is_the_champion_on_the_snapshot_and_matches_the_scored_tabl
         assert body["risk_level"] == stored["risk_level"] and body["top_reasons"] == list(stored["top_reasons"])
         assert body["as_of"] == snap.as_of
         # The same features sent as a payload give the same answer.
-        payload = _feature_payload(snap, customer, model.feature_names)
+        payload = _feature_payload(snap, customer, model.input_columns)
         by_payload = client.post("/predict/churn", json={"features": payload, "customer_id": customer}).json()
         assert by_payload["churn_probability"] == pytest.approx(body["churn_probability"], abs=1e-9)
         assert by_payload["as_of"] is None
@@ -239,7 +239,7 @@ def test_churn_batch(client, snap):
     ids = sorted(snap.features["customer_id"].to_list())[:20]
     model_columns = client.get("/models/churn_model").json()
     assert model_columns["version"] >= 1
-    payload = _feature_payload(snap, ids[0], registry.load_champion(CHURN)[0].feature_names)
+    payload = _feature_payload(snap, ids[0], registry.load_champion(CHURN)[0].input_columns)
     rows = [{"customer_id": c} for c in ids] + [{"features": payload}]
     answer = client.post("/predict/churn/batch", json={"customers": rows})
     assert answer.status_code == 200, answer.text
