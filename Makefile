@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve eval app
+.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook
 
 install: $(VENV)/.installed
 
@@ -63,6 +63,11 @@ serve: install
 app: install
 	$(PY) -m streamlit run customer_assets/app/main.py --server.address 127.0.0.1 --server.port 8501 \
 	  --server.headless true --browser.gatherUsageStats false
+
+# notebooks/walkthrough.ipynb executed in place with its outputs saved (nbclient, this venv's kernel; about 8 min on
+# the full data in ../shared/data or CUSTOMER_ML_SHARED_DATA). NOTEBOOK_ARGS=--reduced runs it on subsampled data.
+notebook: install
+	$(PY) -m customer_assets.notebook $(NOTEBOOK_ARGS)
 
 # Latency and throughput of the live service beside a trivial BentoML service (builds its own home).
 bench-serve: install
