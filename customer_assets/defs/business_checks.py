@@ -32,9 +32,7 @@ def churn_rate_check(asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefini
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         client = warehouse.client()
         columns = set(client.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
-            if client.backend == "duckdb" else
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
             [schema, name])["column_name"])
         column = next((c for c in probability_columns if c in columns), None)
         if column is None:

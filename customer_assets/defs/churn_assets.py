@@ -154,15 +154,13 @@ def churn_knobs() -> ChurnKnobs:
 # --- warehouse reads ------------------------------------------------------------------------------------
 
 
-def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
-    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
 
 
 def read_training_set(client: Warehouse) -> pl.DataFrame:
     """marts.churn_training_set in a stable order (customer, cutoff) so training is reproducible."""
     if not client.table_exists(MARTS, "churn_training_set"):
         raise dg.Failure(description="marts.churn_training_set does not exist: materialize the dbt assets first")
-    frame = _query(client, "SELECT * FROM marts.churn_training_set ORDER BY customer_id, cutoff_date")
+    frame = client.query("SELECT * FROM marts.churn_training_set ORDER BY customer_id, cutoff_date")
     if frame.is_empty():
         raise dg.Failure(description="marts.churn_training_set is empty: the as-of date leaves no past cutoff "
                                      "whose churn window has elapsed, or there are no active customers")
@@ -171,7 +169,7 @@ def read_training_set(client: Warehouse) -> pl.DataFrame:
 
 def read_active_features(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
     """Customers active at `as_of`, with their features computed as of `as_of` (and only then)."""
-    frame = _query(client, "SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active "
+    frame = client.query("SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active "
                            "ORDER BY customer_id", [as_of])
     if frame.is_empty():
         held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
@@ -184,7 +182,7 @@ def previous_high_risk_share(client: Warehouse, as_of: dt.date) -> tuple[dt.date
     """(date, share of High risk) of the latest partition of marts.churn_scores before `as_of`."""
     if not client.table_exists(MARTS, "churn_scores"):
         return None
-    frame = _query(client, "SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
+    frame = client.query("SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
                            "FROM marts.churn_scores WHERE as_of_date = (SELECT max(as_of_date) FROM "
                            "marts.churn_scores WHERE as_of_date < ?) GROUP BY as_of_date", [HIGH, as_of])
     return None if frame.is_empty() else (frame["as_of_date"][0], float(frame["share"][0]))

@@ -40,12 +40,8 @@ NOT_FEATURES = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_activ
 SCORE_BASELINE_DAYS = 30
 
 
-def _sql(client, sql: str) -> str:
-    return sql if client.backend == "duckdb" else sql.replace("?", "%s")
 
 
-def _query(client, sql: str, params=None) -> pl.DataFrame:
-    return client.query(_sql(client, sql), params)
 
 
 def _split(table: str) -> tuple[str, str]:
@@ -61,8 +57,8 @@ def _drift_bins() -> int:
 
 def feature_drift(client, as_of: dt.date) -> pl.DataFrame:
     current = client.read_table("marts", "customer_features", "as_of_date = ? AND is_active", [as_of])
-    reference_cutoff = client.scalar(_sql(client, "SELECT max(cutoff_date) FROM marts.churn_training_set "
-                                                   "WHERE cutoff_date < ?"), [as_of])
+    reference_cutoff = client.scalar("SELECT max(cutoff_date) FROM marts.churn_training_set "
+                                     "WHERE cutoff_date < ?", [as_of])
     if reference_cutoff is None or current.is_empty():
         return pl.DataFrame(schema={**drift.REPORT_SCHEMA, "reference": pl.String})
     reference = client.read_table("marts", "churn_training_set", "cutoff_date = ?", [reference_cutoff])
@@ -74,7 +70,7 @@ def feature_drift(client, as_of: dt.date) -> pl.DataFrame:
 
 def score_column(client, spec: ModelSpec) -> str | None:
     schema, table = _split(spec.score_table)
-    columns = set(_query(client, "SELECT column_name FROM information_schema.columns "
+    columns = set(client.query("SELECT column_name FROM information_schema.columns "
                                  "WHERE table_schema = ? AND table_name = ?", [schema, table])["column_name"])
     if "as_of_date" not in columns:
         return None
@@ -89,8 +85,8 @@ def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
     column = score_column(client, spec)
     if column is None:
         return None
-    reference_day = client.scalar(_sql(client, f"SELECT min(as_of_date) FROM {spec.score_table} "
-                                               "WHERE as_of_date >= ? AND as_of_date < ?"),
+    reference_day = client.scalar(f"SELECT min(as_of_date) FROM {spec.score_table} "
+                                  "WHERE as_of_date >= ? AND as_of_date < ?",
                                   [as_of - dt.timedelta(days=SCORE_BASELINE_DAYS), as_of])
     feature = f"score:{spec.score_table}.{column}"
     if reference_day is None:
@@ -98,7 +94,7 @@ def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
                              "reference_rows": [0], "current_rows": [0], "reference": [None]},
                             schema={**drift.REPORT_SCHEMA, "reference": pl.String})
     sql = f"SELECT as_of_date, {column} AS value FROM {spec.score_table} WHERE as_of_date IN (?, ?)"
-    values = _query(client, sql, [reference_day, as_of])
+    values = client.query(sql, [reference_day, as_of])
     reference = values.filter(pl.col("as_of_date") == reference_day).select(pl.col("value").alias(feature))
     current = values.filter(pl.col("as_of_date") == as_of).select(pl.col("value").alias(feature))
     categorical = [feature] if not values.schema["value"].is_float() else []
@@ -172,7 +168,7 @@ def new_labelled_rows(client, spec: ModelSpec, trained_at: dt.datetime, as_of: d
         return None
     delay = dt.timedelta(days=labels.delay_days)
     sql = f"SELECT count(*) FROM {labels.table} WHERE {labels.date_column} > ? AND {labels.date_column} <= ?"
-    return int(client.scalar(_sql(client, sql), [trained_at.date() - delay, as_of - delay]) or 0)
+    return int(client.scalar(sql, [trained_at.date() - delay, as_of - delay]) or 0)
 
 
 def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float | None, str | None, int]:
@@ -185,12 +181,12 @@ def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float |
     column = score_column(client, spec)
     if column is None:
         return None, None, 0
-    day = client.scalar(_sql(client, f"SELECT max(s.as_of_date) FROM {spec.score_table} s WHERE s.as_of_date <= ? "
-                                     f"AND s.as_of_date IN (SELECT {perf.label_date_column} FROM {perf.label_table})"),
+    day = client.scalar(f"SELECT max(s.as_of_date) FROM {spec.score_table} s WHERE s.as_of_date <= ? "
+                        f"AND s.as_of_date IN (SELECT {perf.label_date_column} FROM {perf.label_table})",
                         [as_of])
     if day is None:
         return None, None, 0
-    pairs = _query(client, f"SELECT s.{column} AS score, l.{perf.label_column} AS label FROM {spec.score_table} s "
+    pairs = client.query(f"SELECT s.{column} AS score, l.{perf.label_column} AS label FROM {spec.score_table} s "
                            f"JOIN {perf.label_table} l ON s.{perf.key_column} = l.{perf.key_column} "
                            f"AND l.{perf.label_date_column} = s.as_of_date WHERE s.as_of_date = ?", [day])
     value = realized_metric(perf.metric, pairs["label"].to_numpy(), pairs["score"].to_numpy())

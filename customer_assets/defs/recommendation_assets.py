@@ -126,8 +126,6 @@ def parse_exposure_cap(value: str) -> str | dict | None:
 
 # --- warehouse reads ---------------------------------------------------------------------------------------
 
-def _query(client, sql: str, params: list) -> pl.DataFrame:
-    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
 
 
 def _latest_as_of(client) -> dt.date:
@@ -139,21 +137,21 @@ def _latest_as_of(client) -> dt.date:
 
 def _order_lines(client, as_of: dt.date) -> pl.DataFrame:
     """Completed order lines up to the end of the as-of day: customer_id, product_id, quantity, ts."""
-    return _query(client, """
+    return client.query("""
         SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
         FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
         WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
 
 
 def _seen_pairs(client, as_of: dt.date) -> pl.DataFrame:
-    return _query(client, """
+    return client.query("""
         SELECT DISTINCT o.customer_id, i.product_id
         FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
         WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
 
 
 def _ratings(client, as_of: dt.date) -> pl.DataFrame:
-    return _query(client, """
+    return client.query("""
         SELECT customer_id, product_id, rating, review_ts AS ts FROM staging.stg_reviews
         WHERE product_id IS NOT NULL AND rating IS NOT NULL AND review_date <= ?""", [as_of])
 
@@ -165,7 +163,7 @@ def _products(client) -> pl.DataFrame:
 
 def _customers(client, as_of: dt.date) -> pl.DataFrame:
     """Customers to serve as of D with their country (the cold-start group)."""
-    return _query(client, """
+    return client.query("""
         SELECT f.customer_id, coalesce(f.country, c.country, 'unknown') AS country
         FROM marts.customer_features f LEFT JOIN staging.stg_customers c ON c.customer_id = f.customer_id
         WHERE f.as_of_date = ? ORDER BY f.customer_id""", [as_of])

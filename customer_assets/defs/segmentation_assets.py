@@ -129,8 +129,6 @@ def segmentation_knobs() -> SegmentationKnobs:
 # --- warehouse reads ------------------------------------------------------------------------------------
 
 
-def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
-    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
 
 
 def usable_feature_columns(features: pl.DataFrame, configured) -> tuple[list[str] | None, list[str]]:
@@ -155,8 +153,7 @@ def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFra
     warehouses, so a customer is held out at every training or at none.
     """
     where = "as_of_date = ?" if as_of else "as_of_date = (SELECT max(as_of_date) FROM marts.customer_features)"
-    frame = _query(
-        client,
+    frame = client.query(
         "SELECT *, substr(md5(CAST(customer_id AS VARCHAR)), 1, 8) AS id_md5 "
         f"FROM marts.customer_features WHERE {where} ORDER BY customer_id",
         [as_of] if as_of else None,
@@ -171,15 +168,14 @@ def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFra
 
 
 def read_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
-    return _query(client, "SELECT * FROM marts.customer_segments WHERE as_of_date = ? ORDER BY customer_id", [as_of])
+    return client.query("SELECT * FROM marts.customer_segments WHERE as_of_date = ? ORDER BY customer_id", [as_of])
 
 
 def previous_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame | None:
     """The segments of the latest partition before `as_of`, or None when there is none."""
     if not client.table_exists(MARTS, "customer_segments"):
         return None
-    frame = _query(
-        client,
+    frame = client.query(
         "SELECT as_of_date, segment_id, segment_name FROM marts.customer_segments WHERE as_of_date = "
         "(SELECT max(as_of_date) FROM marts.customer_segments WHERE as_of_date < ?)",
         [as_of],
@@ -188,8 +184,7 @@ def previous_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame | None:
 
 
 def segment_history(client: Warehouse) -> pl.DataFrame:
-    return _query(
-        client,
+    return client.query(
         "SELECT as_of_date, segment_name, count(*) AS customers FROM marts.customer_segments "
         "GROUP BY as_of_date, segment_name ORDER BY as_of_date, segment_name",
     )

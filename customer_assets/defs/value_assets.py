@@ -143,8 +143,6 @@ def _fit_options(knobs: ValueKnobs) -> dict:
 # --- warehouse reads ------------------------------------------------------------------------------------
 
 
-def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
-    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
 
 
 def latest_as_of(client: Warehouse) -> dt.date:
@@ -160,7 +158,7 @@ def read_orders(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
     """Completed orders on or before ``as_of``: customer_id, order_date, order_value."""
     if not client.table_exists("intermediate", "int_orders_enriched"):
         raise dg.Failure(description="intermediate.int_orders_enriched does not exist: materialize the dbt assets")
-    frame = _query(client, "SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
+    frame = client.query("SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
                            "WHERE status = 'completed' AND order_date <= ? ORDER BY customer_id, order_date",
                    [as_of])
     if frame.is_empty():
@@ -320,7 +318,7 @@ def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
 def _table_at(client: Warehouse, table: str, as_of: dt.date, columns: str = "*") -> pl.DataFrame | None:
     if not client.table_exists(MARTS, table):
         return None
-    frame = _query(client, f"SELECT {columns} FROM {MARTS}.{table} WHERE as_of_date = ?", [as_of])
+    frame = client.query(f"SELECT {columns} FROM {MARTS}.{table} WHERE as_of_date = ?", [as_of])
     if ID in frame.columns:
         frame = frame.with_columns(pl.col(ID).cast(pl.String))
     return frame if frame.height else None

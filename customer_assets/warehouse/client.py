@@ -92,10 +92,11 @@ class Warehouse:
     # --- reads ----------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence | None = None) -> pl.DataFrame:
+        """Rows of ``sql`` as a polars frame; ``?`` placeholders on every backend (as ``scalar``)."""
         with self.connect(read_only=True) as con:
             if self.backend == "duckdb":
                 return con.execute(sql, params or []).pl()
-            return pl.read_database(sql, con, execute_options={"parameters": params} if params else None,
+            return pl.read_database(sql.replace("?", "%s"), con, execute_options={"parameters": params} if params else None,
                                     infer_schema_length=None)
 
     def scalar(self, sql: str, params: Sequence | None = None):
@@ -114,7 +115,7 @@ class Warehouse:
 
     def read_table(self, schema: str, table: str, where: str = "", params: Sequence | None = None) -> pl.DataFrame:
         sql = f"SELECT * FROM {qualified(schema, table)}" + (f" WHERE {where}" if where else "")
-        return self.query(sql if self.backend == "duckdb" else sql.replace("?", "%s"), params)
+        return self.query(sql, params)
 
     def row_count(self, schema: str, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {qualified(schema, table)}"))
