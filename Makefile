@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook
+.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook lint
 
 install: $(VENV)/.installed
 
@@ -79,3 +79,8 @@ lock:
 
 clean:
 	rm -rf $(CUSTOMER_ML_HOME) warehouse/target warehouse/logs
+
+# Static checks. The secrets scan: detect-secrets over every tracked or addable file against the audited
+# .secrets.baseline (`$(PY) deploy/check_secrets.py --update` after reviewing a false positive).
+lint: install
+	$(PY) deploy/check_secrets.py

@@ -331,6 +331,9 @@ def compose_command() -> list[str]:
 
 def run_compose(command, path: Path, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k not in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+    # The passwords have no default (compose refuses to start without them): test values.
+    env.update({name: "config-check-only" for name in ("POSTGRES_PASSWORD", "GRAFANA_PG_PASSWORD",
+                                                       "GRAFANA_ADMIN_PASSWORD")})
     return subprocess.run([*command, "-f", str(path), "--project-directory", str(ROOT), "config", "-q"],
                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
 
