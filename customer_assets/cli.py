@@ -62,11 +62,50 @@ def run_all(settings, instance=None, quiet: bool = True, raise_on_error: bool = 
     options = {"instance": instance, "run_config": run_config, "raise_on_error": raise_on_error}
     results = [build_definitions(settings).resolve_job_def("load_source").execute_in_process(**options)]
     if not results[0].success:
+        write_run_summary(results, settings)
         return results  # the last good raw tables stand; building marts on them would hide the failure
     defs = build_definitions(settings)
     day = as_of_partition(settings, daily_partitions(settings))
     results.append(defs.resolve_job_def("build_marts").execute_in_process(partition_key=day, **options))
+    write_run_summary(results, settings)
     return results
+
+
+RUN_SUMMARY = Path("runs") / "latest.json"
+
+
+def run_summary(results) -> dict:
+    """The runs' outcome for people (the business app's Overview): jobs, checks, failed and degraded steps."""
+    checks = []
+    for event in events(results, "ASSET_CHECK_EVALUATION"):
+        evaluation = event.event_specific_data
+        checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
+                       "passed": bool(evaluation.passed), "severity": evaluation.severity.value,
+                       "description": (evaluation.description or "")[:300]})
+    return {
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "success": all(result.success for result in results),
+        "runs": [{"job": result.job_def.name, "run_id": result.run_id, "success": bool(result.success),
+                  "partition": result.dagster_run.tags.get("dagster/partition")} for result in results],
+        "checks": checks,
+        "failed_steps": failed_step_lines(results),
+        "degraded": degraded_lines(results),
+    }
+
+
+def write_run_summary(results, settings) -> Path | None:
+    """`<home>/runs/latest.json` (written atomically); never stops a run: None when it cannot be written."""
+    import json
+
+    path = Path(settings.home) / RUN_SUMMARY
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".latest-{os.getpid()}.json")
+        tmp.write_text(json.dumps(run_summary(results), indent=2, default=str))
+        os.replace(tmp, path)
+        return path
+    except Exception:  # noqa: BLE001 - the summary is for people; the run's own outcome stands
+        return None
 
 
 # What to do next, by the step that failed: the user sees one line per failure, never a traceback.

@@ -150,3 +150,169 @@ def test_new_snapshot_is_picked_up_and_paging_is_bounded(tmp_path):
     assert sum(len(rows) for rows, _ in pages) == len(high)
     rows, total = data.high_risk(second, country="DE")
     assert set(rows["country"]) == {"DE"} and total == sum(1 for i in high if i % 2 == 0)
+
+
+# --- what issue 13 added: history, calibration, PCA, movement, names and reviews, promotions, the latest run ---
+
+
+def test_overview_charts_history_and_shows_the_latest_run_with_its_checks(monkeypatch, home, frames):
+    import json
+
+    app = _run_page(monkeypatch, home, "Overview")
+    _assert_clean(app, "Overview")
+    assert [s.value for s in app.subheader][:2] == ["Over time", "Latest run"]
+    history = data.history(data.current_snapshot(home))
+    assert list(history.columns) == data.HISTORY_COLUMNS and len(history) >= 1
+    assert int(history["customers"].iloc[-1]) == frames["features"].height
+    assert int(history["high_risk"].iloc[-1]) == int((frames["churn_scores"]["churn_probability"]
+                                                      >= data.HIGH_RISK_CUT).sum())
+    # customers, rates, high risk, value at risk, segment sizes
+    assert len(app.get("plotly_chart")) == 5
+    run = json.loads((home / data.RUN_SUMMARY).read_text())
+    assert [r["job"] for r in run["runs"]] == ["load_source", "build_marts"] and run["checks"]
+    passed = sum(c["passed"] for c in run["checks"])
+    assert any(f"Checks: {passed} passed, {len(run['checks']) - passed} not passed" in m.value for m in app.markdown)
+
+
+def test_run_summary_path_is_the_one_the_cli_writes():
+    from customer_assets import cli
+
+    assert cli.RUN_SUMMARY == data.RUN_SUMMARY
+
+
+def test_churn_page_shows_the_champions_holdout_calibration(monkeypatch, home):
+    from customer_assets.config import load_settings
+
+    app = _run_page(monkeypatch, home, "Churn")
+    _assert_clean(app, "Churn")
+    assert "Calibration (holdout)" in [s.value for s in app.subheader]
+    settings = load_settings()
+    image, version = data.champion_plot(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, "churn_model",
+                                        "churn_calibration.png")
+    assert image.startswith(b"\x89PNG")
+    assert any(f"churn_model v{version}" in c.value for c in app.caption)
+
+
+def test_segments_page_pca_scatter_is_a_bounded_sample(monkeypatch, home, frames):
+    app = _run_page(monkeypatch, home, "Segments")
+    _assert_clean(app, "Segments")
+    assert len(app.get("plotly_chart")) == 1
+    snap = data.current_snapshot(home)
+    scatter = data.segment_scatter(snap, sample=200)
+    assert len(scatter) == 200 and set(scatter["segment"]) <= set(frames["segments"]["segment_name"])
+    assert scatter[["x", "y"]].notna().all().all() and scatter["x"].std() > 0
+    share = scatter.attrs["explained"]
+    assert 0 < share[1] <= share[0] < 1
+    full = data.segment_scatter(snap)
+    assert len(full) == min(data.SCATTER_SAMPLE, frames["segments"].height)
+    # the shared home is built for one as-of date: no movement yet, said so
+    assert any("One segmentation date so far" in i.value for i in app.info)
+
+
+def test_customer_page_names_recommendations_and_lists_reviews_with_sentiment(monkeypatch, home, frames):
+    snap = data.current_snapshot(home)
+    reviewer = data._sql(snap, "SELECT customer_id FROM {app_reviews} r WHERE customer_id IN "
+                               "(SELECT CAST(customer_id AS VARCHAR) FROM {recommendations}) LIMIT 1")
+    assert not reviewer.empty, "the shared home has reviewers with recommendations"
+    customer_id = reviewer["customer_id"][0]
+    app = _run_page(monkeypatch, home, "Customer")
+    app.text_input(key="customer_id").input(customer_id).run()
+    _assert_clean(app, "Customer")
+    assert [s.value for s in app.subheader] == ["Features", "Recommendations", "Reviews"]
+    recs = app.dataframe[1].value  # features, recommendations, reviews
+    assert recs["product_name"].notna().all() and list(recs["rank"]) == sorted(recs["rank"])
+    reviews = app.dataframe[2].value
+    assert len(reviews) >= 1 and set(reviews["sentiment_label"]) <= {"positive", "neutral", "negative"}
+    assert reviews["review_text"].str.len().max() <= 300
+
+
+def test_models_page_shows_promotion_history_with_reasons(monkeypatch, home):
+    app = _run_page(monkeypatch, home, "Models")
+    _assert_clean(app, "Models")
+    champions, history = app.dataframe[0].value, app.dataframe[1].value
+    assert list(history.columns) == data.PROMOTION_COLUMNS
+    assert history["decision"].str.len().min() > 0
+    for model, version in champions[["model", "version"]].drop_duplicates().itertuples(index=False):
+        rows = history[(history["model"] == model) & (history["version"] == version)]
+        assert len(rows) == 1 and bool(rows["champion_now"].iloc[0]), (model, version)
+
+
+def test_pages_work_on_a_snapshot_without_the_app_tables(monkeypatch, tmp_path):
+    """A snapshot published before the app tables existed (or a partial home): notes, never a traceback."""
+    online = snapshots.online_dir(tmp_path)
+    ids = [f"c{i:03d}" for i in range(40)]
+    features = pl.DataFrame({"customer_id": ids, "country": ["DE"] * 40, "is_active": [True] * 40,
+                             "recency_days": [float(i) for i in range(40)], "frequency": [float(i % 7) for i in range(40)]})
+    segments = pl.DataFrame({"customer_id": ids, "segment_id": [i % 2 for i in range(40)],
+                             "segment_name": ["Low Value", "High Value"] * 20})
+    snapshots.write_snapshot({"features": features, "segments": segments}, online,
+                             {"as_of": "2026-01-01", "tables": {"features": {}, "segments": {}}})
+    for page, note in (("Overview", "One as-of date so far"), ("Overview", "No run summary"),
+                       ("Churn", "No churn scores"), ("Segments", "One segmentation date so far"),
+                       ("Models", "No champion")):
+        app = _run_page(monkeypatch, tmp_path, page)
+        _assert_clean(app, page)
+        assert any(note in i.value for i in app.info), (page, [i.value for i in app.info])
+    app = _run_page(monkeypatch, tmp_path, "Segments")
+    assert len(app.get("plotly_chart")) == 1  # the PCA scatter needs only features and segments
+    app = _run_page(monkeypatch, tmp_path, "Customer")
+    app.text_input(key="customer_id").input("c001").run()
+    _assert_clean(app, "Customer")
+    assert any("No reviews in this data" in i.value for i in app.info)
+
+
+def test_app_tables_history_and_movement_over_two_as_of_dates(tmp_path):
+    """The published app tables on a hand-made warehouse with two as-of dates: daily aggregates and the move
+    matrix between them, bounded per customer for reviews."""
+    import datetime as dt
+
+    from customer_assets.serving import app_tables
+    from customer_assets.warehouse.client import Warehouse
+
+    warehouse = Warehouse(duckdb_path=tmp_path / "w.duckdb")
+    for sql in (
+        "CREATE SCHEMA marts", "CREATE SCHEMA staging",
+        "CREATE TABLE marts.customer_features AS SELECT * FROM (VALUES "
+        "('a', DATE '2026-01-01', true), ('b', DATE '2026-01-01', false), "
+        "('a', DATE '2026-01-02', true), ('b', DATE '2026-01-02', true), ('c', DATE '2026-01-02', false)) "
+        "t(customer_id, as_of_date, is_active)",
+        "CREATE TABLE marts.churn_scores AS SELECT * FROM (VALUES "
+        "('a', DATE '2026-01-01', 0.9), ('b', DATE '2026-01-01', 0.1), ('a', DATE '2026-01-02', 0.2), "
+        "('b', DATE '2026-01-02', 0.7), ('c', DATE '2026-01-02', 0.6)) t(customer_id, as_of_date, churn_probability)",
+        "CREATE TABLE marts.customer_segments AS SELECT * FROM (VALUES "
+        "('a', DATE '2026-01-01', 'High Value'), ('b', DATE '2026-01-01', 'Low Value'), "
+        "('a', DATE '2026-01-02', 'Low Value'), ('b', DATE '2026-01-02', 'Low Value'), "
+        "('c', DATE '2026-01-02', 'Inactive')) t(customer_id, as_of_date, segment_name)",
+        "CREATE TABLE staging.stg_products AS SELECT 'P1' AS product_id, 'Lamp' AS product_name, 'Home' AS category",
+        "CREATE TABLE staging.stg_reviews AS SELECT 'r' || i AS review_id, 'x' || repeat('y', 400) AS review_text "
+        "FROM range(8) t(i)",
+        "CREATE TABLE marts.review_sentiment AS SELECT 'r' || i AS review_id, 'a' AS customer_id, 'P1' AS product_id, "
+        "DATE '2026-01-02' AS as_of_date, DATE '2025-12-01' + CAST(i AS INTEGER) AS review_date, "
+        "TIMESTAMP '2025-12-01' + INTERVAL (i) DAY AS review_ts, 5 AS rating, 'positive' AS sentiment_label, "
+        "0.5 AS sentiment_score FROM range(8) t(i)",
+    ):
+        warehouse.execute(sql)
+    frames, info, skipped = app_tables.read_app_tables(warehouse, dt.date(2026, 1, 2), snapshots._query)
+    assert skipped == {} and set(info) == {f"app_{n}" for n in
+                                           ("history", "segment_history", "segment_moves", "products", "reviews")}
+    history = frames["app_history"].sort("as_of_date")
+    assert history["customers"].to_list() == [2, 3]
+    assert history["active_share"].to_list() == pytest.approx([0.5, 2 / 3])
+    assert history["high_risk"].to_list() == [1, 2]
+    assert "value_at_risk" not in history.columns  # no retention_targets in this warehouse
+    moves = {(r["from_segment"], r["to_segment"]): r["customers"] for r in frames["app_segment_moves"].to_dicts()}
+    assert moves == {("High Value", "Low Value"): 1, ("Low Value", "Low Value"): 1}  # c is new: not a move
+    reviews = frames["app_reviews"]
+    assert reviews.height == app_tables.REVIEWS_PER_CUSTOMER
+    assert reviews["review_date"].min() == dt.date(2025, 12, 4)  # the latest five of eight
+    assert reviews["review_text"].str.len_chars().max() == app_tables.REVIEW_CHARS
+    # the as-of date bounds everything: on the first day there is no earlier date to move from
+    frames, _, _ = app_tables.read_app_tables(warehouse, dt.date(2026, 1, 1), snapshots._query)
+    assert frames["app_segment_moves"].is_empty() and frames["app_history"].height == 1
+    # published beside the service's tables, never read by the service (read_snapshot loads `tables` only)
+    published = snapshots.publish(warehouse, tmp_path / "online")
+    assert set(published.manifest["app_tables"]) == set(info) and published.manifest["app_tables_skipped"] == {}
+    assert all((published.path / f"{name}.parquet").is_file() for name in info)
+    _, manifest, read = snapshots.read_snapshot(tmp_path / "online")
+    assert not any(name.startswith("app_") for name in read) and not set(manifest["tables"]) & set(info)
+    assert data.history(data.current_snapshot(tmp_path))["customers"].tolist() == [2, 3]

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.state import HIGH_RISK_CUT, MODEL_NAMES
 
 PAGE_SIZE = 50
+RUN_SUMMARY = Path("runs") / "latest.json"  # = customer_assets.cli.RUN_SUMMARY (not imported: it loads Dagster)
 RUN_FIRST = "No online snapshot in this home yet: run `make run` first."
 
 
@@ -85,6 +87,22 @@ def overview(snap: Snapshot) -> dict:
         result["value_at_risk"] = float(_sql(snap, "SELECT sum(value_at_risk) AS v "
                                                    "FROM {retention_targets}").iloc[0]["v"] or 0.0)
     return result
+
+
+HISTORY_COLUMNS = ["as_of_date", "customers", "active_share", "churn_rate", "high_risk", "value_at_risk"]
+
+
+def history(snap: Snapshot) -> pd.DataFrame:
+    """One row per as-of date (at most app_tables.HISTORY_DAYS): the published app_history, or, for a snapshot
+    published without it, the snapshot's own day only."""
+    if snap.has("app_history"):
+        frame = _sql(snap, "SELECT * FROM {app_history} ORDER BY as_of_date")
+    else:
+        frame = pd.DataFrame([{"as_of_date": snap.as_of, **overview(snap)}])
+    for column in HISTORY_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame[HISTORY_COLUMNS]
 
 
 def segment_sizes(snap: Snapshot) -> pd.DataFrame:
@@ -169,24 +187,69 @@ def segment_profiles(snap: Snapshot) -> pd.DataFrame:
     """Mean of each numeric feature per segment (one row per segment)."""
     if not snap.has("segments"):
         return pd.DataFrame()
-    numeric = [c for c, t in _sql(snap, "DESCRIBE SELECT * FROM {features}")[["column_name", "column_type"]]
-               .itertuples(index=False) if t in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT")
-               and c != "customer_id"][:12]
+    numeric = _numeric_features(snap, limit=12)
     means = ", ".join(f'round(avg(f."{c}"), 2) AS "{c}"' for c in numeric)
     return _sql(snap, f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, count(*) AS customers, {means} "
                       "FROM {segments} g JOIN {features} f "
                       "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) GROUP BY 1 ORDER BY 1")
 
 
-def segment_scatter(snap: Snapshot, sample: int = 2000) -> pd.DataFrame:
-    """A fixed-size sample of customers with their 2-D coordinates, when the segmentation published them."""
-    cols = columns(snap, "segments")
-    pair = next(((x, y) for x, y in (("pca_1", "pca_2"), ("pc1", "pc2"), ("tsne_1", "tsne_2"), ("x", "y"))
-                 if x in cols and y in cols), None)
-    if pair is None:
+SCATTER_SAMPLE = 2000
+
+
+def segment_scatter(snap: Snapshot, sample: int = SCATTER_SAMPLE) -> pd.DataFrame:
+    """PCA of a fixed-size sample of customers, coloured by segment: x, y, segment (at most `sample` rows).
+
+    Computed here in NumPy on the sample (signed log1p of every numeric feature, standardized, SVD): the
+    browser gets `sample` points whatever the number of customers. `attrs["explained"]` holds the two
+    components' shares of the sample's variance."""
+    if not snap.has("segments"):
         return pd.DataFrame()
-    return _sql(snap, f"SELECT {pair[0]} AS x, {pair[1]} AS y, CAST({_segment_label(snap)} AS VARCHAR) AS segment "
-                      f"FROM {{segments}} USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7)")
+    numeric = _numeric_features(snap)
+    if len(numeric) < 2:
+        return pd.DataFrame()
+    picked = ", ".join(f'f."{c}"' for c in numeric)
+    rows = _sql(snap, f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, {picked} "
+                      "FROM {features} f JOIN {segments} g "
+                      "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) "
+                      f"USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7)")
+    if len(rows) < 3:
+        return pd.DataFrame()
+    values = rows[numeric].astype(float).to_numpy()
+    medians = np.nanmedian(values, axis=0)
+    values = np.where(np.isnan(values), np.nan_to_num(medians), values)
+    values = np.sign(values) * np.log1p(np.abs(values))
+    spread = values.std(axis=0)
+    values = values[:, spread > 0]
+    if values.shape[1] < 2:
+        return pd.DataFrame()
+    values = (values - values.mean(axis=0)) / values.std(axis=0)
+    _, singular, components = np.linalg.svd(values, full_matrices=False)
+    points = values @ components[:2].T
+    out = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "segment": rows["segment"].to_numpy()})
+    out.attrs["explained"] = (singular[:2] ** 2 / (singular ** 2).sum()).tolist()
+    return out
+
+
+def _numeric_features(snap: Snapshot, limit: int | None = None) -> list[str]:
+    numeric = [c for c, t in _sql(snap, "DESCRIBE SELECT * FROM {features}")[["column_name", "column_type"]]
+               .itertuples(index=False) if t in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT")
+               and c != "customer_id"]
+    return numeric[:limit] if limit else numeric
+
+
+def segment_history(snap: Snapshot) -> pd.DataFrame:
+    """Customers per segment per as-of date (the published app_segment_history; empty when not published)."""
+    if not snap.has("app_segment_history"):
+        return pd.DataFrame(columns=["as_of_date", "segment", "customers"])
+    return _sql(snap, "SELECT * FROM {app_segment_history} ORDER BY as_of_date, segment")
+
+
+def segment_moves(snap: Snapshot) -> pd.DataFrame:
+    """Customers per (previous segment, segment) between the two latest as-of dates (empty with one date)."""
+    if not snap.has("app_segment_moves"):
+        return pd.DataFrame(columns=["previous_as_of", "as_of_date", "from_segment", "to_segment", "customers"])
+    return _sql(snap, "SELECT * FROM {app_segment_moves} ORDER BY from_segment, to_segment")
 
 
 # --- one customer ----------------------------------------------------------------------------------------
@@ -205,10 +268,24 @@ def customer(snap: Snapshot, customer_id: str) -> dict | None:
         return None
     recs = pd.DataFrame()
     if snap.has("recommendations"):
-        recs = _sql(snap, "SELECT * FROM {recommendations} WHERE CAST(customer_id AS VARCHAR) = ? "
-                          "ORDER BY rank LIMIT 20", [customer_id])
+        if snap.has("app_products"):  # product names and categories beside the ids
+            recs = _sql(snap, "SELECT r.rank, CAST(r.product_id AS VARCHAR) AS product_id, p.product_name, "
+                              "p.category, r.score, r.strategy FROM {recommendations} r "
+                              "LEFT JOIN {app_products} p ON p.product_id = CAST(r.product_id AS VARCHAR) "
+                              "WHERE CAST(r.customer_id AS VARCHAR) = ? ORDER BY r.rank LIMIT 20", [customer_id])
+        else:
+            recs = _sql(snap, "SELECT * FROM {recommendations} WHERE CAST(customer_id AS VARCHAR) = ? "
+                              "ORDER BY rank LIMIT 20", [customer_id])
+    reviews = None  # None: this snapshot has no review table; empty: this customer wrote none
+    if snap.has("app_reviews"):
+        name = ", p.product_name" if snap.has("app_products") else ""
+        join = "LEFT JOIN {app_products} p ON p.product_id = r.product_id " if snap.has("app_products") else ""
+        reviews = _sql(snap, f"SELECT r.review_date, r.product_id{name}, r.rating, r.sentiment_label, "
+                             f"round(r.sentiment_score, 3) AS sentiment_score, r.review_text "
+                             f"FROM {{app_reviews}} r {join}WHERE r.customer_id = ? "
+                             "ORDER BY r.review_date DESC LIMIT 20", [customer_id])
     return {"features": features, "churn": one("churn_scores"), "segment": one("segments"),
-            "value": one("customer_value"), "recommendations": recs}
+            "value": one("customer_value"), "recommendations": recs, "reviews": reviews}
 
 
 def _plain(value):
@@ -259,3 +336,76 @@ def champions(tracking_uri: str, artifact_root: Path) -> pd.DataFrame:
 
 def manifest_text(snap: Snapshot) -> str:
     return json.dumps(snap.manifest, indent=2, default=str)
+
+
+def _registry_client(tracking_uri: str, artifact_root: Path):
+    """An MlflowClient on the home's registry, or None when there is none (never creates a database)."""
+    from customer_assets.mlops import registry
+
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        return None
+    registry.configure(tracking_uri, artifact_root)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient()
+
+
+PROMOTION_COLUMNS = ["model", "started", "version", "champion_now", "registered", "decision", "run_id"]
+
+
+def promotion_history(tracking_uri: str, artifact_root: Path, per_model: int = 20) -> pd.DataFrame:
+    """Each model's latest training runs (newest first): the version it registered, whether that version is
+    the champion now, and the promotion decision with its reason (the run's `decision` tag). Read-only."""
+    client = _registry_client(tracking_uri, artifact_root)
+    if client is None:
+        return pd.DataFrame(columns=PROMOTION_COLUMNS)
+    from customer_assets.mlops import registry
+
+    rows = []
+    for name in MODEL_NAMES:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            continue
+        versions = {v.run_id: int(v.version) for v in client.search_model_versions(f"name = '{name}'")}
+        champion = registry.champion_version(name)
+        runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"],
+                                  max_results=per_model)
+        for run in runs:
+            decision = run.data.tags.get("decision")
+            if decision is None:
+                continue  # plot-only runs (e.g. scored-table history) decide nothing
+            version = versions.get(run.info.run_id)
+            rows.append({"model": name, "started": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+                         "version": version, "champion_now": version is not None and version == champion,
+                         "registered": version is not None, "decision": decision, "run_id": run.info.run_id})
+    return pd.DataFrame(rows, columns=PROMOTION_COLUMNS)
+
+
+def champion_plot(tracking_uri: str, artifact_root: Path, model: str, artifact: str) -> tuple[bytes, int] | None:
+    """(PNG bytes, version) of a plot the champion's training run logged under plots/, or None."""
+    client = _registry_client(tracking_uri, artifact_root)
+    if client is None:
+        return None
+    from customer_assets.mlops import registry
+
+    version = registry.champion_version(model)
+    if version is None:
+        return None
+    run_id = client.get_model_version(model, str(version)).run_id
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(run_id, f"plots/{artifact}", tmp)
+        except Exception:  # noqa: BLE001 - not logged by this run (older version, plots off)
+            return None
+        return Path(local).read_bytes(), version
+
+
+def latest_run(home: Path) -> dict | None:
+    """What `make run` wrote last (`<home>/runs/latest.json`: jobs, checks, failed and degraded steps), or None."""
+    path = Path(home) / RUN_SUMMARY
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

@@ -86,7 +86,7 @@ def online_dir(home: Path) -> Path:
 
 
 def _query(client: Warehouse, sql: str, params: list | None = None) -> pl.DataFrame:
-    return client.query(sql if client.backend == "duckdb" else sql.replace("?", "%s"), params)
+    return client.query(sql, params)  # Warehouse.query takes ? placeholders on every backend
 
 
 def _as_date(value) -> dt.date | None:
@@ -117,25 +117,25 @@ def read_tables(client: Warehouse, as_of: dt.date) -> tuple[dict[str, pl.DataFra
     """The snapshot's frames and, per table, its rows and the as-of date it was taken at."""
     frames: dict[str, pl.DataFrame] = {}
     info: dict[str, dict] = {}
-    frames["features"] = _query(client, "SELECT * FROM marts.customer_features WHERE as_of_date = ? "
+    frames["features"] = client.query("SELECT * FROM marts.customer_features WHERE as_of_date = ? "
                                         "ORDER BY customer_id", [as_of])
     info["features"] = {"as_of": as_of.isoformat()}
     for name, (schema, table) in DATED_TABLES.items():
         if not client.table_exists(schema, table):
             continue
-        table_as_of = _as_date(_query(client, f"SELECT max(as_of_date) AS d FROM {schema}.{table} "
+        table_as_of = _as_date(client.query(f"SELECT max(as_of_date) AS d FROM {schema}.{table} "
                                               "WHERE as_of_date <= ?", [as_of])["d"][0])
         if table_as_of is None:
             continue
         order = "product_id, rank" if name == "similar_products" else (
             "customer_id, rank" if name == "recommendations" else "rank" if name == "retention_targets"
             else "customer_id")
-        frame = _query(client, f"SELECT * FROM {schema}.{table} WHERE as_of_date = ? ORDER BY {order}",
+        frame = client.query(f"SELECT * FROM {schema}.{table} WHERE as_of_date = ? ORDER BY {order}",
                        [table_as_of])
         frames[name] = _list_column(_list_column(frame, "top_reasons"), "recommended_products")
         info[name] = {"as_of": table_as_of.isoformat()}
     if client.table_exists("staging", "stg_orders") and client.table_exists("staging", "stg_order_items"):
-        frames["purchases"] = _query(client, PURCHASES_SQL, [as_of])
+        frames["purchases"] = client.query(PURCHASES_SQL, [as_of])
         info["purchases"] = {"as_of": as_of.isoformat()}
     for name, frame in frames.items():
         if "customer_id" in frame.columns:
@@ -216,7 +216,13 @@ def publish(client: Warehouse, target_dir: Path, champion_versions: dict[str, in
         "model_versions": {name: sorted(int(v) for v in frames[name]["model_version"].unique().drop_nulls())
                            for name in DATED_TABLES if name in frames and "model_version" in frames[name].columns},
     }
-    return write_snapshot(frames, target_dir, manifest, keep=keep)
+    # The business app's small bounded tables (history, segment moves, names, reviews): beside the service's
+    # tables, listed under app_tables so read_snapshot and the service never load them.
+    from customer_assets.serving.app_tables import read_app_tables
+
+    app_frames, app_info, app_skipped = read_app_tables(client, as_of, _query)
+    manifest["app_tables"], manifest["app_tables_skipped"] = app_info, app_skipped
+    return write_snapshot({**frames, **app_frames}, target_dir, manifest, keep=keep)
 
 
 # --- reading a published snapshot -----------------------------------------------------------------------
