@@ -35,7 +35,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -273,8 +273,8 @@ def gate_result(serving_eval: dict | None, serving_version: int | None, decision
             "recency_only_roc_auc": baseline if baseline is not None else float("nan"),
             "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
             "vs_baseline": why,
-            "challenger": dg.MetadataValue.json(registry._jsonable(challenger_eval)),
-            "champion_before": dg.MetadataValue.json(registry._jsonable(champion_eval)),
+            "challenger": dg.MetadataValue.json(registry.jsonable(challenger_eval)),
+            "champion_before": dg.MetadataValue.json(registry.jsonable(champion_eval)),
         },
     )
 
@@ -494,7 +494,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "training_rows": report["split"]["training_rows"],
                 "holdout_rows": report["split"]["holdout_rows"],
                 "holdout_cutoff": str(holdout_cutoff),
-                "split": dg.MetadataValue.json(registry._jsonable(report["split"])),
+                "split": dg.MetadataValue.json(registry.jsonable(report["split"])),
                 "chosen_family": report["chosen_family"],
                 # What predicts: the chosen family, or the plain baseline when no family beat it in CV.
                 "served": report.get("served", report["chosen_family"]),
@@ -514,10 +514,10 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "global_importance": dg.MetadataValue.md(markdown_table(importance.with_columns(
                     pl.col("mean_abs_contribution", "share").round(4)))),
                 "explanations": report["explanations"]["note"],
-                "decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+                "decision": dg.MetadataValue.json(registry.jsonable(decision_metadata)),
                 "decision_reason": decision.reason,
                 "purchase_features_kept": purchase_comparison["kept"],
-                "purchase_features": dg.MetadataValue.json(registry._jsonable(purchase_comparison)),
+                "purchase_features": dg.MetadataValue.json(registry.jsonable(purchase_comparison)),
                 "promoted": logged.promoted,
                 "mlflow_run_id": logged.run_id,
                 "model_version": logged.version,

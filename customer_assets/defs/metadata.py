@@ -11,19 +11,29 @@ def frame_metadata(frame: pl.DataFrame, preview_rows: int = 5) -> dict:
     return {
         "dagster/row_count": dg.MetadataValue.int(frame.height),
         "null_rates": dg.MetadataValue.json({k: round(v, 4) for k, v in null_rates.items()}),
-        "preview": dg.MetadataValue.md(_markdown(frame.head(preview_rows))),
+        "preview": dg.MetadataValue.md(markdown_table(frame.head(preview_rows))),
     }
 
 
-def _markdown(frame: pl.DataFrame) -> str:
-    if frame.is_empty():
-        return "_(no rows)_"
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.iter_rows()]
+def markdown_table(table: pl.DataFrame | list[dict], float_digits: int | None = None) -> str:
+    """A Markdown table of a frame or of rows (dicts with the same keys) for Dagster metadata."""
+    if isinstance(table, list):
+        if not table:
+            return "_(no rows)_"
+        columns = list(table[0])
+        rows = [tuple(row.get(c) for c in columns) for row in table]
+    else:
+        if table.is_empty():
+            return "_(no rows)_"
+        columns, rows = table.columns, list(table.iter_rows())
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(_cell(v, float_digits) for v in row) + " |" for row in rows]
     return "\n".join([header, rule, *body])
 
 
-def _cell(value) -> str:
+def _cell(value, float_digits: int | None = None) -> str:
+    if float_digits is not None and isinstance(value, float):
+        return f"{value:.{float_digits}f}"
     text = "" if value is None else str(value)
     return (text[:60] + "…" if len(text) > 60 else text).replace("|", "\\|").replace("\n", " ")

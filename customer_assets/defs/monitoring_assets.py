@@ -24,7 +24,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.defs.automation_conditions import refresh_when_deps_update
-from customer_assets.defs.metadata import _markdown
+from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.model_specs import ModelSpec
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
@@ -140,7 +140,7 @@ def build_drift_report_asset(partitions_def: dg.PartitionsDefinition, specs: lis
             "significant_features": dg.MetadataValue.json(significant),
             "psi": dg.MetadataValue.json({f: (round(p, 4) if p is not None else None)
                                           for f, p in report.select("feature", "psi").iter_rows()}),
-            "report": dg.MetadataValue.md(_markdown(worst.select("feature", "psi", "status", "reference").head(20)
+            "report": dg.MetadataValue.md(markdown_table(worst.select("feature", "psi", "status", "reference").head(20)
                                                     .with_columns(pl.col("psi").round(4)))),
         })
 
@@ -262,7 +262,7 @@ def build_model_monitoring_asset(partitions_def: dg.PartitionsDefinition, specs:
             "table": "marts.model_monitoring",
             "as_of_date": as_of.isoformat(),
             "models": dg.MetadataValue.json(signals),
-            "summary": dg.MetadataValue.md(_markdown(rows.drop("as_of_date"))),
+            "summary": dg.MetadataValue.md(markdown_table(rows.drop("as_of_date"))),
         }
         for spec in watched:
             value = signals[spec.name]["recent_metric"]

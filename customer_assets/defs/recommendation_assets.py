@@ -34,7 +34,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from customer_assets.defs.metadata import _markdown, frame_metadata
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
@@ -248,7 +248,7 @@ def _comparison_table(rows: dict[str, dict], k: int) -> str:
     names = [f"{m}@{k}" for m in METRICS] + ["coverage", "n_customers"]
     frame = pl.DataFrame({"metric": names, **{
         label: [None if m is None else round(float(m[n]), 4) for n in names] for label, m in rows.items()}})
-    return _markdown(frame)
+    return markdown_table(frame)
 
 
 def _plot(rows: dict[str, dict], k: int, path: Path) -> Path:
@@ -583,12 +583,12 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                     asset_key="product_recommendations", check_name="every_customer_has_k_recommendations",
                     passed=short.is_empty(), metadata={
                         "customers": customers.height, "customers_short": short.height,
-                        "examples": dg.MetadataValue.md(_markdown(short.head(5)))}),
+                        "examples": dg.MetadataValue.md(markdown_table(short.head(5)))}),
                 dg.AssetCheckResult(
                     asset_key="product_recommendations", check_name="no_already_bought_items",
                     passed=violations.is_empty(), metadata={
                         "exclude_seen": exclude, "violations": violations.height,
-                        "examples": dg.MetadataValue.md(_markdown(violations.head(5)))}),
+                        "examples": dg.MetadataValue.md(markdown_table(violations.head(5)))}),
                 dg.AssetCheckResult(
                     asset_key="product_recommendations", check_name="catalog_coverage_above_floor",
                     passed=coverage >= knob.coverage_floor, severity=dg.AssetCheckSeverity.WARN,
@@ -634,7 +634,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 asset_key="similar_products", check_name="every_product_has_similar_products",
                 passed=missing.is_empty(), metadata={
                     "products_without_neighbours": missing.height,
-                    "examples": dg.MetadataValue.md(_markdown(missing.head(5)))})],
+                    "examples": dg.MetadataValue.md(markdown_table(missing.head(5)))})],
         )
 
     return [recommendation_model, product_recommendations, similar_products]

@@ -33,7 +33,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from customer_assets.defs.metadata import frame_metadata
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
@@ -410,18 +410,6 @@ def build_review_tables(reviews: pl.DataFrame, model, as_of: dt.date, knobs: Rev
     )
 
 
-# --- presentation ------------------------------------------------------------------------------------------
-
-
-def _markdown_table(rows: list[dict]) -> str:
-    if not rows:
-        return "_(none)_"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
-    return "\n".join(lines)
-
 
 def comparison_rows(metric_sets: dict[str, dict | None]) -> list[dict]:
     """One row per metric, one column per model (challenger, champion, baseline) on the same holdout."""
@@ -595,7 +583,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
             "vader_note": challenger.report["vader_note"],
             "metrics": dg.MetadataValue.json(challenger.report["metrics"]),
             "engines_on_holdout": dg.MetadataValue.json(challenger.report["engines"]),
-            "comparison": dg.MetadataValue.md(_markdown_table(rows_md)),
+            "comparison": dg.MetadataValue.md(markdown_table(rows_md, float_digits=4)),
             "compared_on": compared_on,
             "decision": decision.reason,
             "promoted": decision.promote,
@@ -722,7 +710,7 @@ def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
                 report = tables.topic_report
                 metadata.update({
                     "chosen_k": report["chosen_k"],
-                    "coherence": dg.MetadataValue.md(_markdown_table(report["coherence_by_k"])),
+                    "coherence": dg.MetadataValue.md(markdown_table(report["coherence_by_k"], float_digits=4)),
                     "c_v": report["metrics"]["c_v"],
                     "stability_mean_jaccard": report["stability"]["mean_jaccard"] or 0.0,
                     "topic_report": dg.MetadataValue.json(json.loads(json.dumps(report, default=str))),

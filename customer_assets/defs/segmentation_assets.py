@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -310,7 +310,7 @@ def plots_dir(warehouse: WarehouseResource) -> Path:
 
 
 def _json_metrics(evaluation: dict | None) -> dict | None:
-    return None if evaluation is None else registry._jsonable(evaluation)
+    return None if evaluation is None else registry.jsonable(evaluation)
 
 
 # --- assets ---------------------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         gate = dg.AssetCheckResult(
             check_name=GATE_CHECK, passed=gate_passed, severity=dg.AssetCheckSeverity.WARN,
             description=vs_baseline,
-            metadata={"vs_baseline": vs_baseline,"decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+            metadata={"vs_baseline": vs_baseline,"decision": dg.MetadataValue.json(registry.jsonable(decision_metadata)),
                       "serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
                       "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
                       "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
@@ -475,7 +475,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "selection_fallback": report["selection_fallback"],
                 "comparison": dg.MetadataValue.md(markdown_table(comparison)),
                 "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table)),
-                "decision": dg.MetadataValue.json(registry._jsonable(decision_metadata)),
+                "decision": dg.MetadataValue.json(registry.jsonable(decision_metadata)),
                 "promoted": logged.promoted,
                 "mlflow_run_id": logged.run_id,
                 "model_version": logged.version,

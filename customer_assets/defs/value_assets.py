@@ -35,7 +35,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.defs.degrade import degrade_on_failure
-from customer_assets.defs.metadata import _markdown as markdown_table
+from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
@@ -227,7 +227,7 @@ def gate_result(serving_eval: dict | None, serving_version: int | None, decision
                                                "champion_score": _finite(decision.champion_score)}),
             "serving_version": serving_version if serving_version is not None else -1,
             "vs_baseline": why,
-            "serving_metrics": dg.MetadataValue.json(registry._jsonable(
+            "serving_metrics": dg.MetadataValue.json(registry.jsonable(
                 {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]})),
         },
     )
@@ -433,7 +433,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "seasonal": model.report["seasonal"]["decision"],
                 **{f"holdout_{k}": v for k, v in m.items() if _finite(v) is not None},
                 **{f"naive_{k}": v for k, v in n.items() if _finite(v) is not None},
-                "parameters": dg.MetadataValue.json(registry._jsonable({"bgnbd": model.report["bgnbd"],
+                "parameters": dg.MetadataValue.json(registry.jsonable({"bgnbd": model.report["bgnbd"],
                                                                         "gamma_gamma": model.report["gamma_gamma"]})),
                 "by_frequency": dg.MetadataValue.md(markdown_table(by_frequency)),
                 "p_alive_calibration": dg.MetadataValue.md(markdown_table(calibration)),

@@ -120,9 +120,9 @@ def log_and_register(
         mlflow.log_metrics(_flat_metrics(report.get("metrics", {})))
         if "baseline" in report and isinstance(report["baseline"], dict):
             mlflow.log_metrics(_flat_metrics(report["baseline"], "baseline."))
-        mlflow.log_dict(_jsonable(report), "report.json")
+        mlflow.log_dict(jsonable(report), "report.json")
         if report.get("comparison"):
-            mlflow.log_dict(_jsonable(report["comparison"]), "comparison.json")
+            mlflow.log_dict(jsonable(report["comparison"]), "comparison.json")
         for name, path in (artifacts or {}).items():
             mlflow.log_artifact(str(path), artifact_path="plots")
         with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +159,7 @@ def load_champion(model_name: str) -> tuple[Any, int] | None:
     return pickle.loads(pickled.read_bytes()), version
 
 
-def _jsonable(value):
+def jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
@@ -191,7 +191,7 @@ def log_evaluation_run(model_name: str, report: dict, decision: Decision, params
         mlflow.log_metrics(_flat_metrics(report.get("metrics", {})))
         if isinstance(report.get("baseline"), dict):
             mlflow.log_metrics(_flat_metrics(report["baseline"], "baseline."))
-        mlflow.log_dict(_jsonable(report), "report.json")
+        mlflow.log_dict(jsonable(report), "report.json")
         for path in (artifacts or {}).values():
             mlflow.log_artifact(str(path), artifact_path="plots")
     return run.info.run_id
