@@ -6,6 +6,7 @@ A challenger gets the alias only when it beats the champion on the same holdout 
 No Dagster here: assets call these functions.
 """
 
+import importlib.metadata
 import json
 import os
 import pickle
@@ -43,6 +44,13 @@ def _experiment(name: str) -> str:
     root = Path(os.environ.get("CUSTOMER_ML_ARTIFACT_ROOT", "mlartifacts")).resolve()
     # An explicit location, or MLflow writes ./mlruns in whatever folder the process started in.
     return mlflow.create_experiment(name, artifact_location=(root / name).as_uri())
+
+
+PACKAGE_TAG = "customer_ml_version"
+try:
+    PACKAGE_VERSION = importlib.metadata.version("customer-ml")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    PACKAGE_VERSION = "unknown"
 
 
 class PickledModel(mlflow.pyfunc.PythonModel):
@@ -132,10 +140,12 @@ def log_and_register(
             info = mlflow.pyfunc.log_model(name="model", python_model=PickledModel(), artifacts={"model": str(path)},
                                            pip_requirements=pip_requirements or ["mlflow", "polars",
                                                                                  "scikit-learn", "numpy"],
-                                           signature=signature,
-                                           code_paths=[str(Path(__file__).resolve().parents[1])])
+                                           signature=signature)
         version = mlflow.register_model(info.model_uri, model_name)
     client = MlflowClient()
+    # The pickle needs the customer_assets package (the service, the app and the pipeline have it): the version
+    # tag says which release to install, instead of a copy of the whole package inside every model version.
+    client.set_model_version_tag(model_name, version.version, PACKAGE_TAG, PACKAGE_VERSION)
     client.set_model_version_tag(model_name, version.version, "decision", decision.reason[:5000])
     if decision.promote:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
