@@ -382,11 +382,13 @@ class ServingState:
             strategy = snap.recommendation_strategies.get(customer_id, "hybrid")
         elif model.customers.lookup(pl.Series([customer_id], dtype=pl.String))[0] >= 0:
             bought = snap.purchases.get(customer_id, frozenset())
-            want = min(k + len(bought), len(model.items))
-            recs = model.recommend(pl.Series([customer_id], dtype=pl.String), k=want, exclude_seen=True)
-            pairs = [(str(p), float(s)) for p, s in zip(recs["product_id"].to_list(), recs["score"].to_list())
-                     if str(p) not in bought]
-            items, source = pairs[:k], "model"
+            # Purchases after the model's training (in the snapshot) are excluded by the library itself.
+            exclude = pl.DataFrame({"customer_id": [customer_id] * len(bought), "product_id": sorted(bought)},
+                                   schema={"customer_id": pl.String, "product_id": pl.String})
+            recs = model.recommend(pl.Series([customer_id], dtype=pl.String), k=k, exclude_seen=True,
+                                   also_exclude=exclude if bought else None)
+            items = [(str(p), float(s)) for p, s in zip(recs["product_id"].to_list(), recs["score"].to_list())]
+            source = "model"
             strategy = recs["strategy"][0] if recs.height else "popular"
         else:
             group = country or snap.countries.get(customer_id)
