@@ -90,14 +90,15 @@ class ReviewKnobs:
     topics_max_docs: int = 200_000
     topics_stability_seeds: int = 2
     top_aspects: int = 3
-    aspect_lexicon_path: str = ""
+    aspect_lexicon: str = ""
+    """Path of a JSON file {aspect: [terms]} (CUSTOMER_ML_REVIEW_ASPECT_LEXICON) added to the default lexicon."""
 
-    def aspect_lexicon(self) -> dict[str, list[str]]:
+    def lexicon(self) -> dict[str, list[str]]:
         from customer_assets.ml.text import DEFAULT_ASPECT_LEXICON, extend_lexicon
 
-        if not self.aspect_lexicon_path:
+        if not self.aspect_lexicon:
             return DEFAULT_ASPECT_LEXICON
-        path = Path(self.aspect_lexicon_path)
+        path = Path(self.aspect_lexicon)
         try:
             extra = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -290,7 +291,7 @@ def review_aspects(texts: pl.Series, model, knobs: ReviewKnobs, notes: list[str]
     from customer_assets.ml.text import extract_aspects
 
     try:
-        return extract_aspects(texts, lexicon=knobs.aspect_lexicon(), sentiment_model=model, language=knobs.language)
+        return extract_aspects(texts, lexicon=knobs.lexicon(), sentiment_model=model, language=knobs.language)
     except ValueError as exc:
         if "lexicon" in str(exc) or "aspect terms" in str(exc):
             raise
