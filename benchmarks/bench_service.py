@@ -56,10 +56,10 @@ def build_home(customers: int) -> Path:
     import dagster as dg
 
     from customer_assets.cli import run_all
-    from customer_assets_tests.conftest import make_settings
+    from customer_assets.config import synthetic_settings
 
     home = Path(tempfile.mkdtemp(prefix="bench-service-")) / "home"
-    settings = make_settings(home, synthetic_customers=customers)
+    settings = synthetic_settings(home, synthetic_customers=customers)
     started = time.perf_counter()
     results = run_all(settings, instance=dg.DagsterInstance.ephemeral())
     if not all(r.success for r in results):

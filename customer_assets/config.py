@@ -5,6 +5,7 @@ Everything the platform writes lives under one home folder so that a user can de
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -67,6 +68,15 @@ class Settings:
     def run_log_dir(self) -> Path:
         """Where `make run` writes each run's tracebacks, so the console shows only the summary."""
         return self.home / "logs"
+
+
+def synthetic_settings(home: Path, **overrides) -> Settings:
+    """Settings for a throwaway home on the synthetic source, independent of the environment (tests and
+    benchmarks build their homes with it)."""
+    base = Settings(home=home, source="synthetic", synthetic_customers=1000, synthetic_seed=7,
+                    synthetic_end_date=dt.date(2026, 10, 31), as_of=None, warehouse_url=None, partition_start=None,
+                    churn_window_days=90, orphan_tolerance=0.01)
+    return dataclasses.replace(base, **overrides)
 
 
 def load_settings() -> Settings:

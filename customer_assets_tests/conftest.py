@@ -3,7 +3,6 @@ modules (read as is, or copied for a module that changes it), the real PostgreSQ
 
 import contextlib
 import dataclasses
-import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -16,7 +15,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from customer_assets.config import Settings  # noqa: E402
+from customer_assets.config import Settings, synthetic_settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -25,19 +24,7 @@ POSTGRES_URL = os.environ.get("CUSTOMER_ML_TEST_POSTGRES_URL",
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    base = Settings(
-        home=home,
-        source="synthetic",
-        synthetic_customers=1000,
-        synthetic_seed=7,
-        synthetic_end_date=dt.date(2026, 10, 31),
-        as_of=None,
-        warehouse_url=None,
-        partition_start=None,
-        churn_window_days=90,
-        orphan_tolerance=0.01,
-    )
-    return dataclasses.replace(base, **overrides)
+    return synthetic_settings(home, **overrides)
 
 
 @pytest.fixture
