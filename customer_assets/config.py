@@ -1,13 +1,29 @@
 """Settings read from the environment, in one place.
 
 Everything the platform writes lives under one home folder so that a user can delete it to start over.
+``Settings`` holds the home, the source and the warehouse; each model domain's knobs are a settings section
+(below ``load_settings``).
+
+A section is a frozen dataclass whose fields are declared with ``setting(default, doc, ...)`` and registered
+with ``@section("CHURN")``. ``read_section(ChurnKnobs)`` reads each field from ``CUSTOMER_ML_<PREFIX>_<FIELD>``
+(or the field's own ``env`` name, kept where an older documented name exists), casts it by the field's type
+(int, float, str, bool, tuple of str, dict from JSON), checks ``choices`` and ``low``/``high`` bounds, and
+raises ``SettingsError`` naming the variable and the value. ``reference_markdown()`` renders every section
+as the configuration reference (``docs/configuration.md``; a test fails when the file is stale).
+
+Why dataclasses and not pydantic-settings or Dagster ``Config``: the knobs are read by pure library callers,
+asset code, the service and the CLI alike, and must stay importable without Dagster or another dependency;
+a dataclass per domain is what the asset modules already passed around, so only the reading changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +115,163 @@ def load_settings() -> Settings:
 def api_key() -> str | None:
     """The shared key the scoring service and the app ask for (CUSTOMER_ML_API_KEY); None leaves them open."""
     return _env("CUSTOMER_ML_API_KEY")
+
+
+# --- settings sections ------------------------------------------------------------------------------------
+
+ENV_PREFIX = "CUSTOMER_ML_"
+SECTIONS: dict[str, type] = {}
+"""Registered sections by prefix, in registration order (the reference lists them so)."""
+
+
+class SettingsError(ValueError):
+    """A setting from the environment is not valid; the message names the variable."""
+
+
+def setting(default, doc: str, *, env: str | None = None, choices: tuple | None = None,
+            low: float | None = None, high: float | None = None):
+    """A dataclass field read from the environment. ``env`` overrides the derived variable name."""
+    metadata = {"doc": doc, "env": env, "choices": choices, "low": low, "high": high}
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def section(prefix: str):
+    """Register a dataclass as the settings section read from ``CUSTOMER_ML_<prefix>_*``."""
+
+    def register(cls):
+        cls.__settings_prefix__ = prefix
+        SECTIONS[prefix] = cls
+        return cls
+
+    return register
+
+
+def env_name(cls, item: dataclasses.Field) -> str:
+    return item.metadata.get("env") or f"{ENV_PREFIX}{cls.__settings_prefix__}_{item.name.upper()}"
+
+
+def _cast(kind, raw: str, name: str):
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        kind = options[0] if len(options) == 1 else str  # e.g. str | dict: the caller parses the text
+        origin = typing.get_origin(kind)
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}={raw!r} is not a boolean (true/false)")
+    if kind is int:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if kind is float:
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if origin is tuple:
+        return tuple(v.strip() for v in raw.split(",") if v.strip())
+    if kind is dict or origin is dict:
+        try:
+            value = json.loads(raw)
+        except ValueError as error:
+            raise SettingsError(f"{name}={raw!r} is not a JSON object: {error}") from None
+        if not isinstance(value, dict):
+            raise SettingsError(f"{name}={raw!r} is not a JSON object")
+        return value
+    return raw.strip()
+
+
+def _check(item: dataclasses.Field, value, name: str) -> None:
+    meta = item.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(map(str, meta['choices']))}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if meta.get("low") is not None and value < meta["low"]:
+            raise SettingsError(f"{name}={value!r} is below its minimum {meta['low']}")
+        if meta.get("high") is not None and value > meta["high"]:
+            raise SettingsError(f"{name}={value!r} is above its maximum {meta['high']}")
+
+
+def read_section(cls, environ: Mapping[str, str] | None = None):
+    """An instance of section ``cls`` from the environment (unset or empty variables keep the default)."""
+    environ = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):
+        if "doc" not in item.metadata:
+            continue
+        name = env_name(cls, item)
+        raw = environ.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        value = _cast(hints[item.name], raw, name)
+        if isinstance(value, str) and item.metadata.get("choices"):
+            value = value.lower()
+        _check(item, value, name)
+        values[item.name] = value
+    instance = cls(**values)
+    for item in dataclasses.fields(cls):  # defaults are checked too (a wrong default is a bug here)
+        if "doc" in item.metadata:
+            _check(item, getattr(instance, item.name), env_name(cls, item))
+    return instance
+
+
+def _shown(value) -> str:
+    if value is None or value == "" or value == () or value == {}:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def reference_markdown() -> str:
+    """The configuration reference of every registered section (importing the modules that declare them)."""
+    import_sections()
+    lines = ["# Configuration reference", "",
+             "Generated from the settings sections (`customer_assets/config.py`, `read_section`) by",
+             "`python -m customer_assets.config > docs/configuration.md`; a test fails when this file is stale.",
+             "Unset or empty variables keep the default; a bad value stops with an error naming the variable.", ""]
+    for prefix, cls in SECTIONS.items():
+        lines += [f"## {prefix.lower()} (`{cls.__module__}.{cls.__name__}`)", "",
+                  "| variable | default | meaning |", "|---|---|---|"]
+        for item in dataclasses.fields(cls):
+            if "doc" not in item.metadata:
+                continue
+            default = item.default if item.default is not dataclasses.MISSING else item.default_factory()
+            doc = item.metadata["doc"]
+            if item.metadata.get("choices"):
+                doc += f" One of: {', '.join(map(str, item.metadata['choices']))}."
+            lines.append(f"| `{env_name(cls, item)}` | `{_shown(default)}` | {doc.replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+SECTION_MODULES = (
+    "customer_assets.defs.churn_assets",
+    "customer_assets.defs.segmentation_assets",
+    "customer_assets.defs.recommendation_assets",
+    "customer_assets.defs.review_assets",
+    "customer_assets.defs.value_assets",
+)
+
+
+def import_sections() -> None:
+    import importlib
+
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
+
+
+if __name__ == "__main__":  # run as a script this module is __main__: read the sections of the imported one
+    from customer_assets.config import reference_markdown as _reference
+
+    print(_reference(), end="")

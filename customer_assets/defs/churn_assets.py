@@ -26,7 +26,6 @@ The ML lives in `customer_assets.ml.churn`; this module reads, decides, writes a
 
 import datetime as dt
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from customer_assets.config import SettingsError, read_section, section, setting
 from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
@@ -94,60 +94,44 @@ cross-validated selection metric rises (ml/churn/purchase_features.py); off: nev
 # --- knobs ----------------------------------------------------------------------------------------------
 
 
+@section("CHURN")
 @dataclass(frozen=True)
 class ChurnKnobs:
-    window_days: int = 90
-    search_seconds: float = 60.0
-    families: tuple[str, ...] = FAMILIES
-    imbalance: tuple[str, ...] = IMBALANCE_STRATEGIES
-    drop_features: tuple[str, ...] = ()
-    n_splits: int = 5
-    seed: int = 0
-    promotion_margin: float = 0.005
-    max_high_risk_jump: float = 0.10
-    reasons_all_max_rows: int = 200_000
-    reasons_top_share: float = 0.10
-    purchase_features: str = "auto"
+    window_days: int = setting(90, "Churn = no completed order in this many days after the as-of date (also the "
+                                   "value model's horizon and dbt's `churn_window_days`).", low=1)
+    search_seconds: float = setting(60.0, "Random-search budget shared by the model families (seconds).", low=0)
+    families: tuple[str, ...] = setting(FAMILIES, "Comma list of model families to compare.")
+    imbalance: tuple[str, ...] = setting(IMBALANCE_STRATEGIES, "Comma list of imbalance strategies "
+                                                               "(class_weight, smote).")
+    drop_features: tuple[str, ...] = setting((), "Comma list of feature columns never used.")
+    n_splits: int = setting(5, "Stratified group cross-validation folds.", low=2)
+    seed: int = setting(0, "Seed of splits, searches and fits.")
+    promotion_margin: float = setting(0.005, "Holdout ROC-AUC gain a challenger needs to take the `champion` alias "
+                                             "(negative: a challenger may be that much worse).")
+    max_high_risk_jump: float = setting(0.10, "Rise of the High-risk share (absolute) against the previous "
+                                              "partition that raises the WARN check.", low=0, high=1)
+    reasons_all_max_rows: int = setting(200_000, "Up to this many scored customers every one gets reasons; above, "
+                                                 "only the riskiest share below.", low=1)
+    reasons_top_share: float = setting(0.10, "Share of riskiest customers given reasons above the row limit.",
+                                       low=1e-9, high=1)
+    purchase_features: str = setting("auto", "auto: train with and without the BG/NBD P(alive) / expected-orders "
+                                             "features and keep them only when cross-validated PR-AUC rises; off: "
+                                             "never.", choices=PURCHASE_FEATURE_MODES)
 
 
 def churn_knobs() -> ChurnKnobs:
-    """Every tunable of the churn assets, from CUSTOMER_ML_CHURN_* environment variables."""
-
-    def env(name: str, default, cast):
-        value = os.environ.get("CUSTOMER_ML_CHURN_" + name)
-        return default if value in (None, "") else cast(value)
-
-    def names(value: str) -> tuple[str, ...]:
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-
-    base = ChurnKnobs()
-    knobs = ChurnKnobs(
-        window_days=env("WINDOW_DAYS", base.window_days, int),
-        search_seconds=env("SEARCH_SECONDS", base.search_seconds, float),
-        families=env("FAMILIES", base.families, names),
-        imbalance=env("IMBALANCE", base.imbalance, names),
-        drop_features=env("DROP_FEATURES", base.drop_features, names),
-        n_splits=env("N_SPLITS", base.n_splits, int),
-        seed=env("SEED", base.seed, int),
-        promotion_margin=env("PROMOTION_MARGIN", base.promotion_margin, float),
-        max_high_risk_jump=env("MAX_HIGH_RISK_JUMP", base.max_high_risk_jump, float),
-        reasons_all_max_rows=env("REASONS_ALL_MAX_ROWS", base.reasons_all_max_rows, int),
-        reasons_top_share=env("REASONS_TOP_SHARE", base.reasons_top_share, float),
-        purchase_features=env("PURCHASE_FEATURES", base.purchase_features, str.lower),
-    )
-    if knobs.purchase_features not in PURCHASE_FEATURE_MODES:
-        raise ValueError(f"CUSTOMER_ML_CHURN_PURCHASE_FEATURES must be one of {PURCHASE_FEATURE_MODES}, got "
-                         f"{knobs.purchase_features!r}")
+    """Every tunable of the churn assets, from CUSTOMER_ML_CHURN_* (docs/configuration.md)."""
+    knobs = read_section(ChurnKnobs)
     unknown = [f for f in knobs.families if f not in FAMILIES]
     if unknown or not knobs.families:
-        raise ValueError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
-    if knobs.search_seconds < 0:
-        raise ValueError(f"CUSTOMER_ML_CHURN_SEARCH_SECONDS must be >= 0, got {knobs.search_seconds}")
-    if not 0 < knobs.reasons_top_share <= 1:
-        raise ValueError(f"CUSTOMER_ML_CHURN_REASONS_TOP_SHARE must be in (0, 1], got {knobs.reasons_top_share}")
+        raise SettingsError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
+    unknown = [f for f in knobs.imbalance if f not in IMBALANCE_STRATEGIES]
+    if unknown or not knobs.imbalance:
+        raise SettingsError(f"CUSTOMER_ML_CHURN_IMBALANCE: unknown strategies {unknown}; choose from "
+                            f"{IMBALANCE_STRATEGIES}")
     protected = {ID, LABEL, TIME_COLUMN} & set(knobs.drop_features)
     if protected:
-        raise ValueError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
+        raise SettingsError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
     return knobs
 
 

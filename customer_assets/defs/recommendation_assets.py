@@ -24,16 +24,16 @@
   as_of_date and model_version so past days stay reproducible.
 """
 
+import dataclasses
 import datetime as dt
-import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
+from customer_assets.config import SettingsError, read_section, section, setting
 from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -59,47 +59,32 @@ STAGING_DEPS = [dg.AssetKey(["staging", t]) for t in
 FEATURES = dg.AssetKey(["marts", "customer_features"])
 
 
+@section("RECOMMEND")
 @dataclass(frozen=True)
 class Knobs:
-    k: int = 10
-    include_seen: bool = False
-    holdout_days: float = 30.0
-    half_life_days: float = 180.0
-    rating_weight: float = 0.5
-    algorithm: str = "auto"
-    model_params: dict = field(default_factory=dict)
-    promotion_margin: float = 0.005
-    coverage_floor: float = 0.2
-    similar_k: int = 10
-    seed: int = 0
-    exposure_cap: str | dict | None = "auto"
+    k: int = setting(10, "Recommendations per customer (also the k of the evaluation metrics).", low=1)
+    include_seen: bool = setting(False, "true: products already bought may be recommended again.")
+    holdout_days: float = setting(30.0, "Days before the as-of date held out for evaluation.", low=1)
+    half_life_days: float = setting(180.0, "Recency half-life of purchase weights.", low=1)
+    rating_weight: float = setting(0.5, "How strongly a review rating scales its purchase (0 = ignore ratings; "
+                                        "below 1 so every purchase keeps a weight).", low=0, high=0.999999)
+    algorithm: str = setting("auto", "auto (chosen on validation) or itemknn, ease, nmf, als (als needs the "
+                                     "`implicit` package).", choices=("auto", "itemknn", "ease", "nmf", "als"))
+    model_params: dict = setting({}, 'JSON per algorithm, e.g. {"nmf": {"n_components": 64}}.')
+    promotion_margin: float = setting(0.005, "NDCG@10 gain a challenger needs to take the `champion` alias.")
+    coverage_floor: float = setting(0.2, "Catalog coverage below this raises a warning.", low=0, high=1)
+    similar_k: int = setting(10, "Neighbours per product.", low=1)
+    seed: int = setting(0, "Seed of samples and fits.")
+    exposure_cap: str | dict | None = setting("auto", "Spread the last slots of the daily lists over the catalog: "
+                                                      "auto (the widest setting whose validation precision@10 stays "
+                                                      "within 10 % of uncapped), off, or tail[:fair_share] such as "
+                                                      "4:1.0.")
 
 
 def knobs() -> Knobs:
-    """CUSTOMER_ML_RECOMMEND_<KNOB> environment variables, with the defaults above."""
-    def env(name, default):
-        value = os.environ.get(f"CUSTOMER_ML_RECOMMEND_{name}")
-        return default if value in (None, "") else value
-
-    out = Knobs(
-        k=int(env("K", 10)),
-        include_seen=str(env("INCLUDE_SEEN", "false")).lower() in ("1", "true", "yes"),
-        holdout_days=float(env("HOLDOUT_DAYS", 30)),
-        half_life_days=float(env("HALF_LIFE_DAYS", 180)),
-        rating_weight=float(env("RATING_WEIGHT", 0.5)),
-        algorithm=str(env("ALGORITHM", "auto")),
-        model_params=json.loads(env("MODEL_PARAMS", "{}")),
-        promotion_margin=float(env("PROMOTION_MARGIN", 0.005)),
-        coverage_floor=float(env("COVERAGE_FLOOR", 0.2)),
-        similar_k=int(env("SIMILAR_K", 10)),
-        seed=int(env("SEED", 0)),
-        exposure_cap=parse_exposure_cap(str(env("EXPOSURE_CAP", "auto"))),
-    )
-    if out.k < 1 or out.similar_k < 1:
-        raise ValueError("CUSTOMER_ML_RECOMMEND_K and _SIMILAR_K must be >= 1")
-    if not 0 <= out.rating_weight < 1:
-        raise ValueError("CUSTOMER_ML_RECOMMEND_RATING_WEIGHT must be in [0, 1) so every purchase keeps a weight")
-    return out
+    """CUSTOMER_ML_RECOMMEND_<KNOB> environment variables (docs/configuration.md)."""
+    out = read_section(Knobs)
+    return dataclasses.replace(out, exposure_cap=parse_exposure_cap(str(out.exposure_cap)))
 
 
 def parse_exposure_cap(value: str) -> str | dict | None:
@@ -119,7 +104,7 @@ def parse_exposure_cap(value: str) -> str | dict | None:
     except ValueError:
         cap = None
     if cap is None or cap["tail"] < 1 or not cap["fair_share"] > 0:
-        raise ValueError(f"CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP must be off, auto or <tail slots >= 1>[:<fair "
+        raise SettingsError(f"CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP must be off, auto or <tail slots >= 1>[:<fair "
                          f"share > 0>] such as 4:1.0, got {value!r}")
     return cap
 

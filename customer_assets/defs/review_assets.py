@@ -26,13 +26,13 @@ cutoffs, call `customer_sentiment_as_of(review_sentiment_rows, cutoff)` on the a
 import dataclasses
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
+from customer_assets.config import read_section, section, setting
 from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -75,23 +75,27 @@ CUSTOMER_SCHEMA = {"customer_id": pl.String, "as_of_date": pl.Date, "avg_sentime
 # --- knobs -------------------------------------------------------------------------------------------------
 
 
+@section("REVIEW")
 @dataclasses.dataclass(frozen=True)
 class ReviewKnobs:
-    language: str = "english"
-    min_reviews: int = 50
-    seed: int = 0
-    holdout_fraction: float = 0.2
-    regularisation_c: float = 0.5
-    train_max_reviews: int = 500_000
-    promotion_margin: float = 0.005
-    topics_k_min: int = 4
-    topics_k_max: int = 8
-    topics_sample: int = 20_000
-    topics_max_docs: int = 200_000
-    topics_stability_seeds: int = 2
-    top_aspects: int = 3
-    aspect_lexicon: str = ""
-    """Path of a JSON file {aspect: [terms]} (CUSTOMER_ML_REVIEW_ASPECT_LEXICON) added to the default lexicon."""
+    language: str = setting("english", "Stemmer and stop words (english, german, french, spanish, italian, "
+                                       "portuguese, dutch); VADER is skipped with a note for non-English.")
+    min_reviews: int = setting(50, "Fewer labelled reviews: no training, a note.", low=1)
+    seed: int = setting(0, "Seed of the holdout split and fits.")
+    holdout_fraction: float = setting(0.2, "Holdout share of labelled reviews.", low=0.01, high=0.99)
+    regularisation_c: float = setting(0.5, "Logistic regression C.",
+                                      low=1e-6)
+    train_max_reviews: int = setting(500_000, "Seeded training sample above this many reviews.", low=100)
+    promotion_margin: float = setting(0.005, "Macro-F1 gain a challenger needs to take the `champion` alias.")
+    topics_k_min: int = setting(4, "Smallest topic count tried.", low=2)
+    topics_k_max: int = setting(8, "Largest topic count tried.", low=2)
+    topics_sample: int = setting(20_000, "Reviews used to choose k (coherence) and measure stability.", low=10)
+    topics_max_docs: int = setting(200_000, "Reviews the final LDA is fitted on; the rest are assigned to its "
+                                            "topics.", low=10)
+    topics_stability_seeds: int = setting(2, "Extra seeds for the top-word stability figure.", low=0)
+    top_aspects: int = setting(3, "Aspects listed as praised / criticized per product.", low=1)
+    aspect_lexicon: str = setting("", 'JSON file {"aspect": ["term", "prefix*"]} added to the default quality / '
+                                      "price / shipping / service lexicon.")
 
     def lexicon(self) -> dict[str, list[str]]:
         from customer_assets.ml.text import DEFAULT_ASPECT_LEXICON, extend_lexicon
@@ -109,20 +113,11 @@ class ReviewKnobs:
 
 
 def review_knobs() -> ReviewKnobs:
-    """Knobs from CUSTOMER_ML_REVIEW_<NAME> (e.g. CUSTOMER_ML_REVIEW_TOPICS_K_MAX); read at run time."""
+    """Knobs from CUSTOMER_ML_REVIEW_<NAME> (docs/configuration.md); read at run time."""
     from customer_assets.ml.text import supported_languages
 
-    values = {}
-    for field in dataclasses.fields(ReviewKnobs):
-        raw = os.environ.get(f"CUSTOMER_ML_REVIEW_{field.name.upper()}", "")
-        if raw == "":
-            continue
-        caster = {"int": int, "float": float, "str": str}[field.type.__name__]
-        try:
-            values[field.name] = caster(raw.strip().lower() if field.name == "language" else raw)
-        except ValueError as exc:
-            raise ValueError(f"CUSTOMER_ML_REVIEW_{field.name.upper()}={raw!r} is not a valid {field.type.__name__}") from exc
-    knobs = ReviewKnobs(**values)
+    knobs = read_section(ReviewKnobs)
+    knobs = dataclasses.replace(knobs, language=knobs.language.lower())
     if knobs.language not in supported_languages():
         raise ValueError(f"CUSTOMER_ML_REVIEW_LANGUAGE={knobs.language!r} is not supported; "
                          f"choose one of {supported_languages()}")

@@ -11,9 +11,9 @@
 The ML lives in `customer_assets.ml.segmentation`; this module reads, decides, writes and reports.
 """
 
+import dataclasses
 import datetime as dt
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from customer_assets.config import SettingsError, read_section, section, setting
 from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
@@ -77,53 +78,36 @@ PROMOTION_RULE = (
 # --- knobs ----------------------------------------------------------------------------------------------
 
 
+@section("SEGMENTATION")
 @dataclass(frozen=True)
 class SegmentationKnobs:
-    seed: int = 0
-    k_min: int = 3
-    k_max: int = 8
-    feature_columns: tuple[str, ...] | None = None
-    quadratic_sample_size: int = 10_000
-    kmeans_selection_size: int = 50_000
-    silhouette_sample_size: int = 5_000
-    stability_resamples: int = 5
-    stability_sample_size: int = 5_000
-    holdout_percent: int = 10
-    promotion_margin: float = 0.01
-    min_segment_share: float = 0.02
-    max_share_shift: float = 0.05
-    tsne_sample_size: int = 2_000
+    seed: int = setting(0, "Seed for samples, fits and t-SNE.")
+    k_min: int = setting(3, "Smallest k tried by K-Means and Ward.", low=2)
+    k_max: int = setting(8, "Largest k tried by K-Means and Ward.", low=2)
+    feature_columns: tuple[str, ...] | None = setting(None, "Comma list of feature columns (unset: the RFM / value "
+                                                            "/ engagement columns).", env="CUSTOMER_ML_SEGMENTATION_FEATURES")
+    quadratic_sample_size: int = setting(10_000, "Sample DBSCAN and Ward are fitted on (the rest is assigned).",
+                                         env="CUSTOMER_ML_SEGMENTATION_SAMPLE_SIZE", low=10)
+    kmeans_selection_size: int = setting(50_000, "Sample on which K-Means chooses k.", low=10)
+    silhouette_sample_size: int = setting(5_000, "Rows per silhouette.", low=10)
+    stability_resamples: int = setting(5, "Bootstrap refits for the stability figure.", low=1)
+    stability_sample_size: int = setting(5_000, "Rows per stability refit.", low=10)
+    holdout_percent: int = setting(10, "Share of customers (by id hash) held out for champion / challenger.",
+                                   low=1, high=50)
+    promotion_margin: float = setting(0.01, "Silhouette gain a challenger needs to take the `champion` alias.")
+    min_segment_share: float = setting(0.02, "Smallest allowed segment (selection rule, repair at training, WARN "
+                                             "check).", low=0, high=0.5)
+    max_share_shift: float = setting(0.05, "Segment share move between partitions that raises the WARN check.",
+                                     env="CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT", low=0, high=1)
+    tsne_sample_size: int = setting(2_000, "Customers given t-SNE coordinates.", low=0)
 
 
 def segmentation_knobs() -> SegmentationKnobs:
-    """Every tunable of the segmentation assets, from CUSTOMER_ML_SEGMENTATION_* (and the share-shift knob)."""
-
-    def env(name: str, default, cast):
-        value = os.environ.get(name)
-        return default if value in (None, "") else cast(value)
-
-    prefix = "CUSTOMER_ML_SEGMENTATION_"
-    base = SegmentationKnobs()
-    features = env(prefix + "FEATURES", None, lambda v: tuple(c.strip() for c in v.split(",") if c.strip()))
-    knobs = SegmentationKnobs(
-        seed=env(prefix + "SEED", base.seed, int),
-        k_min=env(prefix + "K_MIN", base.k_min, int),
-        k_max=env(prefix + "K_MAX", base.k_max, int),
-        feature_columns=features or None,
-        quadratic_sample_size=env(prefix + "SAMPLE_SIZE", base.quadratic_sample_size, int),
-        kmeans_selection_size=env(prefix + "KMEANS_SELECTION_SIZE", base.kmeans_selection_size, int),
-        silhouette_sample_size=env(prefix + "SILHOUETTE_SAMPLE_SIZE", base.silhouette_sample_size, int),
-        stability_resamples=env(prefix + "STABILITY_RESAMPLES", base.stability_resamples, int),
-        stability_sample_size=env(prefix + "STABILITY_SAMPLE_SIZE", base.stability_sample_size, int),
-        holdout_percent=env(prefix + "HOLDOUT_PERCENT", base.holdout_percent, int),
-        promotion_margin=env(prefix + "PROMOTION_MARGIN", base.promotion_margin, float),
-        min_segment_share=env(prefix + "MIN_SEGMENT_SHARE", base.min_segment_share, float),
-        max_share_shift=env("CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT", base.max_share_shift, float),
-        tsne_sample_size=env(prefix + "TSNE_SAMPLE_SIZE", base.tsne_sample_size, int),
-    )
-    if not 1 <= knobs.holdout_percent <= 50:
-        raise ValueError(f"CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT must be in 1..50, got {knobs.holdout_percent}")
-    return knobs
+    """Every tunable of the segmentation assets, from CUSTOMER_ML_SEGMENTATION_* (docs/configuration.md)."""
+    knobs = read_section(SegmentationKnobs)
+    if knobs.k_min > knobs.k_max:
+        raise SettingsError(f"need CUSTOMER_ML_SEGMENTATION_K_MIN <= _K_MAX, got {knobs.k_min} > {knobs.k_max}")
+    return dataclasses.replace(knobs, feature_columns=knobs.feature_columns or None)
 
 
 # --- warehouse reads ------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ The ML lives in `customer_assets.ml.value`; this module reads, decides, writes a
 
 import datetime as dt
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.config import read_section, section, setting
 from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -100,39 +100,24 @@ PROMOTION_RULE = (
 # --- knobs ----------------------------------------------------------------------------------------------
 
 
+@section("VALUE")
 @dataclass(frozen=True)
 class ValueKnobs:
-    horizon_days: int = 90
-    seasonal: str = "auto"
-    validation_days: int = 90
-    annual_discount: float = 0.10
-    promotion_tolerance: float = 0.02
-    purchase_model: str = "bgnbd"
+    horizon_days: int = setting(90, "Value horizon: the churn window (one setting for both).",
+                                env="CUSTOMER_ML_CHURN_WINDOW_DAYS", low=1)
+    seasonal: str = setting("auto", "Seasonal purchase clock: auto (chosen on a validation window), on or off.",
+                            choices=("auto", "on", "off"))
+    validation_days: int = setting(90, "Validation window inside the training orders that decides `auto`.", low=1)
+    annual_discount: float = setting(0.10, "Yearly discount rate of the 12-month CLV.", low=0, high=9.99)
+    promotion_tolerance: float = setting(0.02, "Relative loss a newer fit may show and still take the alias.",
+                                         low=0)
+    purchase_model: str = setting("bgnbd", "Purchase model: bgnbd or mbgnbd (dropout also right after the first "
+                                           "purchase).", choices=("bgnbd", "mbgnbd"))
 
 
 def value_knobs() -> ValueKnobs:
     """CUSTOMER_ML_VALUE_* settings; the horizon is the churn window (CUSTOMER_ML_CHURN_WINDOW_DAYS)."""
-
-    def env(name: str, default, cast):
-        value = os.environ.get(name)
-        return default if value in (None, "") else cast(value)
-
-    base = ValueKnobs()
-    knobs = ValueKnobs(
-        horizon_days=env("CUSTOMER_ML_CHURN_WINDOW_DAYS", base.horizon_days, int),
-        seasonal=env("CUSTOMER_ML_VALUE_SEASONAL", base.seasonal, str).strip().lower(),
-        validation_days=env("CUSTOMER_ML_VALUE_VALIDATION_DAYS", base.validation_days, int),
-        annual_discount=env("CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT", base.annual_discount, float),
-        promotion_tolerance=env("CUSTOMER_ML_VALUE_PROMOTION_TOLERANCE", base.promotion_tolerance, float),
-        purchase_model=env("CUSTOMER_ML_VALUE_PURCHASE_MODEL", base.purchase_model, str).strip().lower(),
-    )
-    if knobs.seasonal not in ("auto", "on", "off"):
-        raise ValueError(f"CUSTOMER_ML_VALUE_SEASONAL must be auto, on or off, got {knobs.seasonal!r}")
-    if knobs.horizon_days < 1:
-        raise ValueError(f"CUSTOMER_ML_CHURN_WINDOW_DAYS must be >= 1, got {knobs.horizon_days}")
-    if not 0 <= knobs.annual_discount < 10:
-        raise ValueError(f"CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT must be in [0, 10), got {knobs.annual_discount}")
-    return knobs
+    return read_section(ValueKnobs)
 
 
 def _fit_options(knobs: ValueKnobs) -> dict:
