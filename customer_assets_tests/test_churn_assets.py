@@ -195,7 +195,7 @@ def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(buil
     assert set(scores["model_version"]) == {meta["model_version"]} == {registry.champion_version(MODEL_NAME)}
 
 
-def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built):
+def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built, monkeypatch):
     settings, instance, _, day = built
     warehouse = _warehouse(settings)
     earlier = (dt.date.fromisoformat(day) - dt.timedelta(days=30)).isoformat()
@@ -206,11 +206,16 @@ def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built):
     # Make the earlier partition look calm, then rescoring today must warn about the jump in High risk.
     warehouse.execute("UPDATE marts.churn_scores SET risk_level = 'Low' WHERE as_of_date = ?",
                       [dt.date.fromisoformat(earlier)])
+    expected_share = float((_scores(settings, day)["risk_level"] == "High").mean())
+    assert expected_share > 0, "the built day has no High-risk customer, so no jump can be shown"
+    # A limit below today's High share: going from 0 to it must warn (the default limit may not be crossed).
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP", str(expected_share / 2))
     result = _run(settings, instance, day, *DBT_MODELS, "marts/churn_scores")
     assert result.success
     check = _checks([result], "marts/churn_scores")[HIGH_RISK_JUMP_CHECK]
     high_share = float((_scores(settings, day)["risk_level"] == "High").mean())
     assert check.severity == dg.AssetCheckSeverity.WARN
-    assert check.passed == (high_share <= churn_knobs().max_high_risk_jump)
+    assert high_share == pytest.approx(expected_share)  # same champion, same features: same scores
+    assert check.passed is False and "jumped by more than" in check.description
     assert check.metadata["previous_high_risk_share"].value == 0.0
     assert check.metadata["high_risk_share"].value == pytest.approx(high_share)
