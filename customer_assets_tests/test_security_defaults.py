@@ -152,7 +152,9 @@ def test_secrets_scan_fails_on_a_new_secret(tmp_path, monkeypatch):
         sys.path.remove(str(ROOT / "deploy"))
     leak = tmp_path / "leak.py"
     leak.write_text('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"\n')  # pragma: allowlist secret
+    # A notebook figure (base64 PNG) is high-entropy text, not a secret: excluded.
+    (tmp_path / "figure.ipynb").write_text('{"data": {\n  "image/png": "iVBORw0KGgoAAAANSUhEUgAAAgAAAAG4CAYAAAAzCV9/AAAAOnRFWHRTb2Z0d2FyZQBNYXRwbG90bGliIHZlcnNpb24zLjExLjIs"\n}}\n')  # pragma: allowlist secret
     monkeypatch.setattr(check_secrets, "ROOT", tmp_path)
-    monkeypatch.setattr(check_secrets, "repository_files", lambda: ["leak.py"])
+    monkeypatch.setattr(check_secrets, "repository_files", lambda: ["leak.py", "figure.ipynb"])
     problems = check_secrets.check()
     assert len(problems) >= 1 and all(p.startswith("leak.py:1:") for p in problems), problems
