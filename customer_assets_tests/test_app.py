@@ -237,6 +237,34 @@ def test_models_page_shows_promotion_history_with_reasons(monkeypatch, home):
         assert len(rows) == 1 and bool(rows["champion_now"].iloc[0]), (model, version)
 
 
+def test_products_page_shows_the_products_reviews_aspects_and_topics(monkeypatch, home):
+    app = _run_page(monkeypatch, home, "Products and reviews")
+    _assert_clean(app, "Products and reviews")
+    snap = data.current_snapshot(home)
+    product = app.selectbox(key="product_id").value
+    name = data._sql(snap, "SELECT product_name FROM {app_products} WHERE product_id = ?", [product])["product_name"][0]
+    subheaders = [s.value for s in app.subheader]
+    assert subheaders[0] == f"Products similar to {product} - {name}" and subheaders[-1] == "Review topics"
+    summary, _ = data.product_sentiment(snap, product)
+    if summary is None:
+        assert any("No reviews of this product" in i.value for i in app.info)
+    else:
+        metrics = {m.label: m.value for m in app.metric}
+        assert metrics["Reviews"] == f"{summary['review_count']:,}"
+        assert any("Aspects praised" in m.value for m in app.markdown)
+    topics = app.dataframe[-1].value
+    assert len(topics) >= 2 and topics["top_terms"].str.len().min() > 0
+
+
+def test_models_page_charts_drift_per_feature(monkeypatch, home):
+    app = _run_page(monkeypatch, home, "Models")
+    _assert_clean(app, "Models")
+    assert "Feature drift (PSI)" in [s.value for s in app.subheader]
+    drift = data.drift(data.current_snapshot(home))
+    assert not drift.empty and drift["psi"].notna().any()  # PSI is null where a feature has no values to bin
+    assert len(app.get("plotly_chart")) == 1
+
+
 def test_pages_work_on_a_snapshot_without_the_app_tables(monkeypatch, tmp_path):
     """A snapshot published before the app tables existed (or a partial home): notes, never a traceback."""
     online = snapshots.online_dir(tmp_path)
@@ -249,7 +277,8 @@ def test_pages_work_on_a_snapshot_without_the_app_tables(monkeypatch, tmp_path):
                              {"as_of": "2026-01-01", "tables": {"features": {}, "segments": {}}})
     for page, note in (("Overview", "One as-of date so far"), ("Overview", "No run summary"),
                        ("Churn", "No churn scores"), ("Segments", "One segmentation date so far"),
-                       ("Models", "No champion")):
+                       ("Models", "No champion"), ("Models", "No drift report"),
+                       ("Products and reviews", "No product similarities"), ("Products and reviews", "No reviews")):
         app = _run_page(monkeypatch, tmp_path, page)
         _assert_clean(app, page)
         assert any(note in i.value for i in app.info), (page, [i.value for i in app.info])
@@ -293,8 +322,12 @@ def test_app_tables_history_and_movement_over_two_as_of_dates(tmp_path):
     ):
         warehouse.execute(sql)
     frames, info, skipped = app_tables.read_app_tables(warehouse, dt.date(2026, 1, 2), snapshots._query)
-    assert skipped == {} and set(info) == {f"app_{n}" for n in
-                                           ("history", "segment_history", "segment_moves", "products", "reviews")}
+    assert set(info) == {f"app_{n}" for n in ("history", "segment_history", "segment_moves", "products", "reviews",
+                                              "product_sentiment_monthly")}
+    assert skipped == {"topics": "marts.review_topics not built", "product_sentiment": "marts.product_sentiment not built",
+                       "drift": "marts.drift_report not built"}
+    monthly = frames["app_product_sentiment_monthly"]
+    assert monthly["reviews"].sum() == 8 and monthly["month"].to_list() == [dt.date(2025, 12, 1)]
     history = frames["app_history"].sort("as_of_date")
     assert history["customers"].to_list() == [2, 3]
     assert history["active_share"].to_list() == pytest.approx([0.5, 2 / 3])
@@ -311,7 +344,7 @@ def test_app_tables_history_and_movement_over_two_as_of_dates(tmp_path):
     assert frames["app_segment_moves"].is_empty() and frames["app_history"].height == 1
     # published beside the service's tables, never read by the service (read_snapshot loads `tables` only)
     published = snapshots.publish(warehouse, tmp_path / "online")
-    assert set(published.manifest["app_tables"]) == set(info) and published.manifest["app_tables_skipped"] == {}
+    assert set(published.manifest["app_tables"]) == set(info) and published.manifest["app_tables_skipped"] == skipped
     assert all((published.path / f"{name}.parquet").is_file() for name in info)
     _, manifest, read = snapshots.read_snapshot(tmp_path / "online")
     assert not any(name.startswith("app_") for name in read) and not set(manifest["tables"]) & set(info)

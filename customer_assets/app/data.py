@@ -311,6 +311,40 @@ def similar_products(snap: Snapshot, product_id: str, k: int = 10) -> pd.DataFra
                 [product_id, k])
 
 
+def product_label(snap: Snapshot, product_id: str) -> str:
+    """'<id> - <name>' when the snapshot carries the catalogue, else the id."""
+    if not snap.has("app_products"):
+        return product_id
+    rows = _sql(snap, "SELECT product_name FROM {app_products} WHERE product_id = ? LIMIT 1", [product_id])
+    return f"{product_id} - {rows['product_name'][0]}" if not rows.empty else product_id
+
+
+def product_sentiment(snap: Snapshot, product_id: str) -> tuple[dict | None, pd.DataFrame]:
+    """(the product's latest review summary with aspects praised / criticized, its sentiment per review month)."""
+    summary = None
+    if snap.has("app_product_sentiment"):
+        rows = _sql(snap, "SELECT * FROM {app_product_sentiment} WHERE product_id = ? LIMIT 1", [product_id])
+        summary = None if rows.empty else {k: _plain(v) for k, v in rows.iloc[0].items()}
+    monthly = pd.DataFrame(columns=["month", "reviews", "average_sentiment", "negative_share"])
+    if snap.has("app_product_sentiment_monthly"):
+        monthly = _sql(snap, "SELECT month, reviews, average_sentiment, negative_share "
+                             "FROM {app_product_sentiment_monthly} WHERE product_id = ? ORDER BY month", [product_id])
+    return summary, monthly
+
+
+def topics(snap: Snapshot) -> pd.DataFrame:
+    if not snap.has("app_topics"):
+        return pd.DataFrame(columns=["topic_id", "label", "top_terms", "size"])
+    return _sql(snap, "SELECT * FROM {app_topics} ORDER BY size DESC")
+
+
+def drift(snap: Snapshot) -> pd.DataFrame:
+    """PSI per feature per as-of date (the published app_drift; empty when not published)."""
+    if not snap.has("app_drift"):
+        return pd.DataFrame(columns=["as_of_date", "feature", "psi", "status"])
+    return _sql(snap, "SELECT * FROM {app_drift} ORDER BY as_of_date, feature")
+
+
 # --- models (MLflow, read-only) ----------------------------------------------------------------------------
 
 

@@ -182,15 +182,40 @@ def products(settings: Settings, snap: data.Snapshot) -> None:
     st.header("Products and reviews")
     if not snap.has("similar_products"):
         _note_missing("product similarities")
+    else:
+        prefix = st.text_input("Product id starts with", key="product_prefix").strip()
+        ids = data.product_ids(snap, prefix)
+        if not ids:
+            st.warning("No product matches.")
+        else:
+            product_id = st.selectbox("Product", ids, key="product_id")
+            st.subheader(f"Products similar to {data.product_label(snap, product_id)}")
+            st.dataframe(data.similar_products(snap, product_id), hide_index=True)
+            _product_reviews(snap, product_id)
+    st.subheader("Review topics")
+    found = data.topics(snap)
+    if found.empty:
+        st.info("No reviews in this data (or no topics published in this snapshot).")
+    else:
+        st.dataframe(found, hide_index=True)
+
+
+def _product_reviews(snap: data.Snapshot, product_id: str) -> None:
+    st.subheader("Reviews of this product")
+    summary, monthly = data.product_sentiment(snap, product_id)
+    if summary is None:
+        st.info("No reviews of this product in this data.")
         return
-    prefix = st.text_input("Product id starts with", key="product_prefix").strip()
-    ids = data.product_ids(snap, prefix)
-    if not ids:
-        st.warning("No product matches.")
-        return
-    product_id = st.selectbox("Product", ids, key="product_id")
-    st.subheader(f"Products similar to {product_id}")
-    st.dataframe(data.similar_products(snap, product_id), hide_index=True)
+    cols = st.columns(4)
+    cols[0].metric("Reviews", f"{summary['review_count']:,}")
+    cols[1].metric("Average rating", f"{summary['average_rating']:.2f}")
+    cols[2].metric("Positive share", f"{summary['positive_share']:.0%}")
+    cols[3].metric("Negative share", f"{summary['negative_share']:.0%}")
+    st.write(f"Aspects praised: **{summary['aspects_praised'] or 'none'}** - "
+             f"criticized: **{summary['aspects_criticized'] or 'none'}**")
+    if len(monthly) >= 2:
+        st.plotly_chart(px.line(monthly, x="month", y="average_sentiment", markers=True, hover_data=["reviews"],
+                                title="Mean review sentiment by month"), key="product_sentiment_over_time")
 
 
 def models(settings: Settings, snap: data.Snapshot) -> None:
@@ -198,8 +223,8 @@ def models(settings: Settings, snap: data.Snapshot) -> None:
     table = data.champions(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     if table.empty:
         st.info("No champion in the MLflow registry yet: run `make run` first.")
-        return
-    st.dataframe(table, hide_index=True, key="models_champions")
+    else:
+        st.dataframe(table, hide_index=True, key="models_champions")
     st.subheader("Promotion history")
     history = data.promotion_history(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     if history.empty:
@@ -208,6 +233,16 @@ def models(settings: Settings, snap: data.Snapshot) -> None:
         st.caption("Each training run, newest first: the version it registered (none when the challenger lost "
                    "and nothing was registered), whether that version serves now, and the decision's reason.")
         st.dataframe(history, hide_index=True, key="models_promotions")
+    st.subheader("Feature drift (PSI)")
+    drift = data.drift(snap).dropna(subset=["psi"])  # null where a feature had no values to bin
+    if drift.empty:
+        st.info("No drift report in this snapshot: run `make run` first.")
+    elif drift["as_of_date"].nunique() >= 2:
+        st.plotly_chart(px.line(drift, x="as_of_date", y="psi", color="feature", markers=True,
+                                title="PSI per feature over time (< 0.1 stable, > 0.2 significant shift)"), key="models_drift")
+    else:
+        st.plotly_chart(px.bar(drift.sort_values("psi", ascending=False), x="feature", y="psi", color="status",
+                               title=f"PSI per feature on {drift['as_of_date'].iloc[0]}"), key="models_drift")
 
 
 PAGES = {"Overview": overview, "Churn": churn, "Segments": segments, "Customer": customer,

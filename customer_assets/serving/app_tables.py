@@ -10,6 +10,10 @@ grow with the number of customers beyond a fixed factor:
     segment_moves    one row per (previous segment, segment) between the two latest as-of dates of the segments
     products         the catalogue: product_id, product_name, category (one row per product)
     reviews          each customer's REVIEWS_PER_CUSTOMER latest reviews with sentiment (text cut to REVIEW_CHARS)
+    topics           the latest review topics with their words (one row per topic)
+    product_sentiment          per product: review count, rating, sentiment shares, aspects praised / criticized
+    product_sentiment_monthly  per product and review month: reviews, mean sentiment, negative share
+    drift            PSI per feature per as-of date (the last HISTORY_DAYS)
 
 They are listed under the manifest's ``app_tables`` (not ``tables``), so `read_snapshot` and the service skip them.
 A table whose source is missing (a domain not built yet) is left out; a failing query is left out with its reason
@@ -91,6 +95,33 @@ REVIEWS_SQL = f"""
     WHERE r.n <= {REVIEWS_PER_CUSTOMER} ORDER BY r.customer_id, r.review_date DESC"""
 
 
+TOPICS_SQL = """
+    SELECT topic_id, label, array_to_string(top_terms, ', ') AS top_terms, size FROM marts.review_topics
+    WHERE as_of_date = (SELECT max(as_of_date) FROM marts.review_topics WHERE as_of_date <= ?) ORDER BY topic_id"""
+
+PRODUCT_SENTIMENT_SQL = """
+    SELECT CAST(product_id AS VARCHAR) AS product_id, review_count, average_rating, positive_share, neutral_share,
+           negative_share, average_sentiment, array_to_string(top_aspects_praised, ', ') AS aspects_praised,
+           array_to_string(top_aspects_criticized, ', ') AS aspects_criticized
+    FROM marts.product_sentiment
+    WHERE as_of_date = (SELECT max(as_of_date) FROM marts.product_sentiment WHERE as_of_date <= ?)
+    ORDER BY 1"""
+
+# Per product and calendar month of the review: bounded by products x months of history, not by reviews.
+PRODUCT_SENTIMENT_MONTHLY_SQL = """
+    SELECT CAST(product_id AS VARCHAR) AS product_id, CAST(date_trunc('month', review_date) AS DATE) AS month,
+           count(*) AS reviews, avg(sentiment_score) AS average_sentiment,
+           avg(CASE WHEN sentiment_label = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_share
+    FROM marts.review_sentiment
+    WHERE as_of_date = (SELECT max(as_of_date) FROM marts.review_sentiment WHERE as_of_date <= ?)
+    GROUP BY 1, 2 ORDER BY 1, 2"""
+
+DRIFT_SQL = f"""
+    WITH dates AS ({_dates_cte('marts.drift_report')})
+    SELECT as_of_date, feature, psi, status FROM marts.drift_report
+    WHERE as_of_date IN (SELECT as_of_date FROM dates) ORDER BY as_of_date, feature"""
+
+
 def _plans(client) -> dict[str, tuple[tuple[tuple[str, str], ...], object, int]]:
     """name -> (tables it needs, SQL (or a function of the client), number of `?` as-of parameters)."""
     return {
@@ -99,6 +130,10 @@ def _plans(client) -> dict[str, tuple[tuple[tuple[str, str], ...], object, int]]
         "segment_moves": ((("marts", "customer_segments"),), SEGMENT_MOVES_SQL, 1),
         "products": ((("staging", "stg_products"),), PRODUCTS_SQL, 0),
         "reviews": ((("marts", "review_sentiment"), ("staging", "stg_reviews")), REVIEWS_SQL, 1),
+        "topics": ((("marts", "review_topics"),), TOPICS_SQL, 1),
+        "product_sentiment": ((("marts", "product_sentiment"),), PRODUCT_SENTIMENT_SQL, 1),
+        "product_sentiment_monthly": ((("marts", "review_sentiment"),), PRODUCT_SENTIMENT_MONTHLY_SQL, 1),
+        "drift": ((("marts", "drift_report"),), DRIFT_SQL, 1),
     }
 
 
