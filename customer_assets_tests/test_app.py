@@ -301,24 +301,24 @@ def test_app_tables_history_and_movement_over_two_as_of_dates(tmp_path):
     warehouse = Warehouse(duckdb_path=tmp_path / "w.duckdb")
     for sql in (
         "CREATE SCHEMA marts", "CREATE SCHEMA staging",
-        "CREATE TABLE marts.customer_features AS SELECT * FROM (VALUES "
+        ("CREATE TABLE marts.customer_features AS SELECT * FROM (VALUES "
         "('a', DATE '2026-01-01', true), ('b', DATE '2026-01-01', false), "
         "('a', DATE '2026-01-02', true), ('b', DATE '2026-01-02', true), ('c', DATE '2026-01-02', false)) "
-        "t(customer_id, as_of_date, is_active)",
-        "CREATE TABLE marts.churn_scores AS SELECT * FROM (VALUES "
+        "t(customer_id, as_of_date, is_active)"),
+        ("CREATE TABLE marts.churn_scores AS SELECT * FROM (VALUES "
         "('a', DATE '2026-01-01', 0.9), ('b', DATE '2026-01-01', 0.1), ('a', DATE '2026-01-02', 0.2), "
-        "('b', DATE '2026-01-02', 0.7), ('c', DATE '2026-01-02', 0.6)) t(customer_id, as_of_date, churn_probability)",
-        "CREATE TABLE marts.customer_segments AS SELECT * FROM (VALUES "
+        "('b', DATE '2026-01-02', 0.7), ('c', DATE '2026-01-02', 0.6)) t(customer_id, as_of_date, churn_probability)"),
+        ("CREATE TABLE marts.customer_segments AS SELECT * FROM (VALUES "
         "('a', DATE '2026-01-01', 'High Value'), ('b', DATE '2026-01-01', 'Low Value'), "
         "('a', DATE '2026-01-02', 'Low Value'), ('b', DATE '2026-01-02', 'Low Value'), "
-        "('c', DATE '2026-01-02', 'Inactive')) t(customer_id, as_of_date, segment_name)",
+        "('c', DATE '2026-01-02', 'Inactive')) t(customer_id, as_of_date, segment_name)"),
         "CREATE TABLE staging.stg_products AS SELECT 'P1' AS product_id, 'Lamp' AS product_name, 'Home' AS category",
-        "CREATE TABLE staging.stg_reviews AS SELECT 'r' || i AS review_id, 'x' || repeat('y', 400) AS review_text "
-        "FROM range(8) t(i)",
-        "CREATE TABLE marts.review_sentiment AS SELECT 'r' || i AS review_id, 'a' AS customer_id, 'P1' AS product_id, "
+        ("CREATE TABLE staging.stg_reviews AS SELECT 'r' || i AS review_id, 'x' || repeat('y', 400) AS review_text "
+        "FROM range(8) t(i)"),
+        ("CREATE TABLE marts.review_sentiment AS SELECT 'r' || i AS review_id, 'a' AS customer_id, 'P1' AS product_id, "
         "DATE '2026-01-02' AS as_of_date, DATE '2025-12-01' + CAST(i AS INTEGER) AS review_date, "
         "TIMESTAMP '2025-12-01' + INTERVAL (i) DAY AS review_ts, 5 AS rating, 'positive' AS sentiment_label, "
-        "0.5 AS sentiment_score FROM range(8) t(i)",
+        "0.5 AS sentiment_score FROM range(8) t(i)"),
     ):
         warehouse.execute(sql)
     frames, info, skipped = app_tables.read_app_tables(warehouse, dt.date(2026, 1, 2), snapshots._query)

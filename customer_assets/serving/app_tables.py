@@ -39,10 +39,10 @@ def _dates_cte(table: str) -> str:
 def _history_sql(client) -> str:
     from customer_assets.serving.state import HIGH_RISK_CUT
 
-    parts = [f"WITH dates AS ({_dates_cte('marts.customer_features')}), "
+    parts = [(f"WITH dates AS ({_dates_cte('marts.customer_features')}), "
              "f AS (SELECT as_of_date, count(*) AS customers, "
              "avg(CASE WHEN is_active THEN 1.0 ELSE 0.0 END) AS active_share "
-             "FROM marts.customer_features WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)"]
+             "FROM marts.customer_features WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)")]
     select = ["f.as_of_date", "f.customers", "f.active_share"]
     joins = []
     if client.table_exists("marts", "churn_scores"):
