@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook lint
+.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook lint stack stack-stop stack-test
 
 install: $(VENV)/.installed
 
@@ -84,3 +84,16 @@ clean:
 # .secrets.baseline (`$(PY) deploy/check_secrets.py --update` after reviewing a false positive).
 lint: install
 	$(PY) deploy/check_secrets.py
+
+# The docker-compose topology natively on 127.0.0.1 (deploy/stack.py): PostgreSQL databases, Dagster code server,
+# webserver and daemon, MLflow server, scoring service, app, Prometheus, over a temporary home
+# (CUSTOMER_ML_STACK_HOME, default /tmp/customer-ml-stack). stack-stop stops exactly the recorded processes.
+# stack-test runs its own stack on free ports: GraphQL-launched runs on PostgreSQL, the service, an alert (~5 min).
+stack: install
+	$(PY) deploy/stack.py start
+
+stack-stop:
+	$(PY) deploy/stack.py stop
+
+stack-test: install
+	$(PY) deploy/stack.py test

@@ -1,0 +1,173 @@
+"""`make stack-test`: drive a native stack (deploy/stack.py) the way operations would, on free loopback ports.
+
+1. start the stack (small synthetic data, automation stopped so only the launched runs work; Prometheus scrapes
+   every second and a test override of rules.yml shortens every `for:` to 2 s);
+2. launch `load_source`, then `build_marts` for the as-of day, through Dagster's GraphQL API (PostgreSQL is the
+   warehouse, MLflow the server), and wait for both to succeed;
+3. the scoring service picks up the published snapshot and the champions (/readyz 200, /models shows the day)
+   and answers a customer of the snapshot;
+4. Prometheus' API shows the service target up; the service is killed (SIGKILL of its process group) and
+   ScoringServiceDown fires in /api/v1/alerts;
+5. stop: every recorded process is gone, the stack's databases are dropped.
+Exit 0 when all of it held; each step prints its time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import stack as S
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on PipelineNotFoundError { message }
+  }
+}"""
+RUN_STATUS = "query Status($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }"
+RUN_SECONDS = 900
+
+
+def step(what: str, started: list) -> None:
+    now = time.monotonic()
+    print(f"[stack-test] {what} ({now - started[0]:.0f} s)", flush=True)
+    started[0] = now
+
+
+def wait_for(check, seconds: float, what: str):
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as error:  # noqa: BLE001 - not yet
+            last = error
+        time.sleep(1)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what} (last error: {last})")
+
+
+def launch(stack: S.Stack, job: str, tags: dict | None = None) -> str:
+    params = {"selector": {"repositoryLocationName": S.LOCATION, "repositoryName": "__repository__",
+                           "jobName": job}, "runConfigData": {},
+              "executionMetadata": {"tags": [{"key": k, "value": v}
+                                             for k, v in {"customer-ml/stack-test": "1", **(tags or {})}.items()]}}
+    launched = S.graphql(stack, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished():
+        status = S.graphql(stack, RUN_STATUS, {"runId": run_id}, timeout=10)["runOrError"]["status"]
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    status = wait_for(finished, RUN_SECONDS, f"{job} run {run_id}")
+    assert status == "SUCCESS", f"{job} run {run_id} ended {status}: see {stack.home / 'logs'}"
+    return run_id
+
+
+def as_of_day(stack: S.Stack) -> str:
+    env = stack.state["env"]["code_server"]
+    code = ("from customer_assets.cli import as_of_partition; from customer_assets.config import load_settings; "
+            "print(as_of_partition(load_settings()))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=S.ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _listening(stack: S.Stack) -> bool:
+    try:
+        S.http(f"{stack.url('service')}/healthz", timeout=2)
+        return True
+    except OSError:
+        return False
+
+
+def prometheus(stack: S.Stack, path: str) -> dict:
+    status, raw = S.http(f"{stack.url('prometheus')}{path}")
+    assert status == 200, raw
+    return json.loads(raw)["data"]
+
+
+def firing(stack: S.Stack) -> set[str]:
+    return {a["labels"]["alertname"] for a in prometheus(stack, "/api/v1/alerts")["alerts"] if a["state"] == "firing"}
+
+
+def run_stack_test(home: Path | None = None) -> int:
+    home = home or Path(tempfile.mkdtemp(prefix="customer-ml-stack-test-"))
+    ports = {name: S.free_port() for name in S.DEFAULT_PORTS}
+    clock = [time.monotonic()]
+    stack = S.start(home, ports=ports, extra_env=S.SMALL, rules_for="2s", scrape_interval="1s",
+                    automation="stopped", quiet=True)
+    step(f"stack up in {home}", clock)
+    key = {"X-API-Key": stack.state["api_key"]}
+    try:
+        launch(stack, "load_source")
+        step("load_source succeeded (GraphQL launch, raw tables in PostgreSQL)", clock)
+        day = as_of_day(stack)
+        launch(stack, "build_marts", {"dagster/partition": day})
+        step(f"build_marts {day} succeeded", clock)
+
+        def served():
+            status, raw = S.http(f"{stack.url('service')}/models", headers=key)
+            body = json.loads(raw)
+            return status == 200 and body["snapshot"] and body["snapshot"]["as_of"] == day and body["models"]
+
+        wait_for(served, 60, f"the service to load the {day} snapshot")
+        assert S.http(f"{stack.url('service')}/readyz")[0] == 200
+        status, raw = S.http(f"{stack.url('service')}/retention-targets?limit=1", headers=key)
+        assert status == 200, raw
+        customer = json.loads(raw)["targets"][0]["customer_id"]
+        status, raw = S.http(f"{stack.url('service')}/predict/churn", json.dumps({"customer_id": customer}).encode(),
+                             {**key, "Content-Type": "application/json"})
+        assert status == 200 and json.loads(raw)["customer_id"] == customer, raw
+        assert S.http(f"{stack.url('service')}/models")[0] == 401  # the key is on
+        step(f"the service serves the {day} snapshot and its champions", clock)
+
+        def target_up():
+            targets = prometheus(stack, "/api/v1/targets")["activeTargets"]
+            return any(t["labels"]["job"] == "customer-ml-service" and t["health"] == "up" for t in targets)
+
+        wait_for(target_up, 60, "Prometheus to see the service up")
+        step("Prometheus: customer-ml-service target up", clock)
+        before = firing(stack)
+        # Nothing fires on a healthy stack, HighApiErrorRate included (/readyz's 503s while loading are probes).
+        assert not before & {"ScoringServiceDown", "HighApiErrorRate"}, before
+        service = S._tree(stack, "service")
+        assert len(service) >= 2, service  # bentoml serve and its worker
+        S.kill_process(stack, "service")
+        wait_for(lambda: not any(S._pid_alive(p) for p in service), 20, "the service's processes to exit")
+        assert not _listening(stack), "the service's port still answers after the kill"
+        fired = wait_for(lambda: "ScoringServiceDown" in firing(stack) and firing(stack), 60,
+                         "ScoringServiceDown to fire")
+        step(f"service killed: ScoringServiceDown fired (firing: {sorted(fired)})", clock)
+    finally:
+        recorded = dict(stack.state["pids"])
+        trees = {name: {pid, *S._descendants(pid), *stack.state.get("children", {}).get(name, [])}
+                 for name, pid in recorded.items()}
+        killed = S.stop(stack, quiet=True)
+        step(f"stack stopped{' (SIGKILLed: ' + str(killed) + ')' if killed else ''}", clock)
+    left = {name: sorted(p for p in pids if S._pid_alive(p)) for name, pids in trees.items()}
+    assert not any(left.values()), f"still running after stack-stop: {left}"
+    assert set(recorded) == {"mlflow", "code_server", "webserver", "daemon", "service", "app", "prometheus"}
+    databases = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qAt", "-c",
+                                f"SELECT datname FROM pg_database WHERE datname LIKE '{stack.state['tag']}%'"],
+                               capture_output=True, text=True, check=True).stdout.split()
+    assert databases == [], f"databases left: {databases}"
+    step("no recorded process or database left", clock)
+    print("[stack-test] passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_stack_test())
