@@ -5,7 +5,8 @@
 2. launch `load_source`, then `build_marts` for the as-of day, through Dagster's GraphQL API (PostgreSQL is the
    warehouse, MLflow the server), and wait for both to succeed;
 3. the scoring service picks up the published snapshot and the champions (/readyz 200, /models shows the day)
-   and answers a customer of the snapshot;
+   and answers a customer of the snapshot; `build_marts` for the same day again, under continuous load: the
+   new snapshot is picked up with zero failed requests, and marts.churn_scores has no duplicate customer;
 4. Prometheus' API shows the service target up; the service is killed (SIGKILL of its process group) and
    ScoringServiceDown fires in /api/v1/alerts;
 5. stop: every recorded process is gone, the stack's databases are dropped.
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +87,12 @@ def as_of_day(stack: S.Stack) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _psql(stack: S.Stack, database: str, sql: str) -> str:
+    name = stack.state["databases"][database]
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-qAt", "-c", sql],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def _listening(stack: S.Stack) -> bool:
     try:
         S.http(f"{stack.url('service')}/healthz", timeout=2)
@@ -133,6 +141,47 @@ def run_stack_test(home: Path | None = None) -> int:
         assert status == 200 and json.loads(raw)["customer_id"] == customer, raw
         assert S.http(f"{stack.url('service')}/models")[0] == 401  # the key is on
         step(f"the service serves the {day} snapshot and its champions", clock)
+
+        # A re-run of the day under continuous load: a new snapshot is published and picked up, no request fails,
+        # and the re-run leaves one row per customer (no duplicates).
+        first_version = json.loads(S.http(f"{stack.url('service')}/models", headers=key)[1])["snapshot"]["version"]
+        answered, failures, done = [0], [], threading.Event()
+
+        def hammer():
+            body = json.dumps({"customer_id": customer}).encode()
+            while not done.is_set():
+                try:
+                    code, raw = S.http(f"{stack.url('service')}/predict/churn", body,
+                                       {**key, "Content-Type": "application/json"}, timeout=30)
+                except OSError as error:
+                    code, raw = 0, str(error).encode()
+                answered[0] += 1
+                if code != 200:
+                    failures.append((code, raw[:200]))
+                time.sleep(0.05)
+
+        workers = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        try:
+            launch(stack, "build_marts", {"dagster/partition": day})
+
+            def new_snapshot():
+                body = json.loads(S.http(f"{stack.url('service')}/models", headers=key)[1])
+                return body["snapshot"]["version"] != first_version
+
+            wait_for(new_snapshot, 60, "the service to pick up the re-run's snapshot")
+        finally:
+            done.set()
+            for worker in workers:
+                worker.join(timeout=60)
+        assert answered[0] > 50 and failures == [], (answered[0], failures[:5])
+        rows = _psql(stack, "warehouse", f"SELECT count(*), count(DISTINCT customer_id) FROM marts.churn_scores "
+                                         f"WHERE as_of_date = '{day}'")
+        total, distinct = (int(x) for x in rows.split("|"))
+        assert total == distinct > 0, (total, distinct)
+        step(f"re-run of {day} under load: {answered[0]} requests, 0 failed, new snapshot served, "
+             f"{total} churn scores without duplicates", clock)
 
         def target_up():
             targets = prometheus(stack, "/api/v1/targets")["activeTargets"]
