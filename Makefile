@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook lint stack stack-stop stack-test
+.PHONY: install run dev test bench lock clean serve bench-serve eval app notebook lint format stack stack-stop stack-test
 
 install: $(VENV)/.installed
 
@@ -80,10 +80,20 @@ lock:
 clean:
 	rm -rf $(CUSTOMER_ML_HOME) warehouse/target warehouse/logs
 
-# Static checks. The secrets scan: detect-secrets over every tracked or addable file against the audited
-# .secrets.baseline (`$(PY) deploy/check_secrets.py --update` after reviewing a false positive).
+# Static checks (CI runs them before the tests): ruff lint and format check and mypy on the package and the
+# service (settings in pyproject.toml), then the secrets scan: detect-secrets over every tracked or addable file
+# against the audited .secrets.baseline (`$(PY) deploy/check_secrets.py --update` after reviewing a false positive).
+# `make format` rewrites the files ruff would change.
+LINTED := customer_assets bentos
 lint: install
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy $(LINTED)
 	$(PY) deploy/check_secrets.py
+
+format: install
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 # The docker-compose topology natively on 127.0.0.1 (deploy/stack.py): PostgreSQL databases, Dagster code server,
 # webserver and daemon, MLflow server, scoring service, app, Prometheus, over a temporary home

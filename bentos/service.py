@@ -30,10 +30,8 @@ import bentoml
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from bentos.gate import Gate, provide_readiness
 from bentos.batch import BatchError, BatchJobs
-from bentos.summaries import PredictionLog, models_summary
-from customer_assets.serving.pins import PinnedModelSource
+from bentos.gate import Gate, provide_readiness
 from bentos.schemas import (
     MAX_BATCH_ROWS,
     ChurnBatchRequest,
@@ -54,6 +52,8 @@ from bentos.schemas import (
     ValueRequest,
     ValueResponse,
 )
+from bentos.summaries import PredictionLog, models_summary
+from customer_assets.serving.pins import PinnedModelSource
 
 logger = logging.getLogger("customer_ml.service")
 
@@ -78,21 +78,25 @@ def _failure(error) -> JSONResponse:
 @bentoml.asgi_app(reads, path="/")
 class CustomerML:
     def __init__(self) -> None:
+        from bentos.telemetry import metrics
         from customer_assets.config import load_settings
         from customer_assets.serving import snapshot as snapshots
-        from customer_assets.serving.state import LazyMlflowModelSource, Poller, StateLoader, poll_seconds, \
-            required_models
-
-        from bentos.telemetry import metrics
+        from customer_assets.serving.state import (
+            LazyMlflowModelSource,
+            Poller,
+            StateLoader,
+            poll_seconds,
+            required_models,
+        )
 
         settings = load_settings()
         self.required = required_models()
         self.metrics = metrics()
         self.prediction_log = PredictionLog()
-        self.batches = BatchJobs(lambda: self.loader.state)
         self.pins = PinnedModelSource(LazyMlflowModelSource(settings.mlflow_tracking_uri,
                                                             settings.mlflow_artifact_root))
         self.loader = StateLoader(snapshots.online_dir(settings.home), self.pins)
+        self.batches = BatchJobs(lambda: self.loader.state)
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
         self.poller = Poller(self.loader, poll_seconds(), on_refresh=self._update_gauges).start()
         provide_readiness(self._readiness)
@@ -388,4 +392,4 @@ def _scored_payloads(state, payloads, positions):
         raise
 
 
-CustomerML.add_asgi_middleware(Gate)
+CustomerML.add_asgi_middleware(Gate)  # type: ignore[attr-defined]  # bentoml.service wraps the class

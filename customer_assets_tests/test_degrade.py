@@ -63,7 +63,7 @@ def test_a_model_that_cannot_train_degrades_and_everything_else_builds(degraded_
     assert targets["churn_model_version"].null_count() == targets.height
 
     text = summary(results, settings)
-    assert "Degraded" in text and "churn_model: ValueError: CUSTOMER_ML_CHURN_FAMILIES" in text
+    assert "Degraded" in text and "churn_model: SettingsError: CUSTOMER_ML_CHURN_FAMILIES" in text
     assert "Failed" not in text
 
 

@@ -137,7 +137,7 @@ def test_model_is_registered_as_champion_and_the_decision_matches_the_metrics(bu
                  "baseline.rating_global_mean.rmse"):
         assert name in run.data.metrics, name
     gate = _checks(results, "recommendation_model")[GATE_CHECK]
-    assert gate.passed and gate.metadata["decision"].value == "challenger promoted"
+    assert gate.passed and gate.metadata["decision"].value["promoted"] is True
     # default exposure cap "auto": the choice, its rule and the validation sweep it was made on are recorded
     choice = meta["exposure_cap_choice"]
     assert choice["setting"] == "auto" and choice["chosen"] == model.report["recipe"]["exposure_cap"]
@@ -163,7 +163,7 @@ def test_weak_challenger_leaves_the_champion_serving(built, monkeypatch):
     run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
     assert run.data.tags["registered"] == "false" and "champion kept" in run.data.tags["decision"]
     gate = _checks([result], "recommendation_model")[GATE_CHECK]
-    assert gate.passed and gate.metadata["decision"].value == "champion kept"
+    assert gate.passed and gate.metadata["decision"].value["promoted"] is False
     assert gate.metadata["champion_metrics"].value["ndcg@10"] == pytest.approx(meta["champion_score"])
 
 

@@ -56,7 +56,8 @@ def materializations(result, key: dg.AssetKey) -> list:
 
 def gate_evaluations(result) -> list:
     return [e.event_specific_data for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == ra.GATE_CHECK]
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == ra.GATE_CHECK
+            and e.event_specific_data.asset_key == ra.MODEL_KEY]  # every training asset has a champion_gate
 
 
 def run_selection(settings, instance, keys, partition_key: str):

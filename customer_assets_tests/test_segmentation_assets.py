@@ -50,8 +50,11 @@ def materialize(settings, instance, names: list[str], partition_key: str | None 
 
 
 def evaluations(results, check_name: str) -> list:
+    """This domain's evaluations of a check (every training asset has a `champion_gate`: keep segmentation's)."""
     return [e.event_specific_data for r in results for e in r.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == check_name]
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == check_name
+            and (check_name != seg.GATE_CHECK
+                 or e.event_specific_data.asset_key == dg.AssetKey("segmentation_model"))]
 
 
 def training_metadata(result) -> dict:

@@ -130,7 +130,7 @@ def risk_histogram(snap: Snapshot, bins: int = 20) -> pd.DataFrame:
 
 
 def filter_options(snap: Snapshot) -> dict[str, list[str]]:
-    options = {"segment": [], "country": []}
+    options: dict[str, list] = {"segment": [], "country": []}
     if snap.has("segments"):
         options["segment"] = segment_sizes(snap)["segment"].tolist()
     if "country" in columns(snap, "features"):

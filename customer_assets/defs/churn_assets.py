@@ -35,12 +35,10 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.metadata import markdown_table
-from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
-from customer_assets.ml.churn.baselines import FREQUENCY_BASELINE, LOGISTIC_BASELINE, RECENCY_BASELINE
 from customer_assets.ml.churn import (
     FAMILIES,
     IMBALANCE_STRATEGIES,
@@ -50,8 +48,9 @@ from customer_assets.ml.churn import (
     train_churn_model,
     write_plots,
 )
+from customer_assets.ml.churn.baselines import FREQUENCY_BASELINE, LOGISTIC_BASELINE, RECENCY_BASELINE
 from customer_assets.ml.churn.purchase_features import train_with_purchase_features
-from customer_assets.mlops import registry
+from customer_assets.mlops import lifecycle, registry
 from customer_assets.warehouse.client import Warehouse
 
 GROUP = "churn"
@@ -65,7 +64,7 @@ TRAINING_SET_KEY = dg.AssetKey([MARTS, "churn_training_set"])
 FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
 SCORES_KEY = dg.AssetKey([MARTS, "churn_scores"])
 
-GATE_CHECK = "champion_gate"
+GATE_CHECK = lifecycle.GATE_CHECK
 HIGH_RISK_JUMP_CHECK = "high_risk_share_jump_vs_previous_partition"
 HIGH = RISK_LEVELS[-1]
 
@@ -191,20 +190,16 @@ def recency_baseline_score(evaluation: dict) -> float | None:
 
 
 def promotion_decision(challenger_eval: dict, champion_eval: dict | None, margin: float,
-                       champion_error: str | None = None) -> registry.Decision:
-    """PROMOTION_RULE on two evaluations of the same holdout rows."""
-    challenger = _finite(challenger_eval.get(PRIMARY_METRIC))
-    challenger = challenger if challenger is not None else float("nan")
-    if champion_error:
-        return registry.Decision(True, f"the champion cannot score the current training set ({champion_error}): "
-                                       f"the challenger ({PRIMARY_METRIC}={challenger:.4f}) replaces it",
-                                 challenger, None)
+                       champion_error: str | None = None, champion_exists: bool | None = None) -> registry.Decision:
+    """PROMOTION_RULE on two evaluations of the same holdout rows (the shared lifecycle's rule)."""
     if champion_eval is not None and champion_eval.get("rows") != challenger_eval.get("rows"):
         raise ValueError("champion and challenger were not evaluated on the same holdout rows")
-    champion = None if champion_eval is None else _finite(champion_eval.get(PRIMARY_METRIC))
-    if champion_eval is not None and champion is None:
-        champion = float("-inf")  # a champion without a finite holdout ROC-AUC cannot defend its place
-    return registry.decide_promotion(PRIMARY_METRIC, challenger, champion, higher_is_better=True, margin=margin)
+    challenger = _finite(challenger_eval.get(PRIMARY_METRIC))
+    return lifecycle.decide(
+        PRIMARY_METRIC, challenger if challenger is not None else float("nan"),
+        None if champion_eval is None else champion_eval.get(PRIMARY_METRIC),
+        champion_exists=champion_eval is not None if champion_exists is None else champion_exists,
+        champion_error=champion_error, higher_is_better=True, margin=margin)
 
 
 BASELINE_NAMES = (LOGISTIC_BASELINE, FREQUENCY_BASELINE, RECENCY_BASELINE)
@@ -224,43 +219,32 @@ def plain_baseline_scores(evaluation: dict) -> dict[str, float]:
 def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision,
                 challenger_eval: dict, champion_eval: dict | None,
                 served: str | None = None) -> dg.AssetCheckResult:
-    """Passes when a champion exists and beats every plain baseline on the holdout (ROC-AUC); WARN otherwise.
+    """The shared ``champion_gate``: a champion exists and beats every plain baseline on the holdout (ROC-AUC).
 
     When the library found no model better than a plain baseline it serves that baseline (``served``): the
-    check then fails at WARN and says so, since the day's scores come from the baseline."""
+    check then fails at WARN and says so, since the day's scores come from the baseline. Without any plain
+    baseline column the base rate (ROC-AUC 0.5) is the bar."""
     model = None if serving_eval is None else _finite(serving_eval.get(PRIMARY_METRIC))
     baselines = {} if serving_eval is None else plain_baseline_scores(serving_eval)
-    baseline = recency_baseline_score(serving_eval) if serving_eval is not None else None
-    if serving_eval is None or serving_version is None:
-        passed, why = False, "no model holds the champion alias"
-    elif not baselines:
-        # Without recency or other columns the only baseline is the base rate, whose ROC-AUC is 0.5.
+    recency = recency_baseline_score(serving_eval) if serving_eval is not None else None
+    passed, why = None, None
+    if serving_eval is not None and serving_version is not None and not baselines:
         passed = model is not None and model > 0.5
         why = f"serving v{serving_version} {PRIMARY_METRIC} {model} vs base rate 0.5 (no plain baseline)"
-    else:
-        best_name = max(baselines, key=baselines.get)
-        passed = model is not None and model > baselines[best_name]
-        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(baselines.items()))
-        why = (f"serving v{serving_version} ({served or serving_eval.get('family')}) {PRIMARY_METRIC} {model:.4f} "
-               f"{'beats' if passed else 'does not beat'} the plain baselines on the holdout ({shown})")
     if served is not None and served in BASELINE_NAMES:
-        passed, why = False, f"no model beat the plain baselines in cross-validation: serving the baseline " \
-                             f"{served}; {why}"
-    return dg.AssetCheckResult(
-        check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, description=why,
-        metadata={
-            "decision": dg.MetadataValue.json({"promoted": decision.promote, "reason": decision.reason,
-                                               "challenger_score": _finite(decision.challenger_score),
-                                               "champion_score": _finite(decision.champion_score)}),
-            "serving_version": serving_version if serving_version is not None else -1,
-            "serving_roc_auc": model if model is not None else float("nan"),
-            "recency_only_roc_auc": baseline if baseline is not None else float("nan"),
-            "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
-            "vs_baseline": why,
-            "challenger": dg.MetadataValue.json(registry.jsonable(challenger_eval)),
-            "champion_before": dg.MetadataValue.json(registry.jsonable(champion_eval)),
-        },
-    )
+        passed = False
+        why = (f"no model beat the plain baselines in cross-validation: serving the baseline {served} "
+               f"(v{serving_version})")
+    return lifecycle.gate_check(
+        metric=PRIMARY_METRIC, higher_is_better=True,
+        serving_version=serving_version if serving_eval is not None else None, serving_score=model,
+        baselines=baselines, decision=decision, passed=passed, why=why,
+        serving_label=served or (serving_eval or {}).get("family"),
+        extra={"serving_roc_auc": model if model is not None else float("nan"),
+               "recency_only_roc_auc": recency if recency is not None else float("nan"),
+               "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
+               "challenger": dg.MetadataValue.json(registry.jsonable(challenger_eval)),
+               "champion_before": dg.MetadataValue.json(registry.jsonable(champion_eval))})
 
 
 def high_risk_jump_check(previous: tuple[dt.date, float] | None, current_share: float, max_jump: float
@@ -406,15 +390,12 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         report = model.report
 
         challenger_eval = evaluate_on_holdout(model, holdout, LABEL)
-        champion = registry.load_champion(MODEL_NAME)
-        champion_version_before = champion[1] if champion else None
-        champion_eval, champion_error = None, None
-        if champion is not None:
-            try:
-                champion_eval = evaluate_on_holdout(champion[0], holdout, LABEL)
-            except ValueError as error:  # e.g. a feature column the champion needs is gone
-                champion_error = str(error)
-        decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_margin, champion_error)
+        champion = lifecycle.load_champion(MODEL_NAME)
+        champion_version_before = champion.version
+        champion_eval, champion_error = lifecycle.evaluate_champion(
+            champion, lambda old: evaluate_on_holdout(old, holdout, LABEL))
+        decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_margin, champion_error,
+                                      champion_exists=champion.exists)
         context.log.info(decision.reason)
         context.log.info(f"purchase-process features: {purchase_comparison['reason']}")
 

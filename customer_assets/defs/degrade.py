@@ -30,7 +30,7 @@ def _reason(error: BaseException) -> str:
 
 def degraded_results(context: dg.AssetExecutionContext, reason: str) -> list[dg.MaterializeResult]:
     """One degraded materialization per selected asset (multi-assets too), each with its checks failed as WARN."""
-    results = []
+    results: list = []
     for asset_key in sorted(context.selected_asset_keys, key=str):
         checks = [dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=False,
                                       severity=dg.AssetCheckSeverity.WARN, description=f"not evaluated: {reason}")

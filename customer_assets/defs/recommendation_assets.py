@@ -34,8 +34,8 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.recommend import (
@@ -47,11 +47,12 @@ from customer_assets.ml.recommend import (
     interactions_from_order_items,
     time_split,
 )
+from customer_assets.mlops import lifecycle
 
 GROUP = "recommendations"
 MODEL_NAME = "product_recommender"
 MARTS = "marts"
-GATE_CHECK = "serving_model_beats_popularity"
+GATE_CHECK = lifecycle.GATE_CHECK
 MIN_PRODUCTS = 2
 METRICS = ("precision", "recall", "ndcg", "map")
 STAGING_DEPS = [dg.AssetKey(["staging", t]) for t in
@@ -343,26 +344,33 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                            "rule": challenger_split.report["exposure_rule"],
                            "validation_sweep": challenger_split.report["exposure_sweep"]}
 
-        champion = registry.load_champion(MODEL_NAME)
-        champion_eval, champion_recipe, champion_version, champion_note = None, None, None, "no champion yet"
-        if champion is not None:
-            champion_model, champion_version = champion
-            champion_recipe = champion_model.report.get("recipe")
+        champion = lifecycle.load_champion(MODEL_NAME)
+        champion_version = champion.version
+        champion_recipe = champion.model.report.get("recipe") if champion.model is not None else None
+        champion_note = "no champion yet" if not champion.exists else ""
+
+        def evaluate_champion(model):
+            nonlocal champion_note
             if champion_recipe == challenger_recipe:
-                champion_eval = challenger_eval
                 champion_note = f"v{champion_version}'s recipe equals the challenger's: same fit, same figures"
-            elif champion_recipe:
-                champion_eval = _evaluate(champion_recipe, split, knob.k)[1]
+                return challenger_eval
+            if champion_recipe:
                 champion_note = f"v{champion_version}'s recipe refit on the same training part"
-            else:
-                champion_eval = evaluate_on_holdout(champion_model, holdout, k=knob.k, groups=split.groups)
-                champion_note = f"v{champion_version} has no recipe: evaluated as stored (it may know the holdout)"
+                return _evaluate(champion_recipe, split, knob.k)[1]
+            champion_note = f"v{champion_version} has no recipe: evaluated as stored (it may know the holdout)"
+            return evaluate_on_holdout(model, holdout, k=knob.k, groups=split.groups)
+
+        champion_eval, champion_error = lifecycle.evaluate_champion(champion, evaluate_champion)
+        if champion_error:
+            champion_note, champion_recipe = champion_error, None
+            context.log.warning(f"recommendations: {champion_error}")
 
         primary = challenger_eval["primary_metric"]
-        decision = registry.decide_promotion(
+        decision = lifecycle.decide(
             primary, challenger_eval["model"][primary],
             None if champion_eval is None else champion_eval["model"][primary],
-            higher_is_better=True, margin=knob.promotion_margin)
+            champion_exists=champion.exists, champion_error=champion_error, higher_is_better=True,
+            margin=knob.promotion_margin)
         if decision.promote and not _passes_gate(challenger_recipe, challenger_eval):
             decision = registry.Decision(
                 False, f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
@@ -398,7 +406,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         }
         params = {**{f"recipe.{k}": v for k, v in (serving_recipe or challenger_recipe).items()}, **asdict(knob)}
         tags = {"as_of": as_of.isoformat(), "challenger_promoted": str(challenger_wins).lower()}
-        champion_as_of = champion[0].report.get("as_of") if champion is not None else None
+        champion_as_of = champion.model.report.get("as_of") if champion.model is not None else None
         # A kept champion is refit only when it has not seen history up to D yet: reruns of the same day
         # leave the registered champion version untouched.
         refit = challenger_wins or (champion_recipe is not None and champion_as_of != as_of.isoformat())
@@ -437,16 +445,16 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             vs_baseline = (f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
                            f"{'beats' if gate_passed else 'does not beat'} popularity "
                            f"{shown['popularity'][primary]:.4f} on the holdout")
-        check_metadata = {
-            "vs_baseline": vs_baseline,
-            "decision": "challenger promoted" if challenger_wins else "champion kept",
-            "reason": decision.reason,
-            "serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
-            "popularity_metrics": dg.MetadataValue.json(
-                (serving_eval or challenger_eval)["popularity"]),
-            "challenger_metrics": dg.MetadataValue.json(challenger_eval["model"]),
-            "champion_metrics": dg.MetadataValue.json(champion_eval["model"] if champion_eval else {}),
-        }
+        verdict = "challenger promoted" if challenger_wins else "champion kept"
+        gate = lifecycle.gate_check(
+            metric=primary, higher_is_better=True, serving_version=serving_version,
+            serving_score=serving_eval["model"][primary] if serving_eval else None,
+            baselines={"popularity": shown["popularity"][primary]}, decision=decision, passed=gate_passed,
+            why=vs_baseline, asset_key="recommendation_model", decision_details={"verdict": verdict},
+            extra={"serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
+                   "popularity_metrics": dg.MetadataValue.json(shown["popularity"]),
+                   "challenger_metrics": dg.MetadataValue.json(challenger_eval["model"]),
+                   "champion_metrics": dg.MetadataValue.json(champion_eval["model"] if champion_eval else {})})
         metadata = {
             "as_of_date": as_of.isoformat(),
             "holdout_cutoff": cutoff.isoformat(),
@@ -472,9 +480,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         metadata.update({"mlflow_run_id": run_id, "serving_model_version": serving_version,
                          "registered_new_version": refit, "record": reason})
         context.log.info(f"recommendations: {metadata['decision']}: {decision.reason}")
-        yield dg.MaterializeResult(metadata=metadata, check_results=[dg.AssetCheckResult(
-            asset_key="recommendation_model", check_name=GATE_CHECK, passed=gate_passed,
-            severity=dg.AssetCheckSeverity.WARN, description=vs_baseline, metadata=check_metadata)])
+        yield dg.MaterializeResult(metadata=metadata, check_results=[gate])
 
     def _champion_or_fail():
         from customer_assets.mlops import registry

@@ -16,7 +16,13 @@ import dagster as dg
 
 from customer_assets.defs.model_specs import ModelSpec
 from customer_assets.defs.monitoring_assets import MONITORING_KEY
-from customer_assets.mlops.retraining import DEFAULT_COOLDOWN_HOURS, PSI_THRESHOLD, SensorState, find_triggers, in_cooldown
+from customer_assets.mlops.retraining import (
+    DEFAULT_COOLDOWN_HOURS,
+    PSI_THRESHOLD,
+    SensorState,
+    find_triggers,
+    in_cooldown,
+)
 
 TRIGGERS_TAG = "customer-ml/retrain-triggers"
 REASON_TAG = "customer-ml/retrain-reason"

@@ -33,10 +33,11 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import read_section, section, setting
-from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.mlops import lifecycle
 
 GROUP = "reviews"
 MODEL_NAME = "review_sentiment"
@@ -47,7 +48,7 @@ TOPICS_KEY = dg.AssetKey(["marts", "review_topics"])
 SENTIMENT_KEY = dg.AssetKey(["marts", "review_sentiment"])
 PRODUCT_KEY = dg.AssetKey(["marts", "product_sentiment"])
 CUSTOMER_KEY = dg.AssetKey(["marts", "customer_sentiment"])
-GATE_CHECK = "serving_model_beats_baseline"
+GATE_CHECK = lifecycle.GATE_CHECK
 MIN_COMPARISON_ROWS = 30
 LABELS = ("negative", "neutral", "positive")
 
@@ -513,7 +514,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
             note = skip + (f"; champion version {current} keeps serving" if current else "; no champion exists")
             return dg.MaterializeResult(
                 metadata={"note": note, "as_of_date": str(as_of), "labelled_reviews": labelled.height,
-                          "trained": False, "champion_version": current or 0},
+                          "trained": False, "champion_version": current or lifecycle.NO_VERSION},
                 check_results=[dg.AssetCheckResult(
                     check_name=GATE_CHECK, passed=True,
                     metadata={"note": "nothing trained, nothing to gate: " + note})],
@@ -529,22 +530,22 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
             ~pl.Series(np.isin(np.arange(labelled.height), holdout))).to_numpy()
         metric = challenger.report["primary_metric"]
 
-        champion_eval, champion_model, champion_note = None, None, ""
-        current = registry.load_champion(MODEL_NAME)
-        champion_model, champion_version = current if current else (None, None)
+        champion = lifecycle.load_champion(MODEL_NAME)
+        champion_model = champion.model
         rows, compared_on = comparison_rows_for(challenger, labelled, champion_model)
         holdout_texts, holdout_ratings = texts.gather(rows), ratings.gather(rows)
         challenger_eval = evaluate_on_holdout(challenger, holdout_texts, holdout_ratings)
-        if champion_model is not None:
-            try:
-                champion_eval = evaluate_on_holdout(champion_model, holdout_texts, holdout_ratings)
-            except Exception as exc:  # a champion from an incompatible library version cannot be compared
-                champion_note = f"champion v{champion_version} could not be evaluated ({exc}); treated as absent"
-                context.log.warning(champion_note)
-                champion_model, champion_eval = None, None
-        decision = registry.decide_promotion(metric, challenger_eval[metric],
-                                             champion_eval[metric] if champion_eval else None,
-                                             higher_is_better=True, margin=knobs.promotion_margin)
+        # A champion that cannot be loaded or cannot score these reviews (an incompatible library version) is
+        # replaced by the lifecycle, and the run says which version and why.
+        champion_eval, champion_note = lifecycle.evaluate_champion(
+            champion, lambda old: evaluate_on_holdout(old, holdout_texts, holdout_ratings))
+        champion_note = champion_note or ""
+        if champion_note:
+            context.log.warning(champion_note)
+            champion_model = None
+        decision = lifecycle.decide(metric, challenger_eval[metric], champion_eval[metric] if champion_eval else None,
+                                    champion_exists=champion.exists, champion_error=champion_note or None,
+                                    higher_is_better=True, margin=knobs.promotion_margin)
 
         baseline_name, baseline = baseline_on_holdout(challenger, holdout_texts, holdout_ratings)
         rows_md = comparison_rows({"challenger": challenger_eval, "champion": champion_eval,
@@ -567,7 +568,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
         serving_engine = challenger.champion if decision.promote else champion_model.champion
         passed, gate_reason = gate_verdict(serving_engine, serving_eval[metric], baseline_name,
                                            baseline[metric], metric)
-        serving_version = logged.version if decision.promote else registry.champion_version(MODEL_NAME)
+        serving_version = logged.version if decision.promote else champion.version
         context.log.info(f"{decision.reason}; gate: {gate_reason}")
         metadata = {
             "as_of_date": str(as_of),
@@ -585,23 +586,23 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
             "promoted": decision.promote,
             "mlflow_run_id": logged.run_id,
             "model_version": logged.version,
-            "champion_version": serving_version or 0,
+            "champion_version": serving_version if serving_version is not None else lifecycle.NO_VERSION,
             **_image(plot),
         }
         if champion_note:
             metadata["champion_note"] = champion_note
-        check = dg.AssetCheckResult(
-            check_name=GATE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"vs_baseline": ((challenger.report.get("model_vs_baseline") or {}).get("served_reason")
-                                      or gate_reason) + f"; gate vs {baseline_name}: {gate_reason}",
-                      "decision": decision.reason, "promoted": decision.promote, "reason": gate_reason,
-                      "compared_on": compared_on,
-                      "serving_version": serving_version or 0, "serving_engine": serving_engine,
-                      "serving_metrics": dg.MetadataValue.json(serving_eval),
-                      "challenger_metrics": dg.MetadataValue.json(challenger_eval),
-                      "champion_metrics": dg.MetadataValue.json(champion_eval or {}),
-                      "baseline": baseline_name, "baseline_metrics": dg.MetadataValue.json(baseline)},
-        )
+        check = lifecycle.gate_check(
+            metric=metric, higher_is_better=True, serving_version=serving_version,
+            serving_score=serving_eval[metric], baselines={baseline_name: baseline[metric]}, decision=decision,
+            passed=passed, why=((challenger.report.get("model_vs_baseline") or {}).get("served_reason")
+                                or gate_reason) + f"; gate vs {baseline_name}: {gate_reason}",
+            serving_label=serving_engine,
+            extra={"promoted": decision.promote, "reason": gate_reason, "compared_on": compared_on,
+                   "serving_engine": serving_engine,
+                   "serving_metrics": dg.MetadataValue.json(serving_eval),
+                   "challenger_metrics": dg.MetadataValue.json(challenger_eval),
+                   "champion_metrics": dg.MetadataValue.json(champion_eval or {}),
+                   "baseline": baseline_name, "baseline_metrics": dg.MetadataValue.json(baseline)})
         return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
     return sentiment_model

@@ -22,29 +22,28 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.metadata import markdown_table
-from customer_assets.defs.metadata import frame_metadata
 from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.segmentation import (
     BASELINE_NAME,
     DEFAULT_FEATURE_COLUMNS,
-    SELECTION_RULE,
     NAMING_RULE,
+    SELECTION_RULE,
     beats_baseline,
     evaluate_on_holdout,
-    serve_baseline_unless_beaten,
     plot_profile_bars,
     plot_segment_scatter,
     plot_segment_sizes_over_time,
     segment_customers,
     segment_share_shifts,
     segment_share_violations,
+    serve_baseline_unless_beaten,
 )
 from customer_assets.ml.segmentation.embedding import embedding_frame
 from customer_assets.ml.segmentation.profiles import segment_profiles
-from customer_assets.mlops import registry
+from customer_assets.mlops import lifecycle, registry
 from customer_assets.warehouse.client import Warehouse
 
 GROUP = "segmentation"
@@ -56,7 +55,7 @@ PROFILES_KEY = dg.AssetKey([MARTS, "segment_profiles"])
 EMBEDDING_KEY = dg.AssetKey([MARTS, "customer_embedding"])
 ID = "customer_id"
 
-GATE_CHECK = "serving_model_beats_baseline_on_holdout"
+GATE_CHECK = lifecycle.GATE_CHECK
 STABILITY_CHECK = "stability_ari_at_least_0_8"
 MIN_STABILITY = 0.8
 SHARE_CHECK = "every_segment_at_least_min_share"
@@ -192,15 +191,12 @@ def promotion_decision(
     metric = challenger_eval["primary_metric"]
     challenger = primary_score(challenger_eval)
     challenger_value = challenger if challenger is not None else float("nan")
-    if champion_error:
-        return registry.Decision(True, f"the champion cannot score the current features ({champion_error}): "
-                                       f"the challenger ({metric}={challenger_value:.4f}) replaces it",
-                                 challenger_value, None)
+    # A champion that finds fewer than 2 clusters on the holdout has no silhouette: the lifecycle replaces it.
     champion = primary_score(champion_eval) if champion_eval is not None else None
-    if champion_eval is not None and champion is None:
-        champion = float("-inf")  # a champion that finds fewer than 2 clusters on the holdout has no silhouette
-    decision = registry.decide_promotion(metric, challenger_value, champion,
-                                         challenger_eval["primary_metric_higher_is_better"], margin)
+    decision = lifecycle.decide(metric, challenger_value, champion,
+                                champion_exists=champion_eval is not None or bool(champion_error),
+                                champion_error=champion_error,
+                                higher_is_better=challenger_eval["primary_metric_higher_is_better"], margin=margin)
     if not decision.promote or champion_eval is None:
         return decision
     vetoes = []
@@ -353,13 +349,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         challenger_model, challenger_eval, served_reason = serve_baseline_unless_beaten(
             result.model, evaluate(result.model), train, holdout, knobs.silhouette_sample_size, knobs.seed)
         context.log.info(served_reason)
-        champion = registry.load_champion(MODEL_NAME)
-        champion_eval, champion_error = None, None
-        if champion is not None:
-            try:
-                champion_eval = evaluate(champion[0])
-            except ValueError as error:  # e.g. the champion's feature columns are gone
-                champion_error = str(error)
+        champion = lifecycle.load_champion(MODEL_NAME)
+        champion_eval, champion_error = lifecycle.evaluate_champion(champion, evaluate)
         challenger_stability = (report["baseline"].get("stability_ari") if challenger_model.is_baseline
                                 else report["metrics"].get("stability_ari"))
         decision = promotion_decision(challenger_eval, champion_eval, challenger_stability,
@@ -374,7 +365,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         plot_profile_bars(result.profiles(), bars)
 
         comparison = comparison_frame(report)
-        champion_version_before = champion[1] if champion else None
+        champion_version_before = champion.version
         holdout_table = holdout_frame(challenger_eval, champion_eval, champion_version_before)
         mlflow_report = {
             **report,
@@ -429,15 +420,17 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                            f"{_rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
                            f"the single-feature quantile baseline {_rounded(serving_eval['baseline'].get(metric))} "
                            "on the holdout")
-        gate = dg.AssetCheckResult(
-            check_name=GATE_CHECK, passed=gate_passed, severity=dg.AssetCheckSeverity.WARN,
-            description=vs_baseline,
-            metadata={"vs_baseline": vs_baseline,"decision": dg.MetadataValue.json(registry.jsonable(decision_metadata)),
-                      "serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
-                      "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
-                      "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
-                      "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table))},
-        )
+        serving_metric = challenger_eval["primary_metric"]
+        gate = lifecycle.gate_check(
+            metric=serving_metric, higher_is_better=challenger_eval["primary_metric_higher_is_better"],
+            serving_version=serving_version if serving_eval is not None else None,
+            serving_score=primary_score(serving_eval),
+            baselines={BASELINE_NAME: None if serving_eval is None else serving_eval["baseline"].get(serving_metric)},
+            decision=decision, passed=gate_passed, why=vs_baseline, decision_details=decision_metadata,
+            extra={"serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
+                   "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
+                   "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
+                   "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table))})
         stable = serving_stability is not None and serving_stability >= MIN_STABILITY
         stability = dg.AssetCheckResult(
             check_name=STABILITY_CHECK, passed=stable, severity=dg.AssetCheckSeverity.WARN,

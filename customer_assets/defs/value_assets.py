@@ -33,10 +33,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.config import read_section, section, setting
-from customer_assets.defs.metadata import markdown_table
-from customer_assets.defs.metadata import frame_metadata
+from customer_assets.defs.degrade import degrade_on_failure
+from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS, risk_levels
@@ -47,7 +46,7 @@ from customer_assets.ml.value import (
     split_in_time,
     write_plots,
 )
-from customer_assets.mlops import registry
+from customer_assets.mlops import lifecycle, registry
 from customer_assets.warehouse.client import Warehouse
 
 GROUP = "value"
@@ -56,7 +55,7 @@ MARTS = "marts"
 ID = "customer_id"
 CLV_MONTHS = 12
 PRIMARY_METRIC = "value_mae"
-GATE_CHECK = "champion_gate"
+GATE_CHECK = lifecycle.GATE_CHECK
 RANGE_CHECK = "values_in_range"
 FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
 ORDERS_KEY = dg.AssetKey(["intermediate", "int_orders_enriched"])
@@ -167,12 +166,9 @@ def promotion_decision(challenger_eval: dict, champion_eval: dict | None, tolera
     """PROMOTION_RULE on two evaluations of the same holdout customers and window."""
     challenger = _finite(challenger_eval["model"][PRIMARY_METRIC])
     challenger = challenger if challenger is not None else float("inf")
-    if champion_error:
-        return registry.Decision(True, f"the champion cannot score the current holdout ({champion_error}): the "
-                                       f"challenger ({PRIMARY_METRIC}={challenger:.4f}) replaces it", challenger, None)
-    if champion_eval is None:
-        return registry.Decision(True, f"no champion yet: the challenger ({PRIMARY_METRIC}={challenger:.4f}) "
-                                       "becomes champion", challenger, None)
+    if champion_error or champion_eval is None:  # the shared rule: a broken or missing champion is replaced
+        return lifecycle.decide(PRIMARY_METRIC, challenger, None, champion_exists=bool(champion_error),
+                                champion_error=champion_error, higher_is_better=False)
     if champion_eval["customers"] != challenger_eval["customers"]:
         raise ValueError("champion and challenger were not evaluated on the same holdout customers")
     champion = _finite(champion_eval["model"][PRIMARY_METRIC])
@@ -204,18 +200,13 @@ def gate_result(serving_eval: dict | None, serving_version: int | None, decision
                f"{serving_eval['horizon_days']}-day holdout ({serving_eval['customers']} customers): {shown}; "
                f"aggregate ratio orders {m['orders_aggregate_ratio']:.3f} vs naive {n['orders_aggregate_ratio']:.3f}; "
                f"Spearman orders {m['orders_spearman']:.3f} vs naive {n['orders_spearman']:.3f}")
-    return dg.AssetCheckResult(
-        check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, description=why,
-        metadata={
-            "decision": dg.MetadataValue.json({"promoted": decision.promote, "reason": decision.reason,
-                                               "challenger_score": _finite(decision.challenger_score),
-                                               "champion_score": _finite(decision.champion_score)}),
-            "serving_version": serving_version if serving_version is not None else -1,
-            "vs_baseline": why,
-            "serving_metrics": dg.MetadataValue.json(registry.jsonable(
-                {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]})),
-        },
-    )
+    return lifecycle.gate_check(
+        metric=PRIMARY_METRIC, higher_is_better=False, serving_version=serving_version,
+        serving_score=None if serving_eval is None else serving_eval["model"][PRIMARY_METRIC],
+        baselines={"naive": None if serving_eval is None else serving_eval["naive"][PRIMARY_METRIC]},
+        decision=decision, passed=bool(passed), why=why,
+        extra={"serving_metrics": dg.MetadataValue.json(registry.jsonable(
+            {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]}))})
 
 
 def _flat_eval(evaluation: dict) -> dict:
@@ -358,14 +349,10 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
             raise dg.Failure(description=f"value model training failed on the orders up to {as_of}: {error}") from error
         challenger_eval = evaluate_holdout(holdout_model, summary, actual, horizon, as_of=calibration_end)
 
-        champion = registry.load_champion(MODEL_NAME)
-        champion_version_before = champion[1] if champion else None
-        champion_eval, champion_error = None, None
-        if champion is not None:
-            try:
-                champion_eval = evaluate_holdout(champion[0], summary, actual, horizon, as_of=calibration_end)
-            except (ValueError, AttributeError) as error:
-                champion_error = f"{type(error).__name__}: {error}"
+        champion = lifecycle.load_champion(MODEL_NAME)
+        champion_version_before = champion.version
+        champion_eval, champion_error = lifecycle.evaluate_champion(
+            champion, lambda old: evaluate_holdout(old, summary, actual, horizon, as_of=calibration_end))
         decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_tolerance, champion_error)
         context.log.info(decision.reason)
 

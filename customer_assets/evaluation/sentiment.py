@@ -165,7 +165,7 @@ def compare_on_folds(texts: pl.Series, ratings: np.ndarray, folds: int, inner_fo
     """Mean (and per-fold) scores of baseline and model on the same stratified folds (or one split)."""
     labels = labels_from_ratings(ratings)
     text_list = texts.fill_null("").to_list()
-    scores = {name: [] for name in ("baseline_binary", "model_binary", "baseline_3class", "model_3class")}
+    scores: dict[str, list] = {name: [] for name in ("baseline_binary", "model_binary", "baseline_3class", "model_3class")}
     served = []
     for train, test in _splits(labels, folds, seed):
         base_labels, base_scores = baseline_predictions([text_list[i] for i in train], labels[train],

@@ -17,6 +17,7 @@ from typing import Any
 
 import mlflow
 import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
@@ -53,7 +54,7 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree th
     PACKAGE_VERSION = "unknown"
 
 
-class PickledModel(mlflow.pyfunc.PythonModel):
+class PickledModel(PythonModel):
     """Any picklable model object behind MLflow's pyfunc interface; `predict` calls the object's predict."""
 
     def load_context(self, context):

@@ -438,8 +438,8 @@ class ServingState:
                        customer_ids: list | None = None) -> pl.DataFrame:
         """A typed frame from JSON feature payloads; every problem is a 400 naming the field."""
         expected = set(numeric) | set(categorical)
-        rows_numeric = {c: [] for c in numeric}
-        rows_categorical = {c: [] for c in categorical}
+        rows_numeric: dict[str, list] = {c: [] for c in numeric}
+        rows_categorical: dict[str, list] = {c: [] for c in categorical}
         for index, payload in enumerate(payloads):
             where = prefix.replace("{i}", str(index))
             if not isinstance(payload, dict):

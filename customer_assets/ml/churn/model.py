@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
+
 from customer_assets.ml.churn.evaluation import RecencyBaseline
 from customer_assets.ml.churn.preparation import FeaturePreparer, validate_frame
 
@@ -30,8 +32,8 @@ class FittedFamily:
     family: str
     imbalance: str
     params: dict
-    pipeline: object
-    calibrator: object
+    pipeline: Any
+    calibrator: Any
     threshold: float
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ feature. Constant columns, date/time columns and identifier-like text columns ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -113,7 +114,7 @@ class FeaturePreparer:
     categorical_levels: dict[str, list[str]] = field(default_factory=dict)
     dropped_columns: dict[str, str] = field(default_factory=dict)
     numeric_from_text: list[str] = field(default_factory=list)
-    derived: object | None = None
+    derived: Any = None
     """Optional ``purchase_features.PurchaseProcessFeatures``: columns computed from other inputs before
     anything else, so every caller (training, batch scores, the live service) gets them from one fit."""
 

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 import polars as pl
+
 from customer_assets.ml.churn.baselines import baseline_estimators, fit_baseline
 from customer_assets.ml.churn.calibration import MonotoneCalibrator, identity_calibrator
 from customer_assets.ml.churn.evaluation import (

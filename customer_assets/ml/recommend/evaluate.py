@@ -153,8 +153,8 @@ def evaluate_on_holdout(model, holdout: pl.DataFrame, k: int = 10, groups=None) 
     targets = _holdout_targets(model, holdout)["warm"]
     if targets[0].len() == 0:
         raise ValueError("holdout has no customer known to the model with an unseen item")
-    model_metrics = _metrics_for(model, *targets, k, groups, None)
-    popular = _metrics_for(model, *targets, k, groups, "popular")
+    model_metrics = _metrics_for(model, *targets, k, groups, None)  # type: ignore[call-arg]  # targets is (ids, relevant, n)
+    popular = _metrics_for(model, *targets, k, groups, "popular")  # type: ignore[call-arg]  # targets is (ids, relevant, n)
     primary = model.report.get("primary_metric", f"ndcg@{k}")
     return {
         "k": k,
@@ -173,9 +173,9 @@ def evaluate_recommender(model, holdout: pl.DataFrame, k: int = 10, groups=None)
     out = evaluate_on_holdout(model, holdout, k=k, groups=groups)
     targets = _holdout_targets(model, holdout)
     out["strategies"] = {
-        strategy: _metrics_for(model, *targets["warm"], k, groups, strategy)
+        strategy: _metrics_for(model, *targets["warm"], k, groups, strategy)  # type: ignore[call-arg]  # targets is (ids, relevant, n)
         for strategy in model.available_strategies()
     }
     if targets["cold"][0].len():
-        out["cold_customers"] = _metrics_for(model, *targets["cold"], k, groups, None)
+        out["cold_customers"] = _metrics_for(model, *targets["cold"], k, groups, None)  # type: ignore[call-arg]  # targets is (ids, relevant, n)
     return out

@@ -354,7 +354,8 @@ def _validation_folds(frame: pl.DataFrame, seed: int, validation_days, validatio
     """
     if "ts" in frame.columns:
         try:
-            folds, pooled, rest = [], 0, frame
+            folds: list = []
+            pooled, rest = 0, frame
             while len(folds) < MAX_VALIDATION_FOLDS:
                 train, valid = split_by_time(rest, validation_days, None, validation_fraction)
                 folds.append((train, valid))
@@ -412,7 +413,7 @@ def _trend_popularity(frame: pl.DataFrame, items, half_life_days: float | None) 
 
 def _blend_tops(candidate: Recommender, users, grid, k):
     """Top-k item positions for each BlendWeights in grid on `users`, sharing the per-chunk component scores."""
-    tops = {w: [] for w in grid}
+    tops: dict = {w: [] for w in grid}
     step = rows_per_chunk(len(candidate.items))
     for start in range(0, users.size, step):
         rows = users[start:start + step]
@@ -460,8 +461,8 @@ def _exposure_sweep(probes, options, k) -> dict:
     Coverage is the distinct items over all those lists / catalogue, averaged over folds.
     """
     n_items = len(probes[0][0].items)
-    parts = {option: [] for option in options}
-    coverages = {option: [] for option in options}
+    parts: dict = {option: [] for option in options}
+    coverages: dict = {option: [] for option in options}
     for probe, fold in probes:
         rows = np.flatnonzero(np.diff(fold.matrix.indptr) > 0)
         width = n_candidates(rows.size, n_items, k)
@@ -501,7 +502,7 @@ COST_ORDER = ("itemknn", "ease", "als", "nmf")
 SELECTION_TOLERANCE = 0.02
 NEW_PRODUCT_WEIGHTS = (0.0, 0.3, 1.0)
 # Tuned on validation when the data is small enough (tune_max_interactions): each value is one more fit per fold.
-PARAM_GRIDS = {"ease": {"l2": (100.0, 300.0, 1000.0)}, "itemknn": {"shrink": (10.0, 100.0)}}
+PARAM_GRIDS: dict[str, dict[str, tuple]] = {"ease": {"l2": (100.0, 300.0, 1000.0)}, "itemknn": {"shrink": (10.0, 100.0)}}
 INTERACTION_HALF_LIVES = (None, 365.0, 90.0)  # days; None = no extra recency weighting
 POPULARITY_HALF_LIVES = (None, 365.0, 90.0)
 TUNED_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0)

@@ -20,10 +20,11 @@ import math
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from .baseline import BASELINE_NAME, QuantileBaseline, fit_quantile_baseline
+from .baseline import QuantileBaseline, fit_quantile_baseline
 from .metrics import PRIMARY_METRIC, clustering_quality
 from .naming import row_value_score
 from .repair import refit_same_procedure
+
 TIE_TOLERANCE = 0.01
 SELECTION_RULE = (
     "eligible = number of clusters inside k_range (a 2-way split is not a segmentation), smallest cluster share >= min_segment_share, noise share <= "

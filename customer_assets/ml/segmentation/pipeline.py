@@ -19,8 +19,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .algorithms import ALGORITHMS, DBSCAN_NAME, KMEANS, WARD, fit_dbscan, fit_kmeans, fit_ward
-from .algorithms import AlgorithmFit
+from .algorithms import ALGORITHMS, DBSCAN_NAME, KMEANS, WARD, AlgorithmFit, fit_dbscan, fit_kmeans, fit_ward
 from .baseline import BASELINE_NAME, fit_quantile_baseline
 from .compare import SELECTION_RULE, bootstrap_stability, comparison_row, select_algorithm
 from .evaluate import evaluate_on_holdout

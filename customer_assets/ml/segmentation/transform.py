@@ -102,7 +102,7 @@ def select_feature_columns(
         return FeatureSelection(defaults, "default_columns",
                                 {c: f"not numeric ({features.schema[c]})" for c in present if c not in defaults})
     skipped: dict[str, str] = {}
-    columns: list[str] = []
+    columns = []
     for name, dtype in features.schema.items():
         if name == id_column:
             continue

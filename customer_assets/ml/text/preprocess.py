@@ -207,7 +207,7 @@ class SnowballStems:
             from nltk.stem.snowball import SnowballStemmer
 
             self._stemmer = SnowballStemmer(self.language)
-        cache, stem = self._cache, self._stemmer.stem
+        cache, stem = self._cache, self._stemmer.stem  # type: ignore[attr-defined]  # set just above
         if len(cache) > 2_000_000:  # bound memory on endless streams of novel tokens
             cache.clear()
         out = []

@@ -110,6 +110,9 @@ class SentimentModel:
     max_chars: int = DEFAULT_MAX_CHARS
     report: dict = field(default_factory=dict)
     holdout_rows: np.ndarray | None = field(default=None, repr=False)
+    trained_review_ids: np.ndarray | None = field(default=None, repr=False)
+    """Ids of the reviews it was trained on (set by the pipeline), so a later challenger is compared with it
+    only on reviews it never saw."""
 
     def predict(self, texts: Any) -> pl.DataFrame:
         """polars DataFrame with sentiment_label ('negative'/'neutral'/'positive') and sentiment_score."""

@@ -24,7 +24,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
-from .preprocess import DEFAULT_MAX_CHARS, SnowballStems, clean_texts, dense_codes, language_resources, token_frame
+from .preprocess import DEFAULT_MAX_CHARS, SnowballStems, clean_texts, language_resources, token_frame
 
 LABEL_WORDS = 3
 WORD_ONLY = r"^\p{L}[\p{L}']*$"

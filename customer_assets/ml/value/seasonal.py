@@ -115,7 +115,7 @@ def learn(days: pl.DataFrame, as_of: dt.date, fit_on_clock, rounds: int = ROUNDS
                          f"{(as_of - start).days + 1}")
     repeats = before.join(firsts, on="id").filter(pl.col("day") > pl.col("first_day"))
     windows = monthly_windows(start, as_of)
-    edges = np.array([(w[0] - start).days for w in windows] + [(as_of - start).days + 1])  # window i: [e_i, e_i+1)
+    edges: np.ndarray = np.array([(w[0] - start).days for w in windows] + [(as_of - start).days + 1])  # window i: [e_i, e_i+1)
     offsets = _offsets(repeats["day"].to_numpy(), start)
     actual = np.histogram(offsets, bins=edges)[0].astype(np.float64)
     month_of_window = np.array([w[2] for w in windows])
