@@ -77,18 +77,31 @@ def score(state, frame: pl.DataFrame) -> pl.DataFrame:
                 result = state.churn_by_customer(customer_id).as_dict()
                 rows.append({**_row(result), "error": None})
             except RequestError as error:
-                rows.append({"customer_id": customer_id, "churn_probability": None, "risk_level": None,
-                             "model_version": None, "error": error.message})
+                rows.append(
+                    {
+                        "customer_id": customer_id,
+                        "churn_probability": None,
+                        "risk_level": None,
+                        "model_version": None,
+                        "error": error.message,
+                    }
+                )
         return pl.DataFrame(rows, schema=RESULT_SCHEMA)
     ids = frame["customer_id"].cast(pl.String).to_list() if "customer_id" in frame.columns else [None] * frame.height
     payloads = frame.drop("customer_id", strict=False).to_dicts()
     results = state.churn_from_features(payloads, field_prefix="rows[{i}]")
-    return pl.DataFrame([{**_row(r.as_dict()), "customer_id": cid, "error": None} for r, cid in zip(results, ids)],
-                        schema=RESULT_SCHEMA)
+    return pl.DataFrame(
+        [{**_row(r.as_dict()), "customer_id": cid, "error": None} for r, cid in zip(results, ids)], schema=RESULT_SCHEMA
+    )
 
 
-RESULT_SCHEMA = {"customer_id": pl.String, "churn_probability": pl.Float64, "risk_level": pl.String,
-                 "model_version": pl.Int64, "error": pl.String}
+RESULT_SCHEMA = {
+    "customer_id": pl.String,
+    "churn_probability": pl.Float64,
+    "risk_level": pl.String,
+    "model_version": pl.Int64,
+    "error": pl.String,
+}
 
 
 def _row(result: dict) -> dict:
@@ -124,8 +137,9 @@ class BatchJobs:
         with self._lock:
             pending = sum(1 for j in self._jobs.values() if j.status in ("queued", "running"))
             if pending >= max_jobs():
-                raise BatchError(429, f"{pending} batch jobs are queued or running (at most {max_jobs()}): "
-                                      "retry when one is done")
+                raise BatchError(
+                    429, f"{pending} batch jobs are queued or running (at most {max_jobs()}): retry when one is done"
+                )
             job = Job(id=f"{self.process_id}-{uuid.uuid4().hex[:12]}", rows=frame.height)
             self._jobs[job.id] = job
             self._forget_old()
@@ -139,8 +153,11 @@ class BatchJobs:
             return job
         issuer = job_id.split("-", 1)[0]
         if len(issuer) == 12 and issuer != self.process_id and "-" in job_id:
-            raise BatchError(410, f"job {job_id} was submitted before the service restarted: unfinished jobs and "
-                                  "results are lost on a restart; submit the file again")
+            raise BatchError(
+                410,
+                f"job {job_id} was submitted before the service restarted: unfinished jobs and "
+                "results are lost on a restart; submit the file again",
+            )
         raise BatchError(404, f"no batch job {job_id!r}")
 
     def _run(self, job: Job, frame: pl.DataFrame) -> None:
@@ -157,7 +174,7 @@ class BatchJobs:
 
     def _forget_old(self) -> None:
         finished = [k for k, j in self._jobs.items() if j.status in ("done", "failed")]
-        for key in finished[:max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
+        for key in finished[: max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
             del self._jobs[key]
 
     def shutdown(self) -> None:

@@ -22,12 +22,38 @@ import time
 
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
-POST_ROUTES = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
-                         "/similar-products", "/predict/sentiment", "/predict/value"})
+POST_ROUTES = frozenset(
+    {
+        "/predict/churn",
+        "/predict/churn/batch",
+        "/predict/segment",
+        "/recommendations",
+        "/similar-products",
+        "/predict/sentiment",
+        "/predict/value",
+    }
+)
 JSON_TYPES = ("application/json", "")
-ENDPOINTS = frozenset({"/predict/churn", "/predict/churn/batch", "/predict/segment", "/recommendations",
-                       "/similar-products", "/predict/sentiment", "/models", "/healthz", "/livez", "/readyz",
-                       "/metrics", "/", "/docs.json", "/schema.json", "/predict/value", "/retention-targets"})
+ENDPOINTS = frozenset(
+    {
+        "/predict/churn",
+        "/predict/churn/batch",
+        "/predict/segment",
+        "/recommendations",
+        "/similar-products",
+        "/predict/sentiment",
+        "/models",
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/metrics",
+        "/",
+        "/docs.json",
+        "/schema.json",
+        "/predict/value",
+        "/retention-targets",
+    }
+)
 
 
 def endpoint_label(path: str) -> str:
@@ -112,9 +138,12 @@ class Gate:
 
         try:
             if self.api_key and path not in OPEN_PATHS and not self._authorized(scope):
-                await _json(record, 401, {"error": "missing or wrong API key: send X-API-Key: <key> or "
-                                                   "Authorization: Bearer <key>"},
-                            extra_headers=[(b"www-authenticate", b'Bearer realm="customer-ml"')])
+                await _json(
+                    record,
+                    401,
+                    {"error": "missing or wrong API key: send X-API-Key: <key> or Authorization: Bearer <key>"},
+                    extra_headers=[(b"www-authenticate", b'Bearer realm="customer-ml"')],
+                )
                 return
             if path == "/readyz" and scope.get("method") == "GET" and _readiness is not None:
                 code, payload = _readiness()
@@ -123,18 +152,31 @@ class Gate:
             if scope.get("method") in ("POST", "PUT", "PATCH"):
                 declared = _header(scope, b"content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                    await _json(record, 413, {"error": f"body: {declared} bytes is above the limit of "
-                                                       f"{self.max_body} bytes", "field": "body"})
+                    await _json(
+                        record,
+                        413,
+                        {
+                            "error": f"body: {declared} bytes is above the limit of {self.max_body} bytes",
+                            "field": "body",
+                        },
+                    )
                     return
                 body, too_big = await _read_body(receive, self.max_body)
                 if too_big:
-                    await _json(record, 413, {"error": f"body: above the limit of {self.max_body} bytes",
-                                              "field": "body"})
+                    await _json(
+                        record, 413, {"error": f"body: above the limit of {self.max_body} bytes", "field": "body"}
+                    )
                     return
                 media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
                 if path in POST_ROUTES and media_type not in JSON_TYPES and not media_type.endswith("+json"):
-                    await _json(record, 415, {"error": f"body: send JSON with Content-Type: application/json "
-                                                       f"(got {media_type})", "field": "body"})
+                    await _json(
+                        record,
+                        415,
+                        {
+                            "error": f"body: send JSON with Content-Type: application/json (got {media_type})",
+                            "field": "body",
+                        },
+                    )
                     return
                 receive = _replay(body, receive)
                 await self.app(scope, receive, _RewriteBadRequest(record))
@@ -193,9 +235,17 @@ def _replay(body: bytes, receive):
 
 async def _json(send, status: int, payload: dict, extra_headers=()):
     data = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *extra_headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *extra_headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
@@ -235,8 +285,9 @@ class _RewriteBody:
         if message.get("more_body", False):
             return
         data = json.dumps(self.rewrite(b"".join(self.chunks), self.start["status"])).encode()
-        headers = [(k, v) for k, v in self.start.get("headers", []) if k.lower() not in (b"content-length",
-                                                                                          b"content-type")]
+        headers = [
+            (k, v) for k, v in self.start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")
+        ]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
         await self.send({**self.start, "headers": headers})
         await self.send({"type": "http.response.body", "body": data, "more_body": False})

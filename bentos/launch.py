@@ -22,13 +22,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(port: int, env: dict[str, str], service: str = "bentos.service:CustomerML", log: Path | None = None,
-          cwd: Path = REPO_ROOT) -> subprocess.Popen:
+def start(
+    port: int,
+    env: dict[str, str],
+    service: str = "bentos.service:CustomerML",
+    log: Path | None = None,
+    cwd: Path = REPO_ROOT,
+) -> subprocess.Popen:
     """`bentoml serve` in its own process group, so `stop` ends its workers with it."""
     full_env = {**os.environ, "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", **env}
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen([str(BENTOML), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [str(BENTOML), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd,
+        env=full_env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_ready(base_url: str, process: subprocess.Popen, timeout: float = 120.0, path: str = "/readyz") -> float:

@@ -14,7 +14,8 @@ schemas, and knows nothing of the statuses the Gate middleware or the handlers s
 - the document is OpenAPI 3.1 (its schemas are JSON Schema 2020-12, which is what pydantic and FastAPI emit).
 
 The Gate rewrites every 4xx/5xx body into `Error` (bentos.gate.error_body: readable validation errors, and
-Starlette's plain-text 404 for a path no route matches wrapped), so the bodies and the document agree; customer_assets_tests/test_service_openapi.py runs schemathesis against the live service.
+Starlette's plain-text 404 for a path no route matches wrapped), so the bodies and the document agree;
+customer_assets_tests/test_service_openapi.py runs schemathesis against the live service.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {"type": "string", "description": "What is wrong, naming the input (`k: Input should be ...`)."},
         "field": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "The input it names."},
-        "fields": {"type": "array", "items": {"type": "string"},
-                   "description": "Every input named by a validation error."},
-        "detail": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"},
-                   "description": "pydantic's validation errors, for programs."},
+        "fields": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Every input named by a validation error.",
+        },
+        "detail": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ValidationError"},
+            "description": "pydantic's validation errors, for programs.",
+        },
     },
 }
 VALIDATION_ERROR_SCHEMA = {
@@ -61,8 +68,11 @@ READINESS_SCHEMA = {
     "required": ["ready", "blocking", "served_models", "missing_models", "problems"],
     "properties": {
         "ready": {"type": "boolean"},
-        "blocking": {"type": "array", "items": {"type": "string"},
-                     "description": "What is required (CUSTOMER_ML_SERVE_REQUIRED_MODELS) and not loaded."},
+        "blocking": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What is required (CUSTOMER_ML_SERVE_REQUIRED_MODELS) and not loaded.",
+        },
         "served_models": {"type": "array", "items": {"type": "string"}},
         "missing_models": {"type": "array", "items": {"type": "string"}},
         "problems": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -90,12 +100,19 @@ PIN_ANSWER_SCHEMA = {
     },
 }
 
-REASONS = {400: "Invalid input (names the field)", 401: "Missing or wrong API key (when CUSTOMER_ML_API_KEY is set)",
-           404: "Not found (customer, product, model, version or job)", 409: "The batch job is not done",
-           410: "The batch job is from before a restart", 413: "Body or batch too large",
-           415: "Not JSON (send Content-Type: application/json)", 422: "Invalid path, query or body",
-           429: "Too many batch jobs queued or running", 500: "Internal error (a bug: never for bad input)",
-           503: "Not loaded yet (snapshot or model)"}
+REASONS = {
+    400: "Invalid input (names the field)",
+    401: "Missing or wrong API key (when CUSTOMER_ML_API_KEY is set)",
+    404: "Not found (customer, product, model, version or job)",
+    409: "The batch job is not done",
+    410: "The batch job is from before a restart",
+    413: "Body or batch too large",
+    415: "Not JSON (send Content-Type: application/json)",
+    422: "Invalid path, query or body",
+    429: "Too many batch jobs queued or running",
+    500: "Internal error (a bug: never for bad input)",
+    503: "Not loaded yet (snapshot or model)",
+}
 
 # The BentoML APIs (POST, JSON body): their request and response models.
 BENTO_APIS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -143,15 +160,22 @@ SUCCESS_CONTENT = {
     ("get", "/metrics/predictions"): {"application/json": {"schema": {"type": "object"}}},
     ("get", "/metrics/models"): {"application/json": {"schema": {"type": "object"}}},
 }
-BATCH_BODY = {"required": True, "description": "A CSV or Parquet file: a customer_id column or feature columns.",
-              "content": {"text/csv": {"schema": {"type": "string"}},
-                          "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+BATCH_BODY = {
+    "required": True,
+    "description": "A CSV or Parquet file: a customer_id column or feature columns.",
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def _error_response(status: int) -> dict:
-    return {"description": REASONS[status],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": REASONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _pydantic_schemas() -> tuple[dict, dict]:
@@ -173,8 +197,15 @@ def complete(spec: dict) -> dict:
         components.pop(name, None)
     for name in [n for n in components if n.endswith("IODescriptor")]:
         components.pop(name)
-    components.update({"Error": ERROR_SCHEMA, "ValidationError": VALIDATION_ERROR_SCHEMA,
-                       "Readiness": READINESS_SCHEMA, "BatchJob": BATCH_JOB_SCHEMA, "PinAnswer": PIN_ANSWER_SCHEMA})
+    components.update(
+        {
+            "Error": ERROR_SCHEMA,
+            "ValidationError": VALIDATION_ERROR_SCHEMA,
+            "Readiness": READINESS_SCHEMA,
+            "BatchJob": BATCH_JOB_SCHEMA,
+            "PinAnswer": PIN_ANSWER_SCHEMA,
+        }
+    )
     spec.setdefault("components", {})["securitySchemes"] = {
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "bearer": {"type": "http", "scheme": "bearer"},
@@ -201,8 +232,10 @@ def complete(spec: dict) -> dict:
                     responses[str(status)] = _error_response(status)
             if method == "post" and path in BENTO_APIS:
                 request, response = BENTO_APIS[path]
-                operation["requestBody"] = {"required": True, "content": {
-                    "application/json": {"schema": refs[(request, "validation")]}}}
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": refs[(request, "validation")]}},
+                }
                 responses["200"]["content"] = {"application/json": {"schema": refs[(response, "serialization")]}}
             if key == ("post", "/batch/churn"):
                 operation["requestBody"] = BATCH_BODY

@@ -26,11 +26,14 @@ class Strict(BaseModel):
 
 
 class CustomerOrFeatures(Strict):
-    customer_id: Identifier | None = Field(None, description="Look the customer up in the online snapshot.",
-                                           examples=["C0000001"])
+    customer_id: Identifier | None = Field(
+        None, description="Look the customer up in the online snapshot.", examples=["C0000001"]
+    )
     features: dict[str, Any] | None = Field(
-        None, description="Or score this feature payload (every input column of the champion; null for unknown). "
-                          "With both, customer_id only labels the answer.")
+        None,
+        description="Or score this feature payload (every input column of the champion; null for unknown). "
+        "With both, customer_id only labels the answer.",
+    )
 
     @model_validator(mode="after")
     def one_of(self):
@@ -54,7 +57,8 @@ class ChurnResponse(BaseModel):
 
 class ChurnBatchRequest(Strict):
     customers: list[ChurnRequest] = Field(
-        min_length=1, description=f"1 to {MAX_BATCH_ROWS} rows (CUSTOMER_ML_SERVE_MAX_BATCH_ROWS); more is a 413.")
+        min_length=1, description=f"1 to {MAX_BATCH_ROWS} rows (CUSTOMER_ML_SERVE_MAX_BATCH_ROWS); more is a 413."
+    )
 
 
 class ChurnBatchResponse(BaseModel):
@@ -78,7 +82,8 @@ class RecommendationRequest(Strict):
     customer_id: Identifier
     k: K = 10
     country: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
-        None, description="Cold start for a customer unknown to the snapshot: their country's popular list.")
+        None, description="Cold start for a customer unknown to the snapshot: their country's popular list."
+    )
 
 
 class Item(BaseModel):
@@ -112,8 +117,10 @@ class SimilarProductsResponse(BaseModel):
 
 class SentimentRequest(Strict):
     texts: list[Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]] = Field(
-        min_length=1, max_length=MAX_TEXTS, description=f"1 to {MAX_TEXTS} texts of at most {MAX_TEXT_CHARS} "
-                                                        "characters.")
+        min_length=1,
+        max_length=MAX_TEXTS,
+        description=f"1 to {MAX_TEXTS} texts of at most {MAX_TEXT_CHARS} characters.",
+    )
 
 
 class Sentiment(BaseModel):
@@ -139,8 +146,11 @@ class ModelInfo(BaseModel):
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     snapshot: dict | None
-    pinned: dict[str, int] = Field(default_factory=dict, description="Models pinned to a version (POST "
-                                   "/models/{name}/load), served instead of their champion until unpinned.")
+    pinned: dict[str, int] = Field(
+        default_factory=dict,
+        description="Models pinned to a version (POST "
+        "/models/{name}/load), served instead of their champion until unpinned.",
+    )
     problems: dict[str, str] = Field(default_factory=dict, description="What could not be loaded, and why.")
 
 
@@ -148,21 +158,31 @@ class PurchaseSummary(Strict):
     orders: int = Field(ge=1, le=1_000_000, strict=True, description="Purchase days up to the as-of date.")
     days_since_first: int = Field(ge=0, le=36_500, strict=True, description="Days from the first purchase.")
     days_since_last: int = Field(ge=0, le=36_500, strict=True, description="Days from the last purchase.")
-    mean_order_value: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False,
-                                           description="Mean value of a purchase day (all of them).")
-    mean_repeat_value: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False,
-                                            description="Mean value of the purchases after the first (better).")
+    mean_order_value: float | None = Field(
+        None, ge=0, le=1e9, allow_inf_nan=False, description="Mean value of a purchase day (all of them)."
+    )
+    mean_repeat_value: float | None = Field(
+        None, ge=0, le=1e9, allow_inf_nan=False, description="Mean value of the purchases after the first (better)."
+    )
 
 
 class ValueRequest(Strict):
-    customer_id: Identifier | None = Field(None, description="Look the customer up in the online snapshot.",
-                                           examples=["C0000001"])
-    summary: PurchaseSummary | None = Field(None, description="Or score this purchase summary (as of the "
-                                                              "snapshot's as-of date). With both, customer_id only "
-                                                              "labels the answer.")
-    horizon_days: int | None = Field(None, ge=1, le=3650, strict=True,
-                                     description="Days ahead for expected orders / value (default: the churn "
-                                                 "window the snapshot was scored with).")
+    customer_id: Identifier | None = Field(
+        None, description="Look the customer up in the online snapshot.", examples=["C0000001"]
+    )
+    summary: PurchaseSummary | None = Field(
+        None,
+        description="Or score this purchase summary (as of the "
+        "snapshot's as-of date). With both, customer_id only "
+        "labels the answer.",
+    )
+    horizon_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="Days ahead for expected orders / value (default: the churn window the snapshot was scored with).",
+    )
 
     @model_validator(mode="after")
     def one_of(self):

@@ -93,8 +93,9 @@ class CustomerML:
         self.required = required_models()
         self.metrics = metrics()
         self.prediction_log = PredictionLog()
-        self.pins = PinnedModelSource(LazyMlflowModelSource(settings.mlflow_tracking_uri,
-                                                            settings.mlflow_artifact_root))
+        self.pins = PinnedModelSource(
+            LazyMlflowModelSource(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+        )
         self.loader = StateLoader(snapshots.online_dir(settings.home), self.pins)
         self.batches = BatchJobs(lambda: self.loader.state)
         # The first load runs in the poller too: /healthz answers at once, /readyz once everything is loaded.
@@ -173,8 +174,7 @@ class CustomerML:
 
         rows = request.customers
         if len(rows) > MAX_BATCH_ROWS:
-            return _error(413, f"{len(rows)} rows is above the limit of {MAX_BATCH_ROWS} per request",
-                          "customers")
+            return _error(413, f"{len(rows)} rows is above the limit of {MAX_BATCH_ROWS} per request", "customers")
         state = self.loader.state
         try:
             champion = state.champion(CHURN)
@@ -199,8 +199,9 @@ class CustomerML:
         except RequestError as error:
             return _failure(error)
         out = self._churn_out(results)
-        return ChurnBatchResponse(predictions=[ChurnResponse(**r) for r in out], count=len(out),
-                                  model_version=champion.version)
+        return ChurnBatchResponse(
+            predictions=[ChurnResponse(**r) for r in out], count=len(out), model_version=champion.version
+        )
 
     # --- segments -------------------------------------------------------------------------------------
 
@@ -221,22 +222,32 @@ class CustomerML:
     def recommendations(self, request: RecommendationRequest, /) -> RecommendationResponse:
         """Top-k products (k 1-100) a customer has not bought; a customer unknown to the model gets the
         popular list of their country (from the snapshot, or `country`), else the global one."""
-        return self._answer(lambda state: state.recommend(request.customer_id, request.k, request.country),
-                            RecommendationResponse, "product_recommender")
+        return self._answer(
+            lambda state: state.recommend(request.customer_id, request.k, request.country),
+            RecommendationResponse,
+            "product_recommender",
+        )
 
     @bentoml.api(route="/similar-products")
     def similar_products(self, request: SimilarProductsRequest, /) -> SimilarProductsResponse:
         """The k (1-100) products most similar to `product_id`; 404 for a product outside the catalog."""
-        return self._answer(lambda state: state.similar_products(request.product_id, request.k),
-                            SimilarProductsResponse, "product_recommender")
+        return self._answer(
+            lambda state: state.similar_products(request.product_id, request.k),
+            SimilarProductsResponse,
+            "product_recommender",
+        )
 
     # --- sentiment ------------------------------------------------------------------------------------
 
     @bentoml.api(route="/predict/sentiment")
     def predict_sentiment(self, request: SentimentRequest, /) -> SentimentResponse:
         """Sentiment (negative / neutral / positive and a score in [-1, 1]) of 1 to 100 texts."""
-        return self._answer(lambda state: state.sentiment(request.texts), SentimentResponse,
-                            "review_sentiment", predictions=len(request.texts))
+        return self._answer(
+            lambda state: state.sentiment(request.texts),
+            SentimentResponse,
+            "review_sentiment",
+            predictions=len(request.texts),
+        )
 
     # --- customer value -------------------------------------------------------------------------------
 
@@ -250,8 +261,9 @@ class CustomerML:
 
         def lookup(state):
             if request.summary is not None:
-                return value.value_from_summary(state, request.summary.model_dump(), request.horizon_days,
-                                                request.customer_id)
+                return value.value_from_summary(
+                    state, request.summary.model_dump(), request.horizon_days, request.customer_id
+                )
             return value.value_by_customer(state, request.customer_id, request.horizon_days)
 
         return self._answer(lookup, ValueResponse, "customer_value_model")
@@ -275,11 +287,19 @@ class CustomerML:
         """Every loaded champion (name, version, metrics, trained at) and the loaded snapshot."""
         state = self.loader.state
         snap = state.snapshot
-        return {"models": [c.describe() for c in state.champions.values()],
-                "snapshot": None if snap is None else {"version": snap.version, "as_of": snap.as_of,
-                                                       "created_at": snap.manifest.get("created_at"),
-                                                       "rows": snap.rows},
-                "problems": state.problems, "pinned": self.pins.pins()}
+        return {
+            "models": [c.describe() for c in state.champions.values()],
+            "snapshot": None
+            if snap is None
+            else {
+                "version": snap.version,
+                "as_of": snap.as_of,
+                "created_at": snap.manifest.get("created_at"),
+                "rows": snap.rows,
+            },
+            "problems": state.problems,
+            "pinned": self.pins.pins(),
+        }
 
     @reads.post("/models/{name}/load")
     def pin_model(self, name: str, request: PinRequest):
@@ -354,17 +374,22 @@ class CustomerML:
         return models_summary(self.loader.state)
 
     def _readiness(self) -> tuple[int, dict]:
-        """GET /readyz (answered by the Gate middleware): 200 once the snapshot and every required model (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are
-        loaded; the body names the models served and those missing, so a model that could not train leaves the
-        service ready with the others and says which is absent. 503 with the same body otherwise."""
+        """GET /readyz (answered by the Gate middleware): 200 once the snapshot and every required model
+        (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are loaded; the body names the models served and
+        those missing, so a model that could not train leaves the service ready with the others and says
+        which is absent. 503 with the same body otherwise."""
         from customer_assets.serving.state import MODEL_NAMES
 
         state = self.loader.state
         blocking = state.missing(self.required)
         unavailable = sorted(set(state.missing(MODEL_NAMES)) - {"online snapshot"})
-        body = {"ready": not blocking, "blocking": blocking, "served_models": sorted(state.champions),
-                "missing_models": unavailable,
-                "problems": {**state.problems, **state.build_problems}}
+        body = {
+            "ready": not blocking,
+            "blocking": blocking,
+            "served_models": sorted(state.champions),
+            "missing_models": unavailable,
+            "problems": {**state.problems, **state.build_problems},
+        }
         return (200 if not blocking else 503), body
 
     @reads.get("/models/{name}")

@@ -41,8 +41,9 @@ class PredictionLog:
                 "churn_probability": {
                     "count": served,
                     "mean": self._churn_sum / served if served else None,
-                    "bins": [{"from": i / BINS, "to": (i + 1) / BINS, "count": c}
-                             for i, c in enumerate(self._churn_bins)],
+                    "bins": [
+                        {"from": i / BINS, "to": (i + 1) / BINS, "count": c} for i, c in enumerate(self._churn_bins)
+                    ],
                 },
             }
 
@@ -51,8 +52,10 @@ def models_summary(state) -> dict:
     """Each loaded champion's version and holdout metrics, and the snapshot it serves."""
     snap = state.snapshot
     return {
-        "models": {name: {"version": c.version, "metrics": c.holdout_metrics(), "trained_at": c.trained_at}
-                   for name, c in sorted(state.champions.items())},
+        "models": {
+            name: {"version": c.version, "metrics": c.holdout_metrics(), "trained_at": c.trained_at}
+            for name, c in sorted(state.champions.items())
+        },
         "snapshot": None if snap is None else {"version": snap.version, "as_of": snap.as_of},
         "problems": state.problems,
     }

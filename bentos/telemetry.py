@@ -20,20 +20,35 @@ class Metrics:
     def __init__(self):
         from prometheus_client import Counter, Gauge, Histogram
 
-        self.requests = Counter("customer_ml_requests_total", "HTTP requests by endpoint and status code",
-                                ["endpoint", "status"])
-        self.latency = Histogram("customer_ml_request_latency_seconds", "Request latency by endpoint (seconds)",
-                                 ["endpoint"], buckets=LATENCY_BUCKETS)
+        self.requests = Counter(
+            "customer_ml_requests_total", "HTTP requests by endpoint and status code", ["endpoint", "status"]
+        )
+        self.latency = Histogram(
+            "customer_ml_request_latency_seconds",
+            "Request latency by endpoint (seconds)",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+        )
         self.predictions = Counter("customer_ml_predictions_total", "Predictions served, by model", ["model"])
-        self.churn_probability = Histogram("customer_ml_churn_probability", "Churn probabilities served",
-                                           buckets=PROBABILITY_BUCKETS)
-        self.snapshot_churn_rate = Gauge("customer_ml_snapshot_churn_rate",
-                                         "Share of customers with churn_probability >= 0.5 in the loaded snapshot",
-                                         multiprocess_mode="mostrecent")
-        self.model_metric = Gauge("customer_ml_model_metric", "The loaded champion's registered holdout metric",
-                                  ["model", "metric"], multiprocess_mode="mostrecent")
-        self.snapshot_age = Gauge("customer_ml_snapshot_age_seconds", "Age of the loaded online snapshot (seconds)",
-                                  multiprocess_mode="mostrecent")
+        self.churn_probability = Histogram(
+            "customer_ml_churn_probability", "Churn probabilities served", buckets=PROBABILITY_BUCKETS
+        )
+        self.snapshot_churn_rate = Gauge(
+            "customer_ml_snapshot_churn_rate",
+            "Share of customers with churn_probability >= 0.5 in the loaded snapshot",
+            multiprocess_mode="mostrecent",
+        )
+        self.model_metric = Gauge(
+            "customer_ml_model_metric",
+            "The loaded champion's registered holdout metric",
+            ["model", "metric"],
+            multiprocess_mode="mostrecent",
+        )
+        self.snapshot_age = Gauge(
+            "customer_ml_snapshot_age_seconds",
+            "Age of the loaded online snapshot (seconds)",
+            multiprocess_mode="mostrecent",
+        )
 
 
 def metrics() -> Metrics:

@@ -43,8 +43,10 @@ def as_of_partition(settings, partitions_def=None) -> str:
         raise RunStopped("the source has no orders, so there is no as-of date: add orders or set CUSTOMER_ML_AS_OF")
     first = partitions_def.get_first_partition_key()
     if day.isoformat() < first:
-        raise RunStopped(f"the as-of date {day} is before the first partition {first}: "
-                         "set CUSTOMER_ML_AS_OF or CUSTOMER_ML_PARTITION_START so that it is not")
+        raise RunStopped(
+            f"the as-of date {day} is before the first partition {first}: "
+            "set CUSTOMER_ML_AS_OF or CUSTOMER_ML_PARTITION_START so that it is not"
+        )
     return day.isoformat()
 
 
@@ -79,14 +81,27 @@ def run_summary(results) -> dict:
     checks = []
     for event in events(results, "ASSET_CHECK_EVALUATION"):
         evaluation = event.event_specific_data
-        checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
-                       "passed": bool(evaluation.passed), "severity": evaluation.severity.value,
-                       "description": (evaluation.description or "")[:300]})
+        checks.append(
+            {
+                "asset": evaluation.asset_key.to_user_string(),
+                "check": evaluation.check_name,
+                "passed": bool(evaluation.passed),
+                "severity": evaluation.severity.value,
+                "description": (evaluation.description or "")[:300],
+            }
+        )
     return {
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "success": all(result.success for result in results),
-        "runs": [{"job": result.job_def.name, "run_id": result.run_id, "success": bool(result.success),
-                  "partition": result.dagster_run.tags.get("dagster/partition")} for result in results],
+        "runs": [
+            {
+                "job": result.job_def.name,
+                "run_id": result.run_id,
+                "success": bool(result.success),
+                "partition": result.dagster_run.tags.get("dagster/partition"),
+            }
+            for result in results
+        ],
         "checks": checks,
         "failed_steps": failed_step_lines(results),
         "degraded": degraded_lines(results),
@@ -149,8 +164,11 @@ def degraded_lines(results) -> list[str]:
     from customer_assets.defs.degrade import DEGRADED
 
     materializations = [e.event_specific_data.materialization for e in events(results, "ASSET_MATERIALIZATION")]
-    return [f"{m.asset_key.to_user_string()}: {m.metadata[DEGRADED].value}"
-            for m in materializations if DEGRADED in m.metadata]
+    return [
+        f"{m.asset_key.to_user_string()}: {m.metadata[DEGRADED].value}"
+        for m in materializations
+        if DEGRADED in m.metadata
+    ]
 
 
 def write_run_log(results, settings, started: dt.datetime, error: BaseException | None = None) -> Path | None:
@@ -170,8 +188,11 @@ def write_run_log(results, settings, started: dt.datetime, error: BaseException 
 def source_note_lines(results) -> list[str]:
     """The source's notes (ignored files, derived tables, dropped orphans): said to the user, not only logged."""
     materializations = [e.event_specific_data.materialization for e in events(results, "ASSET_MATERIALIZATION")]
-    notes = [m.metadata["notes"].value for m in materializations
-             if m.asset_key.to_user_string() == "source_snapshot" and "notes" in m.metadata]
+    notes = [
+        m.metadata["notes"].value
+        for m in materializations
+        if m.asset_key.to_user_string() == "source_snapshot" and "notes" in m.metadata
+    ]
     return [line.removeprefix("- ") for text in notes for line in text.splitlines() if line.startswith("- ")]
 
 
@@ -180,8 +201,12 @@ def summary(results, settings) -> str:
 
     warehouse = Warehouse(duckdb_path=settings.duckdb_path, url=settings.warehouse_url)
     built = all(result.success for result in results)
-    lines = ["", "customer-ml: the graph is built." if built else "customer-ml: the run stopped early (see below).",
-             "", "Tables (rows):"]
+    lines = [
+        "",
+        "customer-ml: the graph is built." if built else "customer-ml: the run stopped early (see below).",
+        "",
+        "Tables (rows):",
+    ]
     tables = warehouse.query(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_schema IN ('raw', 'marts') ORDER BY 1, 2"
@@ -201,20 +226,29 @@ def summary(results, settings) -> str:
             warnings_.append(name)  # an alert about the data or the business, not a broken build
         else:
             failures.append(name)
-    versus = [f"  {e.asset_key.to_user_string()}: {e.metadata['vs_baseline'].value}"
-              for e in evaluations if "vs_baseline" in e.metadata]
+    versus = [
+        f"  {e.asset_key.to_user_string()}: {e.metadata['vs_baseline'].value}"
+        for e in evaluations
+        if "vs_baseline" in e.metadata
+    ]
     if versus:
         lines += ["", "Models beside their plain baselines (same holdout):", *versus]
     lines += ["", f"Checks: {passed} passed, {len(failures)} failed, {len(warnings_)} warnings"]
     lines += [f"  failed: {name}" for name in failures] + [f"  warning: {name}" for name in warnings_]
     degraded = degraded_lines(results)
     if degraded:
-        lines += ["", "Degraded (nothing written; last good table and champion kept; the rest was built without it):",
-                  *[f"  {line}" for line in degraded]]
+        lines += [
+            "",
+            "Degraded (nothing written; last good table and champion kept; the rest was built without it):",
+            *[f"  {line}" for line in degraded],
+        ]
     failed_steps = failed_step_lines(results)
     if failed_steps:
-        lines += ["", "Failed (their downstream assets were skipped; everything else was built):",
-                  *[f"  {line}" for line in failed_steps]]
+        lines += [
+            "",
+            "Failed (their downstream assets were skipped; everything else was built):",
+            *[f"  {line}" for line in failed_steps],
+        ]
     where = ("PostgreSQL: " + settings.warehouse_url) if settings.is_postgres else f"DuckDB: {settings.duckdb_path}"
     lines += [
         "",
@@ -225,7 +259,8 @@ def summary(results, settings) -> str:
         # The duckdb Python package ships no CLI; the venv's Python always works.
         f"                #   .venv/bin/python -c \"import duckdb; duckdb.connect('{settings.duckdb_path}', "
         "read_only=True).sql('select * from marts.customer_features limit 5').show()\""
-        if not settings.is_postgres else "                #   psql ... -c 'select * from marts.customer_features limit 5'",
+        if not settings.is_postgres
+        else "                #   psql ... -c 'select * from marts.customer_features limit 5'",
     ]
     return "\n".join(lines)
 
@@ -253,10 +288,12 @@ def main(argv=None) -> int:
     except Exception as error:  # noqa: BLE001 - the user gets one line; the log keeps the traceback
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         log = write_run_log([], settings, started, error) if settings is not None else None
-        print(f"\ncustomer-ml: stopped: {type(error).__name__}: {first}"
-              + (f"\n  -> traceback in {log}" if log else "")
-              + "\n  -> `make dev` shows the runs and their logs; report it with this line if it persists",
-              file=sys.stderr)
+        print(
+            f"\ncustomer-ml: stopped: {type(error).__name__}: {first}"
+            + (f"\n  -> traceback in {log}" if log else "")
+            + "\n  -> `make dev` shows the runs and their logs; report it with this line if it persists",
+            file=sys.stderr,
+        )
         return 1
     print(f"\nDone in {(dt.datetime.now() - started).total_seconds():.0f} s.")
     return 0 if all(r.success for r in results) else 1

@@ -89,9 +89,18 @@ class Settings:
 def synthetic_settings(home: Path, **overrides) -> Settings:
     """Settings for a throwaway home on the synthetic source, independent of the environment (tests and
     benchmarks build their homes with it)."""
-    base = Settings(home=home, source="synthetic", synthetic_customers=1000, synthetic_seed=7,
-                    synthetic_end_date=dt.date(2026, 10, 31), as_of=None, warehouse_url=None, partition_start=None,
-                    churn_window_days=90, orphan_tolerance=0.01)
+    base = Settings(
+        home=home,
+        source="synthetic",
+        synthetic_customers=1000,
+        synthetic_seed=7,
+        synthetic_end_date=dt.date(2026, 10, 31),
+        as_of=None,
+        warehouse_url=None,
+        partition_start=None,
+        churn_window_days=90,
+        orphan_tolerance=0.01,
+    )
     return dataclasses.replace(base, **overrides)
 
 
@@ -128,8 +137,15 @@ class SettingsError(ValueError):
     """A setting from the environment is not valid; the message names the variable."""
 
 
-def setting(default, doc: str, *, env: str | None = None, choices: tuple | None = None,
-            low: float | None = None, high: float | None = None):
+def setting(
+    default,
+    doc: str,
+    *,
+    env: str | None = None,
+    choices: tuple | None = None,
+    low: float | None = None,
+    high: float | None = None,
+):
     """A dataclass field read from the environment. ``env`` overrides the derived variable name."""
     metadata = {"doc": doc, "env": env, "choices": choices, "low": low, "high": high}
     if isinstance(default, (dict, list)):
@@ -236,13 +252,26 @@ def _shown(value) -> str:
 def reference_markdown() -> str:
     """The configuration reference of every registered section (importing the modules that declare them)."""
     import_sections()
-    lines = ["# Configuration reference", "",
-             "Generated from the settings sections (`customer_assets/config.py`, `read_section`) by",
-             "`python -m customer_assets.config > docs/configuration.md`; a test fails when this file is stale.",
-             "Unset or empty variables keep the default; a bad value stops with an error naming the variable.", ""]
-    for prefix, cls in SECTIONS.items():
-        lines += [f"## {prefix.lower()} (`{cls.__module__}.{cls.__name__}`)", "",
-                  "| variable | default | meaning |", "|---|---|---|"]
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from the settings sections (`customer_assets/config.py`, `read_section`) by",
+        "`python -m customer_assets.config > docs/configuration.md`; a test fails when this file is stale.",
+        "Unset or empty variables keep the default; a bad value stops with an error naming the variable.",
+        "",
+    ]
+
+    def order(item):  # SECTION_MODULES order, whatever order the modules happened to be imported in
+        module = item[1].__module__
+        return SECTION_MODULES.index(module) if module in SECTION_MODULES else len(SECTION_MODULES)
+
+    for prefix, cls in sorted(SECTIONS.items(), key=order):
+        lines += [
+            f"## {prefix.lower()} (`{cls.__module__}.{cls.__name__}`)",
+            "",
+            "| variable | default | meaning |",
+            "|---|---|---|",
+        ]
         for item in dataclasses.fields(cls):
             if "doc" not in item.metadata:
                 continue

@@ -22,19 +22,24 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything bound to one configuration, so tests can build the graph against their own home."""
     apply_dbt_environment(settings)
     partitions = daily_partitions(settings)
-    return with_automation(dg.Definitions(
-        assets=[*build_raw_assets(), *build_dbt_assets(partitions),
+    return with_automation(
+        dg.Definitions(
+            assets=[
+                *build_raw_assets(),
+                *build_dbt_assets(partitions),
                 *build_churn_assets(partitions),
                 *build_review_assets(partitions),
                 *build_recommendation_assets(partitions),
                 *build_segmentation_assets(partitions),
                 *build_value_assets(partitions),
                 *build_serving_assets(),
-                ],
-        jobs=build_jobs(partitions),
-        resources={**build_resources(settings), "dbt": dbt_resource()},
-        executor=dg.in_process_executor,
-    ), partitions)
+            ],
+            jobs=build_jobs(partitions),
+            resources={**build_resources(settings), "dbt": dbt_resource()},
+            executor=dg.in_process_executor,
+        ),
+        partitions,
+    )
 
 
 defs = build_definitions(load_settings())

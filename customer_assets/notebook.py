@@ -35,14 +35,21 @@ def execute(path: Path = NOTEBOOK, out: Path | None = None, reduced: bool = Fals
     with tempfile.TemporaryDirectory(prefix="customer-ml-kernel-") as folder:
         spec = Path(folder) / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (customer-ml venv)", "language": "python"}))
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Python 3 (customer-ml venv)",
+                    "language": "python",
+                }
+            )
+        )
         os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (folder, saved_env["JUPYTER_PATH"]) if p)
         if reduced:
             os.environ["CUSTOMER_ML_NOTEBOOK_REDUCED"] = "1"
-        client = NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL_NAME,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            notebook, timeout=timeout, kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(path.parent)}}
+        )
         try:
             client.execute()
         finally:
@@ -58,18 +65,23 @@ def execute(path: Path = NOTEBOOK, out: Path | None = None, reduced: bool = Fals
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="customer_assets.notebook", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="customer_assets.notebook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--path", type=Path, default=NOTEBOOK)
-    parser.add_argument("--out", type=Path, default=None, help="where to write the executed notebook (default: in place)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to write the executed notebook (default: in place)"
+    )
     parser.add_argument("--reduced", action="store_true", help="subsampled data, cheapest settings")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     execute(args.path, args.out, args.reduced, args.timeout)
     target = args.out or args.path
-    print(f"executed {args.path} in {time.perf_counter() - started:.0f} s -> {target} "
-          f"({target.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"executed {args.path} in {time.perf_counter() - started:.0f} s -> {target} "
+        f"({target.stat().st_size / 1e6:.2f} MB)"
+    )
     return 0
 
 

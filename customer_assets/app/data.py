@@ -75,17 +75,25 @@ def overview(snap: Snapshot) -> dict:
     feature_cols = columns(snap, "features")
     active = "avg(CASE WHEN is_active THEN 1 ELSE 0 END)" if "is_active" in feature_cols else "NULL"
     row = _sql(snap, f"SELECT count(*) AS customers, {active} AS active_share FROM {{features}}").iloc[0]
-    result = {"customers": int(row["customers"]),
-              "active_share": None if pd.isna(row["active_share"]) else float(row["active_share"]),
-              "churn_rate": None, "high_risk": None, "value_at_risk": None}
+    result = {
+        "customers": int(row["customers"]),
+        "active_share": None if pd.isna(row["active_share"]) else float(row["active_share"]),
+        "churn_rate": None,
+        "high_risk": None,
+        "value_at_risk": None,
+    }
     if snap.has("churn_scores"):
-        churn = _sql(snap, "SELECT avg(churn_probability) AS rate, "
-                           "sum(CASE WHEN churn_probability >= ? THEN 1 ELSE 0 END) AS high FROM {churn_scores}",
-                     [HIGH_RISK_CUT]).iloc[0]
+        churn = _sql(
+            snap,
+            "SELECT avg(churn_probability) AS rate, "
+            "sum(CASE WHEN churn_probability >= ? THEN 1 ELSE 0 END) AS high FROM {churn_scores}",
+            [HIGH_RISK_CUT],
+        ).iloc[0]
         result["churn_rate"], result["high_risk"] = float(churn["rate"]), int(churn["high"])
     if snap.has("retention_targets") and "value_at_risk" in columns(snap, "retention_targets"):
-        result["value_at_risk"] = float(_sql(snap, "SELECT sum(value_at_risk) AS v "
-                                                   "FROM {retention_targets}").iloc[0]["v"] or 0.0)
+        result["value_at_risk"] = float(
+            _sql(snap, "SELECT sum(value_at_risk) AS v FROM {retention_targets}").iloc[0]["v"] or 0.0
+        )
     return result
 
 
@@ -109,8 +117,11 @@ def segment_sizes(snap: Snapshot) -> pd.DataFrame:
     if not snap.has("segments"):
         return pd.DataFrame(columns=["segment", "customers"])
     label = _segment_label(snap)
-    return _sql(snap, f"SELECT CAST({label} AS VARCHAR) AS segment, count(*) AS customers FROM {{segments}} "
-                      "GROUP BY 1 ORDER BY 2 DESC")
+    return _sql(
+        snap,
+        f"SELECT CAST({label} AS VARCHAR) AS segment, count(*) AS customers FROM {{segments}} "
+        "GROUP BY 1 ORDER BY 2 DESC",
+    )
 
 
 def _segment_label(snap: Snapshot) -> str:
@@ -125,8 +136,12 @@ def risk_histogram(snap: Snapshot, bins: int = 20) -> pd.DataFrame:
     """Customers per churn-probability bin (aggregated in SQL: the browser gets `bins` rows, not customers)."""
     if not snap.has("churn_scores"):
         return pd.DataFrame(columns=["low", "customers"])
-    return _sql(snap, "SELECT least(floor(churn_probability * ?), ? - 1) / ? AS low, count(*) AS customers "
-                      "FROM {churn_scores} GROUP BY 1 ORDER BY 1", [bins, bins, bins])
+    return _sql(
+        snap,
+        "SELECT least(floor(churn_probability * ?), ? - 1) / ? AS low, count(*) AS customers "
+        "FROM {churn_scores} GROUP BY 1 ORDER BY 1",
+        [bins, bins, bins],
+    )
 
 
 def filter_options(snap: Snapshot) -> dict[str, list[str]]:
@@ -134,8 +149,9 @@ def filter_options(snap: Snapshot) -> dict[str, list[str]]:
     if snap.has("segments"):
         options["segment"] = segment_sizes(snap)["segment"].tolist()
     if "country" in columns(snap, "features"):
-        options["country"] = _sql(snap, "SELECT DISTINCT CAST(country AS VARCHAR) AS c FROM {features} "
-                                        "WHERE country IS NOT NULL ORDER BY 1")["c"].tolist()
+        options["country"] = _sql(
+            snap, "SELECT DISTINCT CAST(country AS VARCHAR) AS c FROM {features} WHERE country IS NOT NULL ORDER BY 1"
+        )["c"].tolist()
     return options
 
 
@@ -156,13 +172,16 @@ def _high_risk_query(snap: Snapshot, segment: str | None, country: str | None) -
         if country:
             where.append("CAST(f.country AS VARCHAR) = ?")
             params.append(country)
-    query = (f"SELECT {', '.join(select)} FROM {{churn_scores}} s {' '.join(joins)} "
-             f"WHERE {' AND '.join(where)} ORDER BY s.churn_probability DESC, 1")
+    query = (
+        f"SELECT {', '.join(select)} FROM {{churn_scores}} s {' '.join(joins)} "
+        f"WHERE {' AND '.join(where)} ORDER BY s.churn_probability DESC, 1"
+    )
     return query, params
 
 
-def high_risk(snap: Snapshot, segment: str | None = None, country: str | None = None,
-              page: int = 0, page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
+def high_risk(
+    snap: Snapshot, segment: str | None = None, country: str | None = None, page: int = 0, page_size: int = PAGE_SIZE
+) -> tuple[pd.DataFrame, int]:
     """One page of the high-risk list and the number of matching customers."""
     if not snap.has("churn_scores"):
         return pd.DataFrame(), 0
@@ -189,9 +208,12 @@ def segment_profiles(snap: Snapshot) -> pd.DataFrame:
         return pd.DataFrame()
     numeric = _numeric_features(snap, limit=12)
     means = ", ".join(f'round(avg(f."{c}"), 2) AS "{c}"' for c in numeric)
-    return _sql(snap, f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, count(*) AS customers, {means} "
-                      "FROM {segments} g JOIN {features} f "
-                      "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) GROUP BY 1 ORDER BY 1")
+    return _sql(
+        snap,
+        f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, count(*) AS customers, {means} "
+        "FROM {segments} g JOIN {features} f "
+        "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) GROUP BY 1 ORDER BY 1",
+    )
 
 
 SCATTER_SAMPLE = 2000
@@ -209,10 +231,13 @@ def segment_scatter(snap: Snapshot, sample: int = SCATTER_SAMPLE) -> pd.DataFram
     if len(numeric) < 2:
         return pd.DataFrame()
     picked = ", ".join(f'f."{c}"' for c in numeric)
-    rows = _sql(snap, f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, {picked} "
-                      "FROM {features} f JOIN {segments} g "
-                      "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) "
-                      f"USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7)")
+    rows = _sql(
+        snap,
+        f"SELECT CAST(g.{_segment_label(snap)} AS VARCHAR) AS segment, {picked} "
+        "FROM {features} f JOIN {segments} g "
+        "ON CAST(f.customer_id AS VARCHAR) = CAST(g.customer_id AS VARCHAR) "
+        f"USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7)",
+    )
     if len(rows) < 3:
         return pd.DataFrame()
     values = rows[numeric].astype(float).to_numpy()
@@ -227,14 +252,18 @@ def segment_scatter(snap: Snapshot, sample: int = SCATTER_SAMPLE) -> pd.DataFram
     _, singular, components = np.linalg.svd(values, full_matrices=False)
     points = values @ components[:2].T
     out = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "segment": rows["segment"].to_numpy()})
-    out.attrs["explained"] = (singular[:2] ** 2 / (singular ** 2).sum()).tolist()
+    out.attrs["explained"] = (singular[:2] ** 2 / (singular**2).sum()).tolist()
     return out
 
 
 def _numeric_features(snap: Snapshot, limit: int | None = None) -> list[str]:
-    numeric = [c for c, t in _sql(snap, "DESCRIBE SELECT * FROM {features}")[["column_name", "column_type"]]
-               .itertuples(index=False) if t in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT")
-               and c != "customer_id"]
+    numeric = [
+        c
+        for c, t in _sql(snap, "DESCRIBE SELECT * FROM {features}")[["column_name", "column_type"]].itertuples(
+            index=False
+        )
+        if t in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT") and c != "customer_id"
+    ]
     return numeric[:limit] if limit else numeric
 
 
@@ -257,6 +286,7 @@ def segment_moves(snap: Snapshot) -> pd.DataFrame:
 
 def customer(snap: Snapshot, customer_id: str) -> dict | None:
     """Everything the snapshot knows about one customer, or None when the id is unknown."""
+
     def one(table: str) -> dict | None:
         if not snap.has(table):
             return None
@@ -269,23 +299,40 @@ def customer(snap: Snapshot, customer_id: str) -> dict | None:
     recs = pd.DataFrame()
     if snap.has("recommendations"):
         if snap.has("app_products"):  # product names and categories beside the ids
-            recs = _sql(snap, "SELECT r.rank, CAST(r.product_id AS VARCHAR) AS product_id, p.product_name, "
-                              "p.category, r.score, r.strategy FROM {recommendations} r "
-                              "LEFT JOIN {app_products} p ON p.product_id = CAST(r.product_id AS VARCHAR) "
-                              "WHERE CAST(r.customer_id AS VARCHAR) = ? ORDER BY r.rank LIMIT 20", [customer_id])
+            recs = _sql(
+                snap,
+                "SELECT r.rank, CAST(r.product_id AS VARCHAR) AS product_id, p.product_name, "
+                "p.category, r.score, r.strategy FROM {recommendations} r "
+                "LEFT JOIN {app_products} p ON p.product_id = CAST(r.product_id AS VARCHAR) "
+                "WHERE CAST(r.customer_id AS VARCHAR) = ? ORDER BY r.rank LIMIT 20",
+                [customer_id],
+            )
         else:
-            recs = _sql(snap, "SELECT * FROM {recommendations} WHERE CAST(customer_id AS VARCHAR) = ? "
-                              "ORDER BY rank LIMIT 20", [customer_id])
+            recs = _sql(
+                snap,
+                "SELECT * FROM {recommendations} WHERE CAST(customer_id AS VARCHAR) = ? ORDER BY rank LIMIT 20",
+                [customer_id],
+            )
     reviews = None  # None: this snapshot has no review table; empty: this customer wrote none
     if snap.has("app_reviews"):
         name = ", p.product_name" if snap.has("app_products") else ""
         join = "LEFT JOIN {app_products} p ON p.product_id = r.product_id " if snap.has("app_products") else ""
-        reviews = _sql(snap, f"SELECT r.review_date, r.product_id{name}, r.rating, r.sentiment_label, "
-                             f"round(r.sentiment_score, 3) AS sentiment_score, r.review_text "
-                             f"FROM {{app_reviews}} r {join}WHERE r.customer_id = ? "
-                             "ORDER BY r.review_date DESC LIMIT 20", [customer_id])
-    return {"features": features, "churn": one("churn_scores"), "segment": one("segments"),
-            "value": one("customer_value"), "recommendations": recs, "reviews": reviews}
+        reviews = _sql(
+            snap,
+            f"SELECT r.review_date, r.product_id{name}, r.rating, r.sentiment_label, "
+            f"round(r.sentiment_score, 3) AS sentiment_score, r.review_text "
+            f"FROM {{app_reviews}} r {join}WHERE r.customer_id = ? "
+            "ORDER BY r.review_date DESC LIMIT 20",
+            [customer_id],
+        )
+    return {
+        "features": features,
+        "churn": one("churn_scores"),
+        "segment": one("segments"),
+        "value": one("customer_value"),
+        "recommendations": recs,
+        "reviews": reviews,
+    }
 
 
 def _plain(value):
@@ -300,15 +347,22 @@ def _plain(value):
 def product_ids(snap: Snapshot, prefix: str = "", limit: int = 200) -> list[str]:
     if not snap.has("similar_products"):
         return []
-    return _sql(snap, "SELECT DISTINCT CAST(product_id AS VARCHAR) AS p FROM {similar_products} "
-                      "WHERE CAST(product_id AS VARCHAR) LIKE ? ORDER BY 1 LIMIT ?", [f"{prefix}%", limit])["p"].tolist()
+    return _sql(
+        snap,
+        "SELECT DISTINCT CAST(product_id AS VARCHAR) AS p FROM {similar_products} "
+        "WHERE CAST(product_id AS VARCHAR) LIKE ? ORDER BY 1 LIMIT ?",
+        [f"{prefix}%", limit],
+    )["p"].tolist()
 
 
 def similar_products(snap: Snapshot, product_id: str, k: int = 10) -> pd.DataFrame:
     if not snap.has("similar_products"):
         return pd.DataFrame()
-    return _sql(snap, "SELECT * FROM {similar_products} WHERE CAST(product_id AS VARCHAR) = ? ORDER BY rank LIMIT ?",
-                [product_id, k])
+    return _sql(
+        snap,
+        "SELECT * FROM {similar_products} WHERE CAST(product_id AS VARCHAR) = ? ORDER BY rank LIMIT ?",
+        [product_id, k],
+    )
 
 
 def product_label(snap: Snapshot, product_id: str) -> str:
@@ -327,8 +381,12 @@ def product_sentiment(snap: Snapshot, product_id: str) -> tuple[dict | None, pd.
         summary = None if rows.empty else {k: _plain(v) for k, v in rows.iloc[0].items()}
     monthly = pd.DataFrame(columns=["month", "reviews", "average_sentiment", "negative_share"])
     if snap.has("app_product_sentiment_monthly"):
-        monthly = _sql(snap, "SELECT month, reviews, average_sentiment, negative_share "
-                             "FROM {app_product_sentiment_monthly} WHERE product_id = ? ORDER BY month", [product_id])
+        monthly = _sql(
+            snap,
+            "SELECT month, reviews, average_sentiment, negative_share "
+            "FROM {app_product_sentiment_monthly} WHERE product_id = ? ORDER BY month",
+            [product_id],
+        )
     return summary, monthly
 
 
@@ -363,8 +421,15 @@ def champions(tracking_uri: str, artifact_root: Path) -> pd.DataFrame:
         metrics = registry.version_metrics(name, version)
         own = {k: v for k, v in metrics.items() if "." not in k}
         for metric, value in sorted(own.items()):
-            rows.append({"model": name, "version": version, "metric": metric, "champion": value,
-                         "baseline": metrics.get(f"baseline.{metric}")})
+            rows.append(
+                {
+                    "model": name,
+                    "version": version,
+                    "metric": metric,
+                    "champion": value,
+                    "baseline": metrics.get(f"baseline.{metric}"),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "version", "metric", "champion", "baseline"])
 
 
@@ -402,16 +467,25 @@ def promotion_history(tracking_uri: str, artifact_root: Path, per_model: int = 2
             continue
         versions = {v.run_id: int(v.version) for v in client.search_model_versions(f"name = '{name}'")}
         champion = registry.champion_version(name)
-        runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"],
-                                  max_results=per_model)
+        runs = client.search_runs(
+            [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=per_model
+        )
         for run in runs:
             decision = run.data.tags.get("decision")
             if decision is None:
                 continue  # plot-only runs (e.g. scored-table history) decide nothing
             version = versions.get(run.info.run_id)
-            rows.append({"model": name, "started": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
-                         "version": version, "champion_now": version is not None and version == champion,
-                         "registered": version is not None, "decision": decision, "run_id": run.info.run_id})
+            rows.append(
+                {
+                    "model": name,
+                    "started": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+                    "version": version,
+                    "champion_now": version is not None and version == champion,
+                    "registered": version is not None,
+                    "decision": decision,
+                    "run_id": run.info.run_id,
+                }
+            )
     return pd.DataFrame(rows, columns=PROMOTION_COLUMNS)
 
 

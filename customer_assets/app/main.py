@@ -44,8 +44,10 @@ def main() -> None:
         pages.PAGES[name](settings, snap)
     except Exception:  # a page must never show a traceback: log it, tell the user what to do
         logger.exception("page %s failed", name)
-        st.error(f"This page could not be shown for snapshot {snap.version}. "
-                 "The app log has the details; run `make run` again if the home is incomplete.")
+        st.error(
+            f"This page could not be shown for snapshot {snap.version}. "
+            "The app log has the details; run `make run` again if the home is incomplete."
+        )
 
 
 main()

@@ -28,31 +28,49 @@ def overview(settings: Settings, snap: data.Snapshot) -> None:
     st.subheader("Over time")
     if len(history) < 2:
         st.info(f"One as-of date so far ({snap.as_of}): the charts over time fill in as daily runs add dates.")
-    trend = history.melt(id_vars="as_of_date", value_vars=["active_share", "churn_rate"], var_name="measure",
-                         value_name="share").dropna()
+    trend = history.melt(
+        id_vars="as_of_date", value_vars=["active_share", "churn_rate"], var_name="measure", value_name="share"
+    ).dropna()
     left, right = st.columns(2)
-    left.plotly_chart(px.line(history, x="as_of_date", y="customers", markers=True, title="Customers"),
-                      key="overview_customers")
+    left.plotly_chart(
+        px.line(history, x="as_of_date", y="customers", markers=True, title="Customers"), key="overview_customers"
+    )
     if not trend.empty:
-        right.plotly_chart(px.line(trend, x="as_of_date", y="share", color="measure", markers=True,
-                                   title="Active share and mean churn risk"), key="overview_rates")
+        right.plotly_chart(
+            px.line(
+                trend,
+                x="as_of_date",
+                y="share",
+                color="measure",
+                markers=True,
+                title="Active share and mean churn risk",
+            ),
+            key="overview_rates",
+        )
     left, right = st.columns(2)
     if history["high_risk"].notna().any():
-        left.plotly_chart(px.line(history, x="as_of_date", y="high_risk", markers=True,
-                                  title="High-risk customers"), key="overview_high_risk")
+        left.plotly_chart(
+            px.line(history, x="as_of_date", y="high_risk", markers=True, title="High-risk customers"),
+            key="overview_high_risk",
+        )
     if history["value_at_risk"].notna().any():
-        right.plotly_chart(px.line(history, x="as_of_date", y="value_at_risk", markers=True,
-                                   title="Value at risk"), key="overview_value_at_risk")
+        right.plotly_chart(
+            px.line(history, x="as_of_date", y="value_at_risk", markers=True, title="Value at risk"),
+            key="overview_value_at_risk",
+        )
     sizes = data.segment_sizes(snap)
     over_time = data.segment_history(snap)
     if sizes.empty:
         _note_missing("segments")
     elif over_time["as_of_date"].nunique() >= 2:
-        st.plotly_chart(px.area(over_time, x="as_of_date", y="customers", color="segment",
-                                title="Segment sizes over time"), key="overview_segments")
+        st.plotly_chart(
+            px.area(over_time, x="as_of_date", y="customers", color="segment", title="Segment sizes over time"),
+            key="overview_segments",
+        )
     else:
-        st.plotly_chart(px.bar(sizes, x="segment", y="customers", title=f"Segment sizes ({snap.as_of})"),
-                        key="overview_segments")
+        st.plotly_chart(
+            px.bar(sizes, x="segment", y="customers", title=f"Segment sizes ({snap.as_of})"), key="overview_segments"
+        )
     _latest_run(settings)
     with st.expander("Snapshot manifest (tables, champions)"):
         st.code(data.manifest_text(snap), language="json")
@@ -67,10 +85,10 @@ def _latest_run(settings: Settings) -> None:
     checks = pd.DataFrame(run.get("checks", []), columns=["asset", "check", "passed", "severity", "description"])
     failed = checks[~checks["passed"].astype(bool)] if not checks.empty else checks
     jobs = ", ".join(f"{r['job']} ({'ok' if r['success'] else 'failed'})" for r in run.get("runs", []))
-    st.write(f"Finished {run.get('finished_at', '?')}: **{'built' if run.get('success') else 'stopped early'}** "
-             f"- {jobs}")
-    st.write(f"Checks: {int(checks['passed'].sum()) if not checks.empty else 0} passed, "
-             f"{len(failed)} not passed")
+    st.write(
+        f"Finished {run.get('finished_at', '?')}: **{'built' if run.get('success') else 'stopped early'}** - {jobs}"
+    )
+    st.write(f"Checks: {int(checks['passed'].sum()) if not checks.empty else 0} passed, {len(failed)} not passed")
     for line in run.get("failed_steps", []) + run.get("degraded", []):
         st.warning(line)
     if not failed.empty:
@@ -85,8 +103,15 @@ def churn(settings: Settings, snap: data.Snapshot) -> None:
         _note_missing("churn scores")
         return
     hist = data.risk_histogram(snap)
-    st.plotly_chart(px.bar(hist, x="low", y="customers", title="Churn risk distribution",
-                           labels={"low": "churn probability (bin start)"}))
+    st.plotly_chart(
+        px.bar(
+            hist,
+            x="low",
+            y="customers",
+            title="Churn risk distribution",
+            labels={"low": "churn probability (bin start)"},
+        )
+    )
     options = data.filter_options(snap)
     left, right = st.columns(2)
     segment = left.selectbox("Segment", ["(all)", *options["segment"]], key="churn_segment")
@@ -97,23 +122,30 @@ def churn(settings: Settings, snap: data.Snapshot) -> None:
     rows, total = data.high_risk(snap, segment, country, page=page)
     st.subheader(f"High-risk customers ({total:,})")
     st.dataframe(rows, hide_index=True)
-    st.download_button("Download the list as CSV", data.high_risk_csv(snap, segment, country),
-                       file_name=f"high_risk_{snap.as_of}.csv", mime="text/csv")
+    st.download_button(
+        "Download the list as CSV",
+        data.high_risk_csv(snap, segment, country),
+        file_name=f"high_risk_{snap.as_of}.csv",
+        mime="text/csv",
+    )
     _churn_calibration(settings)
 
 
 def _churn_calibration(settings: Settings) -> None:
     st.subheader("Calibration (holdout)")
-    plot = data.champion_plot(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, "churn_model",
-                              "churn_calibration.png")
+    plot = data.champion_plot(
+        settings.mlflow_tracking_uri, settings.mlflow_artifact_root, "churn_model", "churn_calibration.png"
+    )
     if plot is None:
         st.info("No calibration plot in MLflow for a churn champion yet: run `make run` first.")
         return
     image, version = plot
     st.image(image, width=420)
-    st.caption(f"Predicted P(churn) against the observed churn rate on the training run's time holdout, in "
-               f"equal-count bins (churn_model v{version}, logged by its training run to MLflow). Today's scores "
-               "have no observed outcome yet, so the holdout is where calibration can be seen.")
+    st.caption(
+        f"Predicted P(churn) against the observed churn rate on the training run's time holdout, in "
+        f"equal-count bins (churn_model v{version}, logged by its training run to MLflow). Today's scores "
+        "have no observed outcome yet, so the holdout is where calibration can be seen."
+    )
 
 
 def segments(settings: Settings, snap: data.Snapshot) -> None:
@@ -129,19 +161,32 @@ def segments(settings: Settings, snap: data.Snapshot) -> None:
         st.info("Too few customers or numeric features for a PCA scatter in this snapshot.")
     else:
         explained = scatter.attrs.get("explained", [0.0, 0.0])
-        st.plotly_chart(px.scatter(scatter, x="x", y="y", color="segment", opacity=0.6,
-                                   labels={"x": f"PC1 ({explained[0]:.0%})", "y": f"PC2 ({explained[1]:.0%})"},
-                                   title="Customers by segment (PCA)"), key="segments_scatter")
-        st.caption(f"A random sample of {len(scatter):,} customers (at most {data.SCATTER_SAMPLE:,}); PCA of their "
-                   "standardized log features, computed here.")
+        st.plotly_chart(
+            px.scatter(
+                scatter,
+                x="x",
+                y="y",
+                color="segment",
+                opacity=0.6,
+                labels={"x": f"PC1 ({explained[0]:.0%})", "y": f"PC2 ({explained[1]:.0%})"},
+                title="Customers by segment (PCA)",
+            ),
+            key="segments_scatter",
+        )
+        st.caption(
+            f"A random sample of {len(scatter):,} customers (at most {data.SCATTER_SAMPLE:,}); PCA of their "
+            "standardized log features, computed here."
+        )
     st.subheader("Movement between segments")
     moves = data.segment_moves(snap)
     if moves.empty:
         st.info(f"One segmentation date so far ({snap.as_of}): movement shows once a later as-of date is built.")
     else:
         table = moves.pivot_table(index="from_segment", columns="to_segment", values="customers", fill_value=0)
-        st.caption(f"Customers by segment on {moves['previous_as_of'].iloc[0]} (rows) and on "
-                   f"{moves['as_of_date'].iloc[0]} (columns); customers in only one of the two are left out.")
+        st.caption(
+            f"Customers by segment on {moves['previous_as_of'].iloc[0]} (rows) and on "
+            f"{moves['as_of_date'].iloc[0]} (columns); customers in only one of the two are left out."
+        )
         st.dataframe(table, key="segments_moves")
 
 
@@ -211,11 +256,22 @@ def _product_reviews(snap: data.Snapshot, product_id: str) -> None:
     cols[1].metric("Average rating", f"{summary['average_rating']:.2f}")
     cols[2].metric("Positive share", f"{summary['positive_share']:.0%}")
     cols[3].metric("Negative share", f"{summary['negative_share']:.0%}")
-    st.write(f"Aspects praised: **{summary['aspects_praised'] or 'none'}** - "
-             f"criticized: **{summary['aspects_criticized'] or 'none'}**")
+    st.write(
+        f"Aspects praised: **{summary['aspects_praised'] or 'none'}** - "
+        f"criticized: **{summary['aspects_criticized'] or 'none'}**"
+    )
     if len(monthly) >= 2:
-        st.plotly_chart(px.line(monthly, x="month", y="average_sentiment", markers=True, hover_data=["reviews"],
-                                title="Mean review sentiment by month"), key="product_sentiment_over_time")
+        st.plotly_chart(
+            px.line(
+                monthly,
+                x="month",
+                y="average_sentiment",
+                markers=True,
+                hover_data=["reviews"],
+                title="Mean review sentiment by month",
+            ),
+            key="product_sentiment_over_time",
+        )
 
 
 def models(settings: Settings, snap: data.Snapshot) -> None:
@@ -230,20 +286,45 @@ def models(settings: Settings, snap: data.Snapshot) -> None:
     if history.empty:
         st.info("No training runs with a promotion decision in MLflow yet.")
     else:
-        st.caption("Each training run, newest first: the version it registered (none when the challenger lost "
-                   "and nothing was registered), whether that version serves now, and the decision's reason.")
+        st.caption(
+            "Each training run, newest first: the version it registered (none when the challenger lost "
+            "and nothing was registered), whether that version serves now, and the decision's reason."
+        )
         st.dataframe(history, hide_index=True, key="models_promotions")
     st.subheader("Feature drift (PSI)")
     drift = data.drift(snap).dropna(subset=["psi"])  # null where a feature had no values to bin
     if drift.empty:
         st.info("No drift report in this snapshot: run `make run` first.")
     elif drift["as_of_date"].nunique() >= 2:
-        st.plotly_chart(px.line(drift, x="as_of_date", y="psi", color="feature", markers=True,
-                                title="PSI per feature over time (< 0.1 stable, > 0.2 significant shift)"), key="models_drift")
+        st.plotly_chart(
+            px.line(
+                drift,
+                x="as_of_date",
+                y="psi",
+                color="feature",
+                markers=True,
+                title="PSI per feature over time (< 0.1 stable, > 0.2 significant shift)",
+            ),
+            key="models_drift",
+        )
     else:
-        st.plotly_chart(px.bar(drift.sort_values("psi", ascending=False), x="feature", y="psi", color="status",
-                               title=f"PSI per feature on {drift['as_of_date'].iloc[0]}"), key="models_drift")
+        st.plotly_chart(
+            px.bar(
+                drift.sort_values("psi", ascending=False),
+                x="feature",
+                y="psi",
+                color="status",
+                title=f"PSI per feature on {drift['as_of_date'].iloc[0]}",
+            ),
+            key="models_drift",
+        )
 
 
-PAGES = {"Overview": overview, "Churn": churn, "Segments": segments, "Customer": customer,
-         "Products and reviews": products, "Models": models}
+PAGES = {
+    "Overview": overview,
+    "Churn": churn,
+    "Segments": segments,
+    "Customer": customer,
+    "Products and reviews": products,
+    "Models": models,
+}

@@ -6,7 +6,6 @@ webhooks (Slack, Mattermost, Teams connectors) as is. A webhook that fails is lo
 loop: the sensor must not fail because the alert channel is down.
 """
 
-
 import json
 import os
 import urllib.error
@@ -22,7 +21,8 @@ def failure_payload(run, error_message: str) -> dict:
     partition = run.tags.get("dagster/partition") or run.tags.get("dagster/asset_partition_range_start")
     return {
         "text": f"customer-ml: run {run.run_id[:8]} of job {run.job_name} failed"
-                + (f" (partition {partition})" if partition else "") + f": {error_message[:300]}",
+        + (f" (partition {partition})" if partition else "")
+        + f": {error_message[:300]}",
         "run_id": run.run_id,
         "job": run.job_name,
         "status": str(run.status.value if hasattr(run.status, "value") else run.status),
@@ -33,15 +33,18 @@ def failure_payload(run, error_message: str) -> dict:
 
 
 def post_json(url: str, payload: dict, timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> int:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - operator-configured URL
         return response.status
 
 
 def build_run_failure_alert(default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING):
     @dg.run_failure_sensor(
-        name="run_failure_alert", default_status=default_status, minimum_interval_seconds=30,
+        name="run_failure_alert",
+        default_status=default_status,
+        minimum_interval_seconds=30,
         description=f"Any failed run: logs an error and POSTs a JSON alert to ${WEBHOOK_ENV} when it is set.",
     )
     def run_failure_alert(context: dg.RunFailureSensorContext):

@@ -18,7 +18,6 @@ yet is simply skipped).
 CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS=stopped starts the schedule and sensors stopped (default: running).
 """
 
-
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -53,8 +52,10 @@ def default_status() -> tuple[dg.DefaultScheduleStatus, dg.DefaultSensorStatus]:
     if value not in ("running", "stopped"):
         raise ValueError(f"CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS must be running or stopped, got {value!r}")
     running = value == "running"
-    return ((dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED),
-            (dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED))
+    return (
+        (dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED),
+        (dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED),
+    )
 
 
 @dataclass
@@ -66,38 +67,55 @@ class Automation:
     jobs: list = field(default_factory=list)
 
     def definitions(self) -> dg.Definitions:
-        return dg.Definitions(assets=self.assets, asset_checks=self.asset_checks, schedules=self.schedules,
-                              sensors=self.sensors, jobs=self.jobs)
+        return dg.Definitions(
+            assets=self.assets,
+            asset_checks=self.asset_checks,
+            schedules=self.schedules,
+            sensors=self.sensors,
+            jobs=self.jobs,
+        )
 
 
 def build_daily_job(partitions_def: dg.PartitionsDefinition):
     return dg.define_asset_job(
-        DAILY_JOB, selection=dg.AssetSelection.all(), partitions_def=partitions_def,
+        DAILY_JOB,
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions_def,
         tags={"customer-ml/job": "daily"},
         description="The nightly run for one day: source snapshot, that day's raw partitions, then every mart, "
-                    "model, score table and monitoring asset as of that day.",
+        "model, score table and monitoring asset as of that day.",
     )
 
 
-def build_daily_schedule(job, partitions_def: dg.PartitionsDefinition,
-                         status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING) -> dg.ScheduleDefinition:
-    @dg.schedule(cron_schedule=DAILY_CRON, job=job, execution_timezone=timezone(), name="daily_refresh_schedule",
-                 default_status=status,
-                 description="02:00 every day: refresh yesterday's partitions and everything downstream as of "
-                             "yesterday, in one run.")
+def build_daily_schedule(
+    job, partitions_def: dg.PartitionsDefinition, status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING
+) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        cron_schedule=DAILY_CRON,
+        job=job,
+        execution_timezone=timezone(),
+        name="daily_refresh_schedule",
+        default_status=status,
+        description="02:00 every day: refresh yesterday's partitions and everything downstream as of "
+        "yesterday, in one run.",
+    )
     def daily_refresh_schedule(context: dg.ScheduleEvaluationContext):
         scheduled = context.scheduled_execution_time or dt.datetime.now(ZoneInfo(timezone()))
         day = (scheduled.astimezone(ZoneInfo(timezone())).date() - dt.timedelta(days=1)).isoformat()
         if day < partitions_def.get_first_partition_key():
             return dg.SkipReason(f"{day} is not a partition (before the configured start?)")
-        return dg.RunRequest(run_key=f"daily-{day}", partition_key=day,
-                             tags={"customer-ml/as-of": day, "customer-ml/trigger": "schedule"})
+        return dg.RunRequest(
+            run_key=f"daily-{day}",
+            partition_key=day,
+            tags={"customer-ml/as-of": day, "customer-ml/trigger": "schedule"},
+        )
 
     return daily_refresh_schedule
 
 
-def build_automation(partitions_def: dg.PartitionsDefinition, existing_keys=(),
-                     specs: tuple[ModelSpec, ...] | None = None) -> Automation:
+def build_automation(
+    partitions_def: dg.PartitionsDefinition, existing_keys=(), specs: tuple[ModelSpec, ...] | None = None
+) -> Automation:
     """Every automation piece for the assets in `existing_keys` (the keys the code location already defines)."""
     existing = set(existing_keys)
     specs = tuple(load_model_specs() if specs is None else specs)
@@ -111,34 +129,51 @@ def build_automation(partitions_def: dg.PartitionsDefinition, existing_keys=(),
             continue
         automation.sensors.append(build_retraining_sensor(spec, sensor_status))
         if spec.performance is not None:
-            automation.asset_checks.append(metric_floor_check(
-                MONITORING_KEY, metric_metadata_key(spec), spec.performance.floor,
-                name=f"{spec.name}_metric_above_floor",
-                higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True), partitions_def=partitions_def))
+            automation.asset_checks.append(
+                metric_floor_check(
+                    MONITORING_KEY,
+                    metric_metadata_key(spec),
+                    spec.performance.floor,
+                    name=f"{spec.name}_metric_above_floor",
+                    higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True),
+                    partitions_def=partitions_def,
+                )
+            )
             if spec.holdout_metric_key:
-                automation.asset_checks.append(metric_floor_check(
-                    spec.training_key, spec.holdout_metric_key, spec.performance.floor,
-                    name=f"{spec.name}_holdout_metric_above_floor",
-                    higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True)))
+                automation.asset_checks.append(
+                    metric_floor_check(
+                        spec.training_key,
+                        spec.holdout_metric_key,
+                        spec.performance.floor,
+                        name=f"{spec.name}_holdout_metric_above_floor",
+                        higher_is_better=HIGHER_IS_BETTER.get(spec.performance.metric, True),
+                    )
+                )
     for spec in specs:
         if spec.churn_rate_alert and spec.score_key in existing:
-            automation.asset_checks.append(churn_rate_check(spec.score_key, partitions_def, spec.score_columns,
-                                                            table=spec.score_table))
+            automation.asset_checks.append(
+                churn_rate_check(spec.score_key, partitions_def, spec.score_columns, table=spec.score_table)
+            )
 
     daily_job = build_daily_job(partitions_def)
     automation.jobs.append(daily_job)
     automation.schedules.append(build_daily_schedule(daily_job, partitions_def, schedule_status))
-    automation.sensors.append(dg.AutomationConditionSensorDefinition(
-        "automation_condition_sensor", target=dg.AssetSelection.all(), default_status=sensor_status,
-        run_tags={"customer-ml/trigger": "automation"},
-        description="Evaluates the assets' AutomationConditions (e.g. monitoring refresh after a retraining run).",
-    ))
+    automation.sensors.append(
+        dg.AutomationConditionSensorDefinition(
+            "automation_condition_sensor",
+            target=dg.AssetSelection.all(),
+            default_status=sensor_status,
+            run_tags={"customer-ml/trigger": "automation"},
+            description="Evaluates the assets' AutomationConditions (e.g. monitoring refresh after a retraining run).",
+        )
+    )
     automation.sensors.append(build_run_failure_alert(sensor_status))
     return automation
 
 
-def with_automation(defs: dg.Definitions, partitions_def: dg.PartitionsDefinition,
-                    specs: tuple[ModelSpec, ...] | None = None) -> dg.Definitions:
+def with_automation(
+    defs: dg.Definitions, partitions_def: dg.PartitionsDefinition, specs: tuple[ModelSpec, ...] | None = None
+) -> dg.Definitions:
     """`defs` plus the automation built for the assets it defines."""
     existing = set(defs.resolve_all_asset_keys())
     return dg.Definitions.merge(defs, build_automation(partitions_def, existing, specs).definitions())

@@ -8,7 +8,6 @@ re-loaded), the assets that apply them are refreshed for the latest as-of partit
     assets = with_refresh_on_update([my_scored_table])
 """
 
-
 import datetime as dt
 from typing import Iterable
 
@@ -33,6 +32,9 @@ def refresh_when_deps_update(lookback: dt.timedelta = LATEST_AS_OF_LOOKBACK) -> 
 def with_refresh_on_update(assets: Iterable, condition: dg.AutomationCondition | None = None) -> list:
     """The same assets with `condition` (default `refresh_when_deps_update()`) on every spec; checks pass through."""
     condition = condition or refresh_when_deps_update()
-    return [dg.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition), [a])[0]
-            if isinstance(a, (dg.AssetsDefinition, dg.AssetSpec)) and not isinstance(a, dg.AssetChecksDefinition)
-            else a for a in assets]
+    return [
+        dg.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition), [a])[0]
+        if isinstance(a, (dg.AssetsDefinition, dg.AssetSpec)) and not isinstance(a, dg.AssetChecksDefinition)
+        else a
+        for a in assets
+    ]

@@ -69,13 +69,17 @@ HIGH_RISK_JUMP_CHECK = "high_risk_share_jump_vs_previous_partition"
 HIGH = RISK_LEVELS[-1]
 
 SCORE_SCHEMA = {
-    "customer_id": pl.String, "as_of_date": pl.Date, "churn_probability": pl.Float64, "risk_level": pl.String,
-    "top_reasons": pl.List(pl.String), "model_name": pl.String, "model_version": pl.Int64,
+    "customer_id": pl.String,
+    "as_of_date": pl.Date,
+    "churn_probability": pl.Float64,
+    "risk_level": pl.String,
+    "top_reasons": pl.List(pl.String),
+    "model_name": pl.String,
+    "model_version": pl.Int64,
 }
 SCORE_COLUMNS = tuple(SCORE_SCHEMA)
 
-RISK_RULE = (f"calibrated P(churn): Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} "
-             f"<= High")
+RISK_RULE = f"calibrated P(churn): Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} <= High"
 PROMOTION_RULE = (
     "Challenger and champion are scored with evaluate_on_holdout on the same rows: marts.churn_training_set at "
     "its latest cutoff_date (the time holdout; no model trained on it). Metric: holdout ROC-AUC. No champion "
@@ -96,26 +100,44 @@ cross-validated selection metric rises (ml/churn/purchase_features.py); off: nev
 @section("CHURN")
 @dataclass(frozen=True)
 class ChurnKnobs:
-    window_days: int = setting(90, "Churn = no completed order in this many days after the as-of date (also the "
-                                   "value model's horizon and dbt's `churn_window_days`).", low=1)
+    window_days: int = setting(
+        90,
+        "Churn = no completed order in this many days after the as-of date (also the "
+        "value model's horizon and dbt's `churn_window_days`).",
+        low=1,
+    )
     search_seconds: float = setting(60.0, "Random-search budget shared by the model families (seconds).", low=0)
     families: tuple[str, ...] = setting(FAMILIES, "Comma list of model families to compare.")
-    imbalance: tuple[str, ...] = setting(IMBALANCE_STRATEGIES, "Comma list of imbalance strategies "
-                                                               "(class_weight, smote).")
+    imbalance: tuple[str, ...] = setting(
+        IMBALANCE_STRATEGIES, "Comma list of imbalance strategies (class_weight, smote)."
+    )
     drop_features: tuple[str, ...] = setting((), "Comma list of feature columns never used.")
     n_splits: int = setting(5, "Stratified group cross-validation folds.", low=2)
     seed: int = setting(0, "Seed of splits, searches and fits.")
-    promotion_margin: float = setting(0.005, "Holdout ROC-AUC gain a challenger needs to take the `champion` alias "
-                                             "(negative: a challenger may be that much worse).")
-    max_high_risk_jump: float = setting(0.10, "Rise of the High-risk share (absolute) against the previous "
-                                              "partition that raises the WARN check.", low=0, high=1)
-    reasons_all_max_rows: int = setting(200_000, "Up to this many scored customers every one gets reasons; above, "
-                                                 "only the riskiest share below.", low=1)
-    reasons_top_share: float = setting(0.10, "Share of riskiest customers given reasons above the row limit.",
-                                       low=1e-9, high=1)
-    purchase_features: str = setting("auto", "auto: train with and without the BG/NBD P(alive) / expected-orders "
-                                             "features and keep them only when cross-validated PR-AUC rises; off: "
-                                             "never.", choices=PURCHASE_FEATURE_MODES)
+    promotion_margin: float = setting(
+        0.005,
+        "Holdout ROC-AUC gain a challenger needs to take the `champion` alias "
+        "(negative: a challenger may be that much worse).",
+    )
+    max_high_risk_jump: float = setting(
+        0.10,
+        "Rise of the High-risk share (absolute) against the previous partition that raises the WARN check.",
+        low=0,
+        high=1,
+    )
+    reasons_all_max_rows: int = setting(
+        200_000, "Up to this many scored customers every one gets reasons; above, only the riskiest share below.", low=1
+    )
+    reasons_top_share: float = setting(
+        0.10, "Share of riskiest customers given reasons above the row limit.", low=1e-9, high=1
+    )
+    purchase_features: str = setting(
+        "auto",
+        "auto: train with and without the BG/NBD P(alive) / expected-orders "
+        "features and keep them only when cross-validated PR-AUC rises; off: "
+        "never.",
+        choices=PURCHASE_FEATURE_MODES,
+    )
 
 
 def churn_knobs() -> ChurnKnobs:
@@ -126,8 +148,9 @@ def churn_knobs() -> ChurnKnobs:
         raise SettingsError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
     unknown = [f for f in knobs.imbalance if f not in IMBALANCE_STRATEGIES]
     if unknown or not knobs.imbalance:
-        raise SettingsError(f"CUSTOMER_ML_CHURN_IMBALANCE: unknown strategies {unknown}; choose from "
-                            f"{IMBALANCE_STRATEGIES}")
+        raise SettingsError(
+            f"CUSTOMER_ML_CHURN_IMBALANCE: unknown strategies {unknown}; choose from {IMBALANCE_STRATEGIES}"
+        )
     protected = {ID, LABEL, TIME_COLUMN} & set(knobs.drop_features)
     if protected:
         raise SettingsError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
@@ -137,27 +160,30 @@ def churn_knobs() -> ChurnKnobs:
 # --- warehouse reads ------------------------------------------------------------------------------------
 
 
-
-
 def read_training_set(client: Warehouse) -> pl.DataFrame:
     """marts.churn_training_set in a stable order (customer, cutoff) so training is reproducible."""
     if not client.table_exists(MARTS, "churn_training_set"):
         raise dg.Failure(description="marts.churn_training_set does not exist: materialize the dbt assets first")
     frame = client.query("SELECT * FROM marts.churn_training_set ORDER BY customer_id, cutoff_date")
     if frame.is_empty():
-        raise dg.Failure(description="marts.churn_training_set is empty: the as-of date leaves no past cutoff "
-                                     "whose churn window has elapsed, or there are no active customers")
+        raise dg.Failure(
+            description="marts.churn_training_set is empty: the as-of date leaves no past cutoff "
+            "whose churn window has elapsed, or there are no active customers"
+        )
     return frame
 
 
 def read_active_features(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
     """Customers active at `as_of`, with their features computed as of `as_of` (and only then)."""
-    frame = client.query("SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active "
-                           "ORDER BY customer_id", [as_of])
+    frame = client.query(
+        "SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active ORDER BY customer_id", [as_of]
+    )
     if frame.is_empty():
         held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
-        raise dg.Failure(description=f"marts.customer_features has no active customers as of {as_of} (it holds "
-                                     f"as-of {held}): materialize the dbt assets for partition {as_of} first")
+        raise dg.Failure(
+            description=f"marts.customer_features has no active customers as of {as_of} (it holds "
+            f"as-of {held}): materialize the dbt assets for partition {as_of} first"
+        )
     return frame
 
 
@@ -165,9 +191,12 @@ def previous_high_risk_share(client: Warehouse, as_of: dt.date) -> tuple[dt.date
     """(date, share of High risk) of the latest partition of marts.churn_scores before `as_of`."""
     if not client.table_exists(MARTS, "churn_scores"):
         return None
-    frame = client.query("SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
-                           "FROM marts.churn_scores WHERE as_of_date = (SELECT max(as_of_date) FROM "
-                           "marts.churn_scores WHERE as_of_date < ?) GROUP BY as_of_date", [HIGH, as_of])
+    frame = client.query(
+        "SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
+        "FROM marts.churn_scores WHERE as_of_date = (SELECT max(as_of_date) FROM "
+        "marts.churn_scores WHERE as_of_date < ?) GROUP BY as_of_date",
+        [HIGH, as_of],
+    )
     return None if frame.is_empty() else (frame["as_of_date"][0], float(frame["share"][0]))
 
 
@@ -189,17 +218,26 @@ def recency_baseline_score(evaluation: dict) -> float | None:
     return _finite(baseline.get(PRIMARY_METRIC))
 
 
-def promotion_decision(challenger_eval: dict, champion_eval: dict | None, margin: float,
-                       champion_error: str | None = None, champion_exists: bool | None = None) -> registry.Decision:
+def promotion_decision(
+    challenger_eval: dict,
+    champion_eval: dict | None,
+    margin: float,
+    champion_error: str | None = None,
+    champion_exists: bool | None = None,
+) -> registry.Decision:
     """PROMOTION_RULE on two evaluations of the same holdout rows (the shared lifecycle's rule)."""
     if champion_eval is not None and champion_eval.get("rows") != challenger_eval.get("rows"):
         raise ValueError("champion and challenger were not evaluated on the same holdout rows")
     challenger = _finite(challenger_eval.get(PRIMARY_METRIC))
     return lifecycle.decide(
-        PRIMARY_METRIC, challenger if challenger is not None else float("nan"),
+        PRIMARY_METRIC,
+        challenger if challenger is not None else float("nan"),
         None if champion_eval is None else champion_eval.get(PRIMARY_METRIC),
         champion_exists=champion_eval is not None if champion_exists is None else champion_exists,
-        champion_error=champion_error, higher_is_better=True, margin=margin)
+        champion_error=champion_error,
+        higher_is_better=True,
+        margin=margin,
+    )
 
 
 BASELINE_NAMES = (LOGISTIC_BASELINE, FREQUENCY_BASELINE, RECENCY_BASELINE)
@@ -216,9 +254,14 @@ def plain_baseline_scores(evaluation: dict) -> dict[str, float]:
     return scores
 
 
-def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision,
-                challenger_eval: dict, champion_eval: dict | None,
-                served: str | None = None) -> dg.AssetCheckResult:
+def gate_result(
+    serving_eval: dict | None,
+    serving_version: int | None,
+    decision: registry.Decision,
+    challenger_eval: dict,
+    champion_eval: dict | None,
+    served: str | None = None,
+) -> dg.AssetCheckResult:
     """The shared ``champion_gate``: a champion exists and beats every plain baseline on the holdout (ROC-AUC).
 
     When the library found no model better than a plain baseline it serves that baseline (``served``): the
@@ -233,42 +276,67 @@ def gate_result(serving_eval: dict | None, serving_version: int | None, decision
         why = f"serving v{serving_version} {PRIMARY_METRIC} {model} vs base rate 0.5 (no plain baseline)"
     if served is not None and served in BASELINE_NAMES:
         passed = False
-        why = (f"no model beat the plain baselines in cross-validation: serving the baseline {served} "
-               f"(v{serving_version})")
+        why = (
+            f"no model beat the plain baselines in cross-validation: serving the baseline {served} (v{serving_version})"
+        )
     return lifecycle.gate_check(
-        metric=PRIMARY_METRIC, higher_is_better=True,
-        serving_version=serving_version if serving_eval is not None else None, serving_score=model,
-        baselines=baselines, decision=decision, passed=passed, why=why,
+        metric=PRIMARY_METRIC,
+        higher_is_better=True,
+        serving_version=serving_version if serving_eval is not None else None,
+        serving_score=model,
+        baselines=baselines,
+        decision=decision,
+        passed=passed,
+        why=why,
         serving_label=served or (serving_eval or {}).get("family"),
-        extra={"serving_roc_auc": model if model is not None else float("nan"),
-               "recency_only_roc_auc": recency if recency is not None else float("nan"),
-               "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
-               "challenger": dg.MetadataValue.json(registry.jsonable(challenger_eval)),
-               "champion_before": dg.MetadataValue.json(registry.jsonable(champion_eval))})
+        extra={
+            "serving_roc_auc": model if model is not None else float("nan"),
+            "recency_only_roc_auc": recency if recency is not None else float("nan"),
+            "plain_baselines_roc_auc": dg.MetadataValue.json(baselines),
+            "challenger": dg.MetadataValue.json(registry.jsonable(challenger_eval)),
+            "champion_before": dg.MetadataValue.json(registry.jsonable(champion_eval)),
+        },
+    )
 
 
-def high_risk_jump_check(previous: tuple[dt.date, float] | None, current_share: float, max_jump: float
-                         ) -> dg.AssetCheckResult:
+def high_risk_jump_check(
+    previous: tuple[dt.date, float] | None, current_share: float, max_jump: float
+) -> dg.AssetCheckResult:
     """WARN when the High-risk share rose by more than `max_jump` (absolute) since the previous partition."""
     metadata = {"high_risk_share": current_share, "max_jump": max_jump}
     if previous is None:
-        return dg.AssetCheckResult(asset_key=SCORES_KEY, check_name=HIGH_RISK_JUMP_CHECK, passed=True,
-                                   severity=dg.AssetCheckSeverity.WARN,
-                                   description="no earlier partition to compare with", metadata=metadata)
+        return dg.AssetCheckResult(
+            asset_key=SCORES_KEY,
+            check_name=HIGH_RISK_JUMP_CHECK,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="no earlier partition to compare with",
+            metadata=metadata,
+        )
     previous_date, previous_share = previous
     jump = current_share - previous_share
     passed = jump <= max_jump
     return dg.AssetCheckResult(
-        asset_key=SCORES_KEY, check_name=HIGH_RISK_JUMP_CHECK, passed=passed, severity=dg.AssetCheckSeverity.WARN,
-        description=(f"High-risk share {current_share:.1%} vs {previous_share:.1%} on {previous_date}: "
-                     f"{'within' if passed else 'jumped by more than'} {max_jump:.0%}"),
-        metadata={**metadata, "previous_as_of_date": str(previous_date), "previous_high_risk_share": previous_share,
-                  "jump": jump},
+        asset_key=SCORES_KEY,
+        check_name=HIGH_RISK_JUMP_CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"High-risk share {current_share:.1%} vs {previous_share:.1%} on {previous_date}: "
+            f"{'within' if passed else 'jumped by more than'} {max_jump:.0%}"
+        ),
+        metadata={
+            **metadata,
+            "previous_as_of_date": str(previous_date),
+            "previous_high_risk_share": previous_share,
+            "jump": jump,
+        },
     )
 
 
-def score_frame(model, features: pl.DataFrame, as_of: dt.date, version: int, knobs: ChurnKnobs
-                ) -> tuple[pl.DataFrame, int]:
+def score_frame(
+    model, features: pl.DataFrame, as_of: dt.date, version: int, knobs: ChurnKnobs
+) -> tuple[pl.DataFrame, int]:
     """The churn_scores rows for one as-of date and the number of rows that got reasons.
 
     Reasons for every row up to `reasons_all_max_rows`; above that only the riskiest `reasons_top_share`
@@ -282,16 +350,27 @@ def score_frame(model, features: pl.DataFrame, as_of: dt.date, version: int, kno
         explained_rows = max(1, math.ceil(knobs.reasons_top_share * features.height))
         riskiest = np.sort(np.argsort(-probabilities, kind="stable")[:explained_rows])
         reasons = model.explain(features[riskiest], top_k=3).select(ID, "top_reasons")
-        explained = pl.DataFrame({
-            ID: features[ID], "churn_probability": probabilities, "risk_level": model.risk_level(probabilities),
-        }).join(reasons, on=ID, how="left").with_columns(
-            pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-    frame = explained.with_columns(
-        pl.col(ID).cast(pl.String),
-        as_of_date=pl.lit(as_of, dtype=pl.Date),
-        model_name=pl.lit(MODEL_NAME),
-        model_version=pl.lit(version, dtype=pl.Int64),
-    ).select(SCORE_COLUMNS).cast(SCORE_SCHEMA)
+        explained = (
+            pl.DataFrame(
+                {
+                    ID: features[ID],
+                    "churn_probability": probabilities,
+                    "risk_level": model.risk_level(probabilities),
+                }
+            )
+            .join(reasons, on=ID, how="left")
+            .with_columns(pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        )
+    frame = (
+        explained.with_columns(
+            pl.col(ID).cast(pl.String),
+            as_of_date=pl.lit(as_of, dtype=pl.Date),
+            model_name=pl.lit(MODEL_NAME),
+            model_version=pl.lit(version, dtype=pl.Int64),
+        )
+        .select(SCORE_COLUMNS)
+        .cast(SCORE_SCHEMA)
+    )
     return frame, explained_rows
 
 
@@ -307,17 +386,24 @@ def holdout_table(challenger_eval: dict, champion_eval: dict | None, champion_ve
         rows.append((f"champion v{champion_version}", champion_eval))
     rows.append(("recency_only", challenger_eval.get("baseline_recency_only")))
     rows.append(("base_rate", challenger_eval.get("baseline_base_rate")))
-    table = [{"model": name, "family": (metrics or {}).get("family", "-"),
-              **{c: _rounded((metrics or {}).get(c)) for c in METRIC_COLUMNS}}
-             for name, metrics in rows if metrics]
+    table = [
+        {
+            "model": name,
+            "family": (metrics or {}).get("family", "-"),
+            **{c: _rounded((metrics or {}).get(c)) for c in METRIC_COLUMNS},
+        }
+        for name, metrics in rows
+        if metrics
+    ]
     return pl.DataFrame(table, schema={c: pl.String for c in ("model", "family", *METRIC_COLUMNS)})
 
 
 def comparison_frame(report: dict) -> pl.DataFrame:
     rows = report["comparison_table"]
     columns = list(rows[0])
-    return pl.DataFrame([{c: _rounded(r.get(c)) for c in columns} for r in rows],
-                        schema={c: pl.String for c in columns})
+    return pl.DataFrame(
+        [{c: _rounded(r.get(c)) for c in columns} for r in rows], schema={c: pl.String for c in columns}
+    )
 
 
 def _rounded(value) -> str:
@@ -327,8 +413,10 @@ def _rounded(value) -> str:
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
-    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
-            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+    return {
+        f"{name}_plot": dg.MetadataValue.path(str(path)),
+        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
+    }
 
 
 def plots_dir(warehouse: WarehouseResource) -> Path:
@@ -357,15 +445,19 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "lightgbm", "xgboost"},
         freshness_policy=DAILY_FRESHNESS,
         description="Churn model (churn = no completed order in the CUSTOMER_ML_CHURN_WINDOW_DAYS after the "
-                    "as-of date): logistic regression, random forest, XGBoost and LightGBM with class weights or "
-                    "SMOTE compared by the churn library on marts.churn_training_set (point-in-time snapshots), "
-                    "calibrated; registered in MLflow as `churn_model` and promoted to `champion` only if it "
-                    "beats the champion on the latest-cutoff holdout (see PROMOTION_RULE).",
+        "as-of date): logistic regression, random forest, XGBoost and LightGBM with class weights or "
+        "SMOTE compared by the churn library on marts.churn_training_set (point-in-time snapshots), "
+        "calibrated; registered in MLflow as `churn_model` and promoted to `champion` only if it "
+        "beats the champion on the latest-cutoff holdout (see PROMOTION_RULE).",
         check_specs=[
-            dg.AssetCheckSpec(GATE_CHECK, asset="churn_model", blocking=False,
-                              description="The model that serves after the promotion decision exists and beats "
-                                          "the recency-only baseline (holdout ROC-AUC) on the latest-cutoff "
-                                          "holdout. Warns otherwise (scores come from the champion)."),
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset="churn_model",
+                blocking=False,
+                description="The model that serves after the promotion decision exists and beats "
+                "the recency-only baseline (holdout ROC-AUC) on the latest-cutoff "
+                "holdout. Warns otherwise (scores come from the champion).",
+            ),
         ],
     )
     @degrade_on_failure
@@ -374,15 +466,24 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         training_set = read_training_set(warehouse.client())
         holdout, holdout_cutoff = split_holdout(training_set)
         train_input = training_set.drop([c for c in knobs.drop_features if c in training_set.columns])
-        training = dict(label=LABEL, id_column=ID, seed=knobs.seed, time_column=TIME_COLUMN,
-                        families=knobs.families, search_budget_seconds=knobs.search_seconds,
-                        imbalance=knobs.imbalance, n_splits=knobs.n_splits, label_window_days=knobs.window_days,
-                        primary_metric=PRIMARY_METRIC)
+        training = dict(
+            label=LABEL,
+            id_column=ID,
+            seed=knobs.seed,
+            time_column=TIME_COLUMN,
+            families=knobs.families,
+            search_budget_seconds=knobs.search_seconds,
+            imbalance=knobs.imbalance,
+            n_splits=knobs.n_splits,
+            label_window_days=knobs.window_days,
+            primary_metric=PRIMARY_METRIC,
+        )
         purchase_comparison = {"kept": False, "reason": "CUSTOMER_ML_CHURN_PURCHASE_FEATURES=off"}
         try:
             if knobs.purchase_features == "auto":
                 model, purchase_comparison = train_with_purchase_features(
-                    train_input, horizon_days=knobs.window_days, **training)
+                    train_input, horizon_days=knobs.window_days, **training
+                )
             else:
                 model = train_churn_model(train_input, **training)
         except ValueError as error:
@@ -393,9 +494,11 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         champion = lifecycle.load_champion(MODEL_NAME)
         champion_version_before = champion.version
         champion_eval, champion_error = lifecycle.evaluate_champion(
-            champion, lambda old: evaluate_on_holdout(old, holdout, LABEL))
-        decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_margin, champion_error,
-                                      champion_exists=champion.exists)
+            champion, lambda old: evaluate_on_holdout(old, holdout, LABEL)
+        )
+        decision = promotion_decision(
+            challenger_eval, champion_eval, knobs.promotion_margin, champion_error, champion_exists=champion.exists
+        )
         context.log.info(decision.reason)
         context.log.info(f"purchase-process features: {purchase_comparison['reason']}")
 
@@ -407,50 +510,96 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         mlflow_report = {
             **report,
             # Logged as MLflow metrics: the challenger's holdout figures and, when there is one, the champion's.
-            "metrics": {**report["metrics"], "cv": report["cv_metrics"],
-                        **({"champion_holdout": {k: v for k, v in champion_eval.items() if k != "family"}}
-                           if champion_eval else {})},
+            "metrics": {
+                **report["metrics"],
+                "cv": report["cv_metrics"],
+                **(
+                    {"champion_holdout": {k: v for k, v in champion_eval.items() if k != "family"}}
+                    if champion_eval
+                    else {}
+                ),
+            },
             "baseline": report["baselines"],
             "comparison": report["comparison_table"],
             "purchase_features": purchase_comparison,
-            "promotion": {"rule": PROMOTION_RULE, "margin": knobs.promotion_margin,
-                          "champion_version": champion_version_before, "challenger": challenger_eval,
-                          "champion": champion_eval, "champion_error": champion_error,
-                          "promote": decision.promote, "reason": decision.reason},
+            "promotion": {
+                "rule": PROMOTION_RULE,
+                "margin": knobs.promotion_margin,
+                "champion_version": champion_version_before,
+                "challenger": challenger_eval,
+                "champion": champion_eval,
+                "champion_error": champion_error,
+                "promote": decision.promote,
+                "reason": decision.reason,
+            },
         }
         with tempfile.TemporaryDirectory() as tmp:
             comparison_md = Path(tmp) / "comparison_table.md"
             comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_metrics) + "\n")
             logged = registry.log_and_register(
-                MODEL_NAME, model, mlflow_report, decision,
-                params={"training_set": "marts.churn_training_set", "holdout_cutoff": holdout_cutoff,
-                        "churn_window_days": knobs.window_days, "families": ",".join(knobs.families),
-                        "imbalance": ",".join(knobs.imbalance), "search_budget_seconds": knobs.search_seconds,
-                        "n_splits": knobs.n_splits, "seed": knobs.seed, "promotion_margin": knobs.promotion_margin,
-                        "dropped_features": ",".join(knobs.drop_features),
-                        "purchase_features": knobs.purchase_features,
-                        "purchase_features_kept": purchase_comparison["kept"],
-                        "chosen_family": report["chosen_family"], "chosen_imbalance": report["chosen_imbalance"],
-                        "threshold": report["threshold"], "features": ",".join(model.feature_names),
-                        "training_rows": report["split"]["training_rows"],
-                        "holdout_rows": report["split"]["holdout_rows"]},
+                MODEL_NAME,
+                model,
+                mlflow_report,
+                decision,
+                params={
+                    "training_set": "marts.churn_training_set",
+                    "holdout_cutoff": holdout_cutoff,
+                    "churn_window_days": knobs.window_days,
+                    "families": ",".join(knobs.families),
+                    "imbalance": ",".join(knobs.imbalance),
+                    "search_budget_seconds": knobs.search_seconds,
+                    "n_splits": knobs.n_splits,
+                    "seed": knobs.seed,
+                    "promotion_margin": knobs.promotion_margin,
+                    "dropped_features": ",".join(knobs.drop_features),
+                    "purchase_features": knobs.purchase_features,
+                    "purchase_features_kept": purchase_comparison["kept"],
+                    "chosen_family": report["chosen_family"],
+                    "chosen_imbalance": report["chosen_imbalance"],
+                    "threshold": report["threshold"],
+                    "features": ",".join(model.feature_names),
+                    "training_rows": report["split"]["training_rows"],
+                    "holdout_rows": report["split"]["holdout_rows"],
+                },
                 artifacts={**plots, "comparison_table": comparison_md},
-                tags={"holdout_cutoff": str(holdout_cutoff), "chosen_family": report["chosen_family"],
-                      "served": report.get("served", report["chosen_family"])},
+                tags={
+                    "holdout_cutoff": str(holdout_cutoff),
+                    "chosen_family": report["chosen_family"],
+                    "served": report.get("served", report["chosen_family"]),
+                },
                 signature=model_signature(model, holdout),
-                pip_requirements=["mlflow", "polars", "numpy", "scikit-learn", "lightgbm", "xgboost",
-                                  "imbalanced-learn"],
+                pip_requirements=[
+                    "mlflow",
+                    "polars",
+                    "numpy",
+                    "scikit-learn",
+                    "lightgbm",
+                    "xgboost",
+                    "imbalanced-learn",
+                ],
             )
 
         serving_eval = challenger_eval if logged.promoted else champion_eval
         serving_version = logged.version if logged.promoted else champion_version_before
-        gate = gate_result(serving_eval, serving_version, decision, challenger_eval, champion_eval,
-                           served=report.get("served") if logged.promoted else None)
+        gate = gate_result(
+            serving_eval,
+            serving_version,
+            decision,
+            challenger_eval,
+            champion_eval,
+            served=report.get("served") if logged.promoted else None,
+        )
         decision_metadata = {
-            "promoted": logged.promoted, "reason": decision.reason, "challenger_version": logged.version,
-            "serving_version": serving_version, "champion_version_before": champion_version_before,
-            "challenger_score": _finite(decision.challenger_score), "champion_score": _finite(decision.champion_score),
-            "metric": PRIMARY_METRIC, "margin": knobs.promotion_margin, "champion_error": champion_error,
+            "promoted": logged.promoted,
+            "reason": decision.reason,
+            "challenger_version": logged.version,
+            "serving_version": serving_version,
+            "champion_version_before": champion_version_before,
+            "challenger_score": _finite(decision.challenger_score),
+            "champion_score": _finite(decision.champion_score),
+            "metric": PRIMARY_METRIC,
+            "margin": knobs.promotion_margin,
+            "champion_error": champion_error,
         }
         metrics = report["metrics"]
         baselines = report["baselines"]
@@ -476,8 +625,9 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "base_rate_pr_auc": baselines["base_rate"]["pr_auc"],
                 "holdout_metrics": dg.MetadataValue.md(markdown_table(holdout_metrics)),
                 "comparison_table": dg.MetadataValue.md(markdown_table(comparison)),
-                "global_importance": dg.MetadataValue.md(markdown_table(importance.with_columns(
-                    pl.col("mean_abs_contribution", "share").round(4)))),
+                "global_importance": dg.MetadataValue.md(
+                    markdown_table(importance.with_columns(pl.col("mean_abs_contribution", "share").round(4)))
+                ),
                 "explanations": report["explanations"]["note"],
                 "decision": dg.MetadataValue.json(registry.jsonable(decision_metadata)),
                 "decision_reason": decision.reason,
@@ -504,15 +654,18 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "lightgbm", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="One row per customer active at the as-of date (an order in the previous 365 days): "
-                    "customer_id, as_of_date, churn_probability (calibrated), risk_level (" + RISK_RULE + "), "
-                    "top_reasons (up to 3 readable drivers from the tree model's SHAP contributions), "
-                    "model_name, model_version; scored by the champion on marts.customer_features as of that "
-                    "day. Partition = as-of date; a backfill builds score history.",
+        "customer_id, as_of_date, churn_probability (calibrated), risk_level (" + RISK_RULE + "), "
+        "top_reasons (up to 3 readable drivers from the tree model's SHAP contributions), "
+        "model_name, model_version; scored by the champion on marts.customer_features as of that "
+        "day. Partition = as-of date; a backfill builds score history.",
         check_specs=[
-            dg.AssetCheckSpec(HIGH_RISK_JUMP_CHECK, asset=SCORES_KEY,
-                              description="Warns when the share of High-risk customers rose by more than "
-                                          "CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP (0.10, absolute) against the "
-                                          "previous partition in marts.churn_scores."),
+            dg.AssetCheckSpec(
+                HIGH_RISK_JUMP_CHECK,
+                asset=SCORES_KEY,
+                description="Warns when the share of High-risk customers rose by more than "
+                "CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP (0.10, absolute) against the "
+                "previous partition in marts.churn_scores.",
+            ),
         ],
     )
     @degrade_on_failure
@@ -523,16 +676,19 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         features = read_active_features(client, as_of)
         champion = registry.load_champion(MODEL_NAME)
         if champion is None:
-            raise dg.Failure(description=f"no `{MODEL_NAME}` version holds the champion alias: materialize "
-                                         "churn_model first")
+            raise dg.Failure(
+                description=f"no `{MODEL_NAME}` version holds the champion alias: materialize churn_model first"
+            )
         model, version = champion
         frame, explained_rows = score_frame(model, features, as_of, version, knobs)
         high_share = float((frame["risk_level"] == HIGH).mean())
         jump = high_risk_jump_check(previous_high_risk_share(client, as_of), high_share, knobs.max_high_risk_jump)
         replaced = client.replace_partitions(MARTS, "churn_scores", frame, "as_of_date", as_of, as_of)
-        levels = (frame.group_by("risk_level").agg(pl.len().alias("customers"),
-                                                   pl.col("churn_probability").mean().round(4).alias("mean_p"))
-                  .sort("risk_level"))
+        levels = (
+            frame.group_by("risk_level")
+            .agg(pl.len().alias("customers"), pl.col("churn_probability").mean().round(4).alias("mean_p"))
+            .sort("risk_level")
+        )
         yield dg.MaterializeResult(
             metadata={
                 **frame_metadata(frame),

@@ -1,6 +1,5 @@
 """The dbt project in `warehouse/` as Dagster assets: each model an asset, each dbt test an asset check."""
 
-
 import json
 import os
 import sys
@@ -46,8 +45,10 @@ class CustomerDbtTranslator(DagsterDbtTranslator):
 
     def get_partition_mapping(self, dbt_resource_props, dbt_parent_resource_props):
         # Features as of a day are computed from every day of history up to it, not from that day alone.
-        if (dbt_parent_resource_props.get("resource_type") == "source"
-                and dbt_parent_resource_props.get("source_name") == "raw"):
+        if (
+            dbt_parent_resource_props.get("resource_type") == "source"
+            and dbt_parent_resource_props.get("source_name") == "raw"
+        ):
             return dg.AllPartitionMapping()
         return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
 
@@ -68,9 +69,13 @@ def build_dbt_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> list[
     `scored` models that join the ML's output back (marts.customer_360). One `dbt build` for both would put the
     model assets both downstream and upstream of a single step."""
 
-    common = dict(manifest=dbt_project.manifest_path, project=dbt_project,
-                  dagster_dbt_translator=CustomerDbtTranslator(), partitions_def=partitions_def,
-                  backfill_policy=dg.BackfillPolicy.multi_run(1))
+    common = dict(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=CustomerDbtTranslator(),
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+    )
 
     @dbt_assets(**common, exclude=SCORED, name="warehouse_models")
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
@@ -92,5 +97,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     beside = VENV_BIN / "dbt"
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=str(beside) if beside.exists() else "dbt")
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(beside) if beside.exists() else "dbt",
+    )

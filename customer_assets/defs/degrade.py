@@ -32,11 +32,22 @@ def degraded_results(context: dg.AssetExecutionContext, reason: str) -> list[dg.
     """One degraded materialization per selected asset (multi-assets too), each with its checks failed as WARN."""
     results: list = []
     for asset_key in sorted(context.selected_asset_keys, key=str):
-        checks = [dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=False,
-                                      severity=dg.AssetCheckSeverity.WARN, description=f"not evaluated: {reason}")
-                  for key in sorted(context.selected_asset_check_keys, key=str) if key.asset_key == asset_key]
-        results.append(dg.MaterializeResult(asset_key=asset_key, metadata={DEGRADED: reason, "written": False},
-                                            check_results=checks))
+        checks = [
+            dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"not evaluated: {reason}",
+            )
+            for key in sorted(context.selected_asset_check_keys, key=str)
+            if key.asset_key == asset_key
+        ]
+        results.append(
+            dg.MaterializeResult(
+                asset_key=asset_key, metadata={DEGRADED: reason, "written": False}, check_results=checks
+            )
+        )
     return results
 
 
@@ -44,6 +55,7 @@ def degrade_on_failure(body):
     """Decorator for a model asset's function (generator or plain return) taking `context` first."""
 
     if inspect.isgeneratorfunction(body):
+
         @functools.wraps(body)
         def wrapped(context, *args, **kwargs):
             try:
@@ -52,6 +64,7 @@ def degrade_on_failure(body):
                 context.log.exception(f"degraded: {_reason(error)}")
                 yield from degraded_results(context, _reason(error))
     else:
+
         @functools.wraps(body)
         def wrapped(context, *args, **kwargs):
             try:
@@ -60,4 +73,5 @@ def degrade_on_failure(body):
                 context.log.exception(f"degraded: {_reason(error)}")
                 results = degraded_results(context, _reason(error))
                 return results[0] if len(results) == 1 else tuple(results)
+
     return wrapped

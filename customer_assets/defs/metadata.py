@@ -1,6 +1,5 @@
 """Materialization metadata that helps a person judge a table at a glance."""
 
-
 import dagster as dg
 import polars as pl
 

@@ -9,7 +9,6 @@ CUSTOMER_ML_MODEL_SPECS replaces them (a list of objects with the fields of `Mod
 `performance` as nested objects or null).
 """
 
-
 import json
 import os
 from dataclasses import dataclass, fields
@@ -75,37 +74,58 @@ CHURN_FEATURES = ("recency_days", "frequency", "monetary", "orders_90d", "order_
 
 DEFAULT_MODEL_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        name="churn", training_asset="churn_model", registry_name="churn_model",
-        score_table="marts.churn_scores", score_columns=("churn_probability", "churn_score", "probability"),
+        name="churn",
+        training_asset="churn_model",
+        registry_name="churn_model",
+        score_table="marts.churn_scores",
+        score_columns=("churn_probability", "churn_score", "probability"),
         key_features=CHURN_FEATURES,
         labels=LabelSource("marts.churn_training_set", "cutoff_date", delay_days=90),
-        performance=RealizedPerformance("marts.churn_training_set", "churned", "cutoff_date", "customer_id",
-                                        "roc_auc", floor=0.65),
-        churn_rate_alert=True, holdout_metric_key="holdout_roc_auc",
+        performance=RealizedPerformance(
+            "marts.churn_training_set", "churned", "cutoff_date", "customer_id", "roc_auc", floor=0.65
+        ),
+        churn_rate_alert=True,
+        holdout_metric_key="holdout_roc_auc",
     ),
     ModelSpec(
-        name="segmentation", training_asset="segmentation_model", registry_name="customer_segmentation",
-        score_table="marts.customer_segments", score_columns=("segment_id", "segment"),
+        name="segmentation",
+        training_asset="segmentation_model",
+        registry_name="customer_segmentation",
+        score_table="marts.customer_segments",
+        score_columns=("segment_id", "segment"),
         key_features=("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"),
     ),
     ModelSpec(
-        name="recommendation", training_asset="recommendation_model", registry_name="product_recommender",
-        score_table="marts.product_recommendations", score_asset="product_recommendations", score_columns=("score",),
+        name="recommendation",
+        training_asset="recommendation_model",
+        registry_name="product_recommender",
+        score_table="marts.product_recommendations",
+        score_asset="product_recommendations",
+        score_columns=("score",),
         key_features=("frequency", "category_breadth"),
-        labels=LabelSource("staging.stg_orders", "order_date"), new_labels_threshold=2000,
+        labels=LabelSource("staging.stg_orders", "order_date"),
+        new_labels_threshold=2000,
     ),
     ModelSpec(
-        name="sentiment", training_asset="sentiment_model", registry_name="review_sentiment",
-        score_table="marts.review_sentiment", score_columns=("sentiment_score", "sentiment_label"),
-        labels=LabelSource("staging.stg_reviews", "review_date"), new_labels_threshold=1000,
+        name="sentiment",
+        training_asset="sentiment_model",
+        registry_name="review_sentiment",
+        score_table="marts.review_sentiment",
+        score_columns=("sentiment_score", "sentiment_label"),
+        labels=LabelSource("staging.stg_reviews", "review_date"),
+        new_labels_threshold=1000,
     ),
     # Customer value learns from every completed order, so new orders are its new labels; realized performance
     # (predicted vs actual orders over the horizon) is judged by the training asset's own holdout, not here.
     ModelSpec(
-        name="value", training_asset="value_model", registry_name="customer_value_model",
-        score_table="marts.customer_value", score_columns=("expected_value", "expected_orders", "p_alive"),
+        name="value",
+        training_asset="value_model",
+        registry_name="customer_value_model",
+        score_table="marts.customer_value",
+        score_columns=("expected_value", "expected_orders", "p_alive"),
         key_features=("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"),
-        labels=LabelSource("staging.stg_orders", "order_date"), new_labels_threshold=2000,
+        labels=LabelSource("staging.stg_orders", "order_date"),
+        new_labels_threshold=2000,
     ),
 )
 

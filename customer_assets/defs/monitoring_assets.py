@@ -16,7 +16,6 @@ the champion's metric on the most recent scores whose outcomes are now known. It
 (`models`) is what the retraining sensors read, so sensors never open the warehouse.
 """
 
-
 import datetime as dt
 import os
 
@@ -40,10 +39,6 @@ NOT_FEATURES = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_activ
 SCORE_BASELINE_DAYS = 30
 
 
-
-
-
-
 def _split(table: str) -> tuple[str, str]:
     schema, name = table.split(".")
     return schema, name
@@ -55,23 +50,30 @@ def _drift_bins() -> int:
 
 # --- drift ------------------------------------------------------------------------------------------------
 
+
 def feature_drift(client, as_of: dt.date) -> pl.DataFrame:
     current = client.read_table("marts", "customer_features", "as_of_date = ? AND is_active", [as_of])
-    reference_cutoff = client.scalar("SELECT max(cutoff_date) FROM marts.churn_training_set "
-                                     "WHERE cutoff_date < ?", [as_of])
+    reference_cutoff = client.scalar(
+        "SELECT max(cutoff_date) FROM marts.churn_training_set WHERE cutoff_date < ?", [as_of]
+    )
     if reference_cutoff is None or current.is_empty():
         return pl.DataFrame(schema={**drift.REPORT_SCHEMA, "reference": pl.String})
     reference = client.read_table("marts", "churn_training_set", "cutoff_date = ?", [reference_cutoff])
-    features = [c for c, t in current.schema.items()
-                if c in reference.columns and c not in NOT_FEATURES and t.is_numeric()]
+    features = [
+        c for c, t in current.schema.items() if c in reference.columns and c not in NOT_FEATURES and t.is_numeric()
+    ]
     report = drift.drift_report(reference, current, features, bins=_drift_bins())
     return report.with_columns(reference=pl.lit(f"marts.churn_training_set@{reference_cutoff}"))
 
 
 def score_column(client, spec: ModelSpec) -> str | None:
     schema, table = _split(spec.score_table)
-    columns = set(client.query("SELECT column_name FROM information_schema.columns "
-                                 "WHERE table_schema = ? AND table_name = ?", [schema, table])["column_name"])
+    columns = set(
+        client.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        )["column_name"]
+    )
     if "as_of_date" not in columns:
         return None
     return next((c for c in spec.score_columns if c in columns), None)
@@ -85,14 +87,23 @@ def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
     column = score_column(client, spec)
     if column is None:
         return None
-    reference_day = client.scalar(f"SELECT min(as_of_date) FROM {spec.score_table} "
-                                  "WHERE as_of_date >= ? AND as_of_date < ?",
-                                  [as_of - dt.timedelta(days=SCORE_BASELINE_DAYS), as_of])
+    reference_day = client.scalar(
+        f"SELECT min(as_of_date) FROM {spec.score_table} WHERE as_of_date >= ? AND as_of_date < ?",
+        [as_of - dt.timedelta(days=SCORE_BASELINE_DAYS), as_of],
+    )
     feature = f"score:{spec.score_table}.{column}"
     if reference_day is None:
-        return pl.DataFrame({"feature": [feature], "psi": [None], "status": ["no_reference"],
-                             "reference_rows": [0], "current_rows": [0], "reference": [None]},
-                            schema={**drift.REPORT_SCHEMA, "reference": pl.String})
+        return pl.DataFrame(
+            {
+                "feature": [feature],
+                "psi": [None],
+                "status": ["no_reference"],
+                "reference_rows": [0],
+                "current_rows": [0],
+                "reference": [None],
+            },
+            schema={**drift.REPORT_SCHEMA, "reference": pl.String},
+        )
     sql = f"SELECT as_of_date, {column} AS value FROM {spec.score_table} WHERE as_of_date IN (?, ?)"
     values = client.query(sql, [reference_day, as_of])
     reference = values.filter(pl.col("as_of_date") == reference_day).select(pl.col("value").alias(feature))
@@ -102,20 +113,25 @@ def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
     return report.with_columns(reference=pl.lit(f"{spec.score_table}@{reference_day}"))
 
 
-def build_drift_report_asset(partitions_def: dg.PartitionsDefinition, specs: list[ModelSpec],
-                             existing_keys: set[dg.AssetKey]) -> dg.AssetsDefinition:
+def build_drift_report_asset(
+    partitions_def: dg.PartitionsDefinition, specs: list[ModelSpec], existing_keys: set[dg.AssetKey]
+) -> dg.AssetsDefinition:
     scored = [s for s in specs if s.score_key is not None and s.score_key in existing_keys]
     deps = [k for k in (FEATURES_KEY, TRAINING_SET_KEY) if k in existing_keys] + [s.score_key for s in scored]
 
     @dg.asset(
-        key=DRIFT_KEY, group_name=GROUP, owners=[OWNER], kinds={"polars", "sql"}, deps=deps,
+        key=DRIFT_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        kinds={"polars", "sql"},
+        deps=deps,
         freshness_policy=DAILY_FRESHNESS,
         partitions_def=partitions_def,
         automation_condition=refresh_when_deps_update(),
         description="Population stability index (PSI) of every customer feature as of the partition date "
-                    "against the latest labelled training snapshot, and of each model's score distribution "
-                    "against a rolling 30-day baseline. Appends to marts.drift_report (as_of_date, feature, psi, "
-                    "status: stable < 0.1 <= moderate <= 0.2 < significant).",
+        "against the latest labelled training snapshot, and of each model's score distribution "
+        "against a rolling 30-day baseline. Appends to marts.drift_report (as_of_date, feature, psi, "
+        "status: stable < 0.1 <= moderate <= 0.2 < significant).",
     )
     def drift_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         as_of = dt.date.fromisoformat(context.partition_key)
@@ -127,27 +143,41 @@ def build_drift_report_asset(partitions_def: dg.PartitionsDefinition, specs: lis
                 context.log.info(f"{spec.score_table}: no table or no watched score column yet; skipped")
             else:
                 parts.append(part)
-        report = pl.concat(parts, how="vertical_relaxed").with_columns(
-            as_of_date=pl.lit(as_of, dtype=pl.Date)).select(
-            "as_of_date", "feature", "psi", "status", "reference", "reference_rows", "current_rows")
+        report = (
+            pl.concat(parts, how="vertical_relaxed")
+            .with_columns(as_of_date=pl.lit(as_of, dtype=pl.Date))
+            .select("as_of_date", "feature", "psi", "status", "reference", "reference_rows", "current_rows")
+        )
         client.replace_partitions("marts", "drift_report", report, "as_of_date", as_of, as_of)
         significant = report.filter(pl.col("status") == "significant")["feature"].to_list()
         worst = report.drop_nulls("psi").sort("psi", descending=True)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": report.height,
-            "table": "marts.drift_report",
-            "max_psi": float(worst["psi"][0]) if worst.height else 0.0,
-            "significant_features": dg.MetadataValue.json(significant),
-            "psi": dg.MetadataValue.json({f: (round(p, 4) if p is not None else None)
-                                          for f, p in report.select("feature", "psi").iter_rows()}),
-            "report": dg.MetadataValue.md(markdown_table(worst.select("feature", "psi", "status", "reference").head(20)
-                                                    .with_columns(pl.col("psi").round(4)))),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": report.height,
+                "table": "marts.drift_report",
+                "max_psi": float(worst["psi"][0]) if worst.height else 0.0,
+                "significant_features": dg.MetadataValue.json(significant),
+                "psi": dg.MetadataValue.json(
+                    {
+                        f: (round(p, 4) if p is not None else None)
+                        for f, p in report.select("feature", "psi").iter_rows()
+                    }
+                ),
+                "report": dg.MetadataValue.md(
+                    markdown_table(
+                        worst.select("feature", "psi", "status", "reference")
+                        .head(20)
+                        .with_columns(pl.col("psi").round(4))
+                    )
+                ),
+            }
+        )
 
     return drift_report
 
 
 # --- model monitoring ------------------------------------------------------------------------------------
+
 
 def champion_trained_at(registry_name: str) -> tuple[int | None, dt.datetime | None]:
     from mlflow.tracking import MlflowClient
@@ -181,14 +211,19 @@ def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float |
     column = score_column(client, spec)
     if column is None:
         return None, None, 0
-    day = client.scalar(f"SELECT max(s.as_of_date) FROM {spec.score_table} s WHERE s.as_of_date <= ? "
-                        f"AND s.as_of_date IN (SELECT {perf.label_date_column} FROM {perf.label_table})",
-                        [as_of])
+    day = client.scalar(
+        f"SELECT max(s.as_of_date) FROM {spec.score_table} s WHERE s.as_of_date <= ? "
+        f"AND s.as_of_date IN (SELECT {perf.label_date_column} FROM {perf.label_table})",
+        [as_of],
+    )
     if day is None:
         return None, None, 0
-    pairs = client.query(f"SELECT s.{column} AS score, l.{perf.label_column} AS label FROM {spec.score_table} s "
-                           f"JOIN {perf.label_table} l ON s.{perf.key_column} = l.{perf.key_column} "
-                           f"AND l.{perf.label_date_column} = s.as_of_date WHERE s.as_of_date = ?", [day])
+    pairs = client.query(
+        f"SELECT s.{column} AS score, l.{perf.label_column} AS label FROM {spec.score_table} s "
+        f"JOIN {perf.label_table} l ON s.{perf.key_column} = l.{perf.key_column} "
+        f"AND l.{perf.label_date_column} = s.as_of_date WHERE s.as_of_date = ?",
+        [day],
+    )
     value = realized_metric(perf.metric, pairs["label"].to_numpy(), pairs["score"].to_numpy())
     return value, str(day), pairs.height
 
@@ -219,10 +254,19 @@ def model_signals(client, spec: ModelSpec, as_of: dt.date, drift_rows: pl.DataFr
 
 
 MONITORING_SCHEMA = {
-    "as_of_date": pl.Date, "model": pl.String, "champion_version": pl.Int64, "trained_at": pl.String,
-    "new_labelled_rows": pl.Int64, "key_feature_psi_max": pl.Float64, "worst_feature": pl.String,
-    "score_psi": pl.Float64, "metric_name": pl.String, "recent_metric": pl.Float64, "metric_floor": pl.Float64,
-    "realized_on": pl.String, "realized_rows": pl.Int64,
+    "as_of_date": pl.Date,
+    "model": pl.String,
+    "champion_version": pl.Int64,
+    "trained_at": pl.String,
+    "new_labelled_rows": pl.Int64,
+    "key_feature_psi_max": pl.Float64,
+    "worst_feature": pl.String,
+    "score_psi": pl.Float64,
+    "metric_name": pl.String,
+    "recent_metric": pl.Float64,
+    "metric_floor": pl.Float64,
+    "realized_on": pl.String,
+    "realized_rows": pl.Int64,
 }
 
 
@@ -230,32 +274,45 @@ def metric_metadata_key(spec: ModelSpec) -> str:
     return f"{spec.name}_recent_metric"
 
 
-def build_model_monitoring_asset(partitions_def: dg.PartitionsDefinition, specs: list[ModelSpec],
-                                 existing_keys: set[dg.AssetKey]) -> dg.AssetsDefinition:
+def build_model_monitoring_asset(
+    partitions_def: dg.PartitionsDefinition, specs: list[ModelSpec], existing_keys: set[dg.AssetKey]
+) -> dg.AssetsDefinition:
     watched = [s for s in specs if s.training_key in existing_keys]
-    deps = [DRIFT_KEY, *(s.training_key for s in watched),
-            *(s.score_key for s in watched if s.score_key in existing_keys)]
+    deps = [
+        DRIFT_KEY,
+        *(s.training_key for s in watched),
+        *(s.score_key for s in watched if s.score_key in existing_keys),
+    ]
 
     @dg.asset(
-        key=MONITORING_KEY, group_name=GROUP, owners=[OWNER], kinds={"mlflow", "polars", "sql"}, deps=deps,
+        key=MONITORING_KEY,
+        group_name=GROUP,
+        owners=[OWNER],
+        kinds={"mlflow", "polars", "sql"},
+        deps=deps,
         freshness_policy=DAILY_FRESHNESS,
         partitions_def=partitions_def,
         automation_condition=refresh_when_deps_update(),
         description="Per watched model, as of the partition date: champion version and training time (MLflow), "
-                    "labelled rows known since, worst key-feature PSI, score PSI, and the champion's metric on the "
-                    "latest scores whose outcomes are now known. Appends to marts.model_monitoring; the "
-                    "retraining sensors read its `models` metadata.",
+        "labelled rows known since, worst key-feature PSI, score PSI, and the champion's metric on the "
+        "latest scores whose outcomes are now known. Appends to marts.model_monitoring; the "
+        "retraining sensors read its `models` metadata.",
     )
-    def model_monitoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                         mlflow: MlflowResource) -> dg.MaterializeResult:
+    def model_monitoring(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
+    ) -> dg.MaterializeResult:
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
-        drift_rows = (client.read_table("marts", "drift_report", "as_of_date = ?", [as_of])
-                      if client.table_exists("marts", "drift_report") else
-                      pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64}))
+        drift_rows = (
+            client.read_table("marts", "drift_report", "as_of_date = ?", [as_of])
+            if client.table_exists("marts", "drift_report")
+            else pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64})
+        )
         signals = {spec.name: model_signals(client, spec, as_of, drift_rows) for spec in watched}
-        rows = pl.DataFrame([{k: v for k, v in s.items() if k in MONITORING_SCHEMA} | {"as_of_date": as_of}
-                             for s in signals.values()], schema=MONITORING_SCHEMA)
+        rows = pl.DataFrame(
+            [{k: v for k, v in s.items() if k in MONITORING_SCHEMA} | {"as_of_date": as_of} for s in signals.values()],
+            schema=MONITORING_SCHEMA,
+        )
         client.replace_partitions("marts", "model_monitoring", rows, "as_of_date", as_of, as_of)
         metadata = {
             "dagster/row_count": rows.height,
@@ -271,4 +328,3 @@ def build_model_monitoring_asset(partitions_def: dg.PartitionsDefinition, specs:
         return dg.MaterializeResult(metadata=metadata)
 
     return model_monitoring
-

@@ -1,6 +1,5 @@
 """Partitions, freshness and ownership shared by the asset definitions."""
 
-
 from datetime import timedelta
 
 import dagster as dg
@@ -36,6 +35,7 @@ def partition_start(settings: Settings) -> str:
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     """One as-of partition per day from `partition_start`; today's exists so the daily run can fill it."""
     return dg.DailyPartitionsDefinition(start_date=partition_start(settings), end_offset=1)
+
 
 # Everything is refreshed by the daily run; a day and a bit without a materialization is a failure.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=24))

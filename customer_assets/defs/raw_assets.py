@@ -10,7 +10,6 @@ is partitioned by as-of date. Each table's Great Expectations suite runs before 
 reported as a blocking asset check: a failing suite leaves every previous raw table untouched.
 """
 
-
 import dagster as dg
 import polars as pl
 
@@ -30,7 +29,7 @@ TABLE_DESCRIPTIONS = {
     "orders": "Orders (order_id, customer_id, order_ts, status), partitioned by order date.",
     "order_items": "Order lines (order_id, product_id, quantity, unit_price), partitioned by their order's date.",
     "reviews": "Product reviews (review_id, customer_id, product_id, rating 1-5, review_ts, review_text), "
-               "partitioned by review date.",
+    "partitioned by review date.",
     "events": "Web events (customer_id, event_ts, event_type, session_id), partitioned by event date.",
 }
 RAW_TABLES = ("customers", "products", "orders", "order_items", "reviews", "events")
@@ -43,8 +42,8 @@ PARENT_KEYS = {"customers.customer_id": "customers", "products.product_id": "pro
     kinds={"polars", "parquet"},
     freshness_policy=DAILY_FRESHNESS,
     description="The source (synthetic generator or a folder of files) read, checked against the input contract "
-                "and published as an immutable Parquet landing snapshot. Bad input fails here, naming the file, "
-                "column and example rows, before the warehouse is touched.",
+    "and published as an immutable Parquet landing snapshot. Bad input fails here, naming the file, "
+    "column and example rows, before the warehouse is touched.",
 )
 def source_snapshot(context: dg.AssetExecutionContext, source: SourceResource) -> dg.MaterializeResult:
     if source.source == "synthetic":
@@ -55,14 +54,16 @@ def source_snapshot(context: dg.AssetExecutionContext, source: SourceResource) -
     for note in tables.notes:
         context.log.info(note)
     first, last = landing.date_range(source.landing_dir)
-    return dg.MaterializeResult(metadata={
-        "source": source.source,
-        "landing_version": version.name,
-        "rows": dg.MetadataValue.json({name: frame.height for name, frame in tables.tables.items()}),
-        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in tables.notes) or "_none_"),
-        "first_order_date": str(first),
-        "last_order_date": str(last),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "source": source.source,
+            "landing_version": version.name,
+            "rows": dg.MetadataValue.json({name: frame.height for name, frame in tables.tables.items()}),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in tables.notes) or "_none_"),
+            "first_order_date": str(first),
+            "last_order_date": str(last),
+        }
+    )
 
 
 def _parent_keys(landing_dir, table: str) -> dict[str, pl.Series]:
@@ -74,8 +75,11 @@ def _check_or_fail(context, key: dg.AssetKey, table: str, frame: pl.DataFrame, l
     contract_frame = frame.drop(landing.PARTITION_COLUMN, strict=False)
     result = validate_table(table, contract_frame, _parent_keys(landing_dir, table))
     check = dg.AssetCheckResult(
-        asset_key=key, check_name=CONTRACT_CHECK, passed=result.success,
-        severity=dg.AssetCheckSeverity.ERROR, metadata={"validation": dg.MetadataValue.json(result.metadata())},
+        asset_key=key,
+        check_name=CONTRACT_CHECK,
+        passed=result.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"validation": dg.MetadataValue.json(result.metadata())},
     )
     if not result.success:
         context.log.error(f"{table}: contract failed: {result.failures}")
@@ -90,14 +94,28 @@ def _raw_key(table: str) -> dg.AssetKey:
     name="raw__tables",
     group_name="raw",
     can_subset=True,
-    specs=[dg.AssetSpec(_raw_key(t), deps=[source_snapshot], owners=[OWNER], kinds={"polars", "sql"},
-                        freshness_policy=DAILY_FRESHNESS, description=TABLE_DESCRIPTIONS[t], skippable=True)
-           for t in RAW_TABLES],
-    check_specs=[dg.AssetCheckSpec(
-        CONTRACT_CHECK, asset=_raw_key(t), blocking=True,
-        description="Great Expectations suite of the raw data contract: columns, types, nulls, uniqueness, "
-                    "ranges, allowed values and referential integrity. Runs before the write.",
-    ) for t in RAW_TABLES],
+    specs=[
+        dg.AssetSpec(
+            _raw_key(t),
+            deps=[source_snapshot],
+            owners=[OWNER],
+            kinds={"polars", "sql"},
+            freshness_policy=DAILY_FRESHNESS,
+            description=TABLE_DESCRIPTIONS[t],
+            skippable=True,
+        )
+        for t in RAW_TABLES
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            CONTRACT_CHECK,
+            asset=_raw_key(t),
+            blocking=True,
+            description="Great Expectations suite of the raw data contract: columns, types, nulls, uniqueness, "
+            "ranges, allowed values and referential integrity. Runs before the write.",
+        )
+        for t in RAW_TABLES
+    ],
 )
 def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource):
     """All selected raw tables from one landing snapshot, checked first, then published together in one swap."""
@@ -112,15 +130,19 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, 
         yield from checks.values()
         raise dg.Failure(
             description=f"raw.{', raw.'.join(t for t, _ in failed)} failed the data contract; "
-                        "no raw table was replaced (they are published as a set).",
+            "no raw table was replaced (they are published as a set).",
             metadata={"failures": dg.MetadataValue.json({t: f for t, f in failed})},
         )
     warehouse.client().replace_tables(RAW_SCHEMA, frames)
     for table, frame in frames.items():
         metadata = frame_metadata(frame)
         if landing.PARTITION_COLUMN in frame.columns and frame.height:
-            metadata.update({"first_date": str(frame[landing.PARTITION_COLUMN].min()),
-                             "last_date": str(frame[landing.PARTITION_COLUMN].max())})
+            metadata.update(
+                {
+                    "first_date": str(frame[landing.PARTITION_COLUMN].min()),
+                    "last_date": str(frame[landing.PARTITION_COLUMN].max()),
+                }
+            )
         metadata["table"] = f"{RAW_SCHEMA}.{table}"
         yield dg.MaterializeResult(asset_key=_raw_key(table), metadata=metadata, check_results=[checks[table]])
 

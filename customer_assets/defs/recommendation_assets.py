@@ -55,8 +55,10 @@ MARTS = "marts"
 GATE_CHECK = lifecycle.GATE_CHECK
 MIN_PRODUCTS = 2
 METRICS = ("precision", "recall", "ndcg", "map")
-STAGING_DEPS = [dg.AssetKey(["staging", t]) for t in
-                ("stg_orders", "stg_order_items", "stg_products", "stg_reviews", "stg_customers")]
+STAGING_DEPS = [
+    dg.AssetKey(["staging", t])
+    for t in ("stg_orders", "stg_order_items", "stg_products", "stg_reviews", "stg_customers")
+]
 FEATURES = dg.AssetKey(["marts", "customer_features"])
 
 
@@ -67,19 +69,30 @@ class Knobs:
     include_seen: bool = setting(False, "true: products already bought may be recommended again.")
     holdout_days: float = setting(30.0, "Days before the as-of date held out for evaluation.", low=1)
     half_life_days: float = setting(180.0, "Recency half-life of purchase weights.", low=1)
-    rating_weight: float = setting(0.5, "How strongly a review rating scales its purchase (0 = ignore ratings; "
-                                        "below 1 so every purchase keeps a weight).", low=0, high=0.999999)
-    algorithm: str = setting("auto", "auto (chosen on validation) or itemknn, ease, nmf, als (als needs the "
-                                     "`implicit` package).", choices=("auto", "itemknn", "ease", "nmf", "als"))
+    rating_weight: float = setting(
+        0.5,
+        "How strongly a review rating scales its purchase (0 = ignore ratings; "
+        "below 1 so every purchase keeps a weight).",
+        low=0,
+        high=0.999999,
+    )
+    algorithm: str = setting(
+        "auto",
+        "auto (chosen on validation) or itemknn, ease, nmf, als (als needs the `implicit` package).",
+        choices=("auto", "itemknn", "ease", "nmf", "als"),
+    )
     model_params: dict = setting({}, 'JSON per algorithm, e.g. {"nmf": {"n_components": 64}}.')
     promotion_margin: float = setting(0.005, "NDCG@10 gain a challenger needs to take the `champion` alias.")
     coverage_floor: float = setting(0.2, "Catalog coverage below this raises a warning.", low=0, high=1)
     similar_k: int = setting(10, "Neighbours per product.", low=1)
     seed: int = setting(0, "Seed of samples and fits.")
-    exposure_cap: str | dict | None = setting("auto", "Spread the last slots of the daily lists over the catalog: "
-                                                      "auto (the widest setting whose validation precision@10 stays "
-                                                      "within 10 % of uncapped), off, or tail[:fair_share] such as "
-                                                      "4:1.0.")
+    exposure_cap: str | dict | None = setting(
+        "auto",
+        "Spread the last slots of the daily lists over the catalog: "
+        "auto (the widest setting whose validation precision@10 stays "
+        "within 10 % of uncapped), off, or tail[:fair_share] such as "
+        "4:1.0.",
+    )
 
 
 def knobs() -> Knobs:
@@ -105,13 +118,14 @@ def parse_exposure_cap(value: str) -> str | dict | None:
     except ValueError:
         cap = None
     if cap is None or cap["tail"] < 1 or not cap["fair_share"] > 0:
-        raise SettingsError(f"CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP must be off, auto or <tail slots >= 1>[:<fair "
-                         f"share > 0>] such as 4:1.0, got {value!r}")
+        raise SettingsError(
+            f"CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP must be off, auto or <tail slots >= 1>[:<fair "
+            f"share > 0>] such as 4:1.0, got {value!r}"
+        )
     return cap
 
 
 # --- warehouse reads ---------------------------------------------------------------------------------------
-
 
 
 def _latest_as_of(client) -> dt.date:
@@ -123,39 +137,54 @@ def _latest_as_of(client) -> dt.date:
 
 def _order_lines(client, as_of: dt.date) -> pl.DataFrame:
     """Completed order lines up to the end of the as-of day: customer_id, product_id, quantity, ts."""
-    return client.query("""
+    return client.query(
+        """
         SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
         FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
-        WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
+        WHERE o.status = 'completed' AND o.order_date <= ?""",
+        [as_of],
+    )
 
 
 def _seen_pairs(client, as_of: dt.date) -> pl.DataFrame:
-    return client.query("""
+    return client.query(
+        """
         SELECT DISTINCT o.customer_id, i.product_id
         FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
-        WHERE o.status = 'completed' AND o.order_date <= ?""", [as_of])
+        WHERE o.status = 'completed' AND o.order_date <= ?""",
+        [as_of],
+    )
 
 
 def _ratings(client, as_of: dt.date) -> pl.DataFrame:
-    return client.query("""
+    return client.query(
+        """
         SELECT customer_id, product_id, rating, review_ts AS ts FROM staging.stg_reviews
-        WHERE product_id IS NOT NULL AND rating IS NOT NULL AND review_date <= ?""", [as_of])
+        WHERE product_id IS NOT NULL AND rating IS NOT NULL AND review_date <= ?""",
+        [as_of],
+    )
 
 
 def _products(client) -> pl.DataFrame:
-    return client.query("SELECT product_id, product_name AS name, category, description, price "
-                        "FROM staging.stg_products ORDER BY product_id")
+    return client.query(
+        "SELECT product_id, product_name AS name, category, description, price "
+        "FROM staging.stg_products ORDER BY product_id"
+    )
 
 
 def _customers(client, as_of: dt.date) -> pl.DataFrame:
     """Customers to serve as of D with their country (the cold-start group)."""
-    return client.query("""
+    return client.query(
+        """
         SELECT f.customer_id, coalesce(f.country, c.country, 'unknown') AS country
         FROM marts.customer_features f LEFT JOIN staging.stg_customers c ON c.customer_id = f.customer_id
-        WHERE f.as_of_date = ? ORDER BY f.customer_id""", [as_of])
+        WHERE f.as_of_date = ? ORDER BY f.customer_id""",
+        [as_of],
+    )
 
 
 # --- recipes: how a model is trained, so a champion can be refit on a new split --------------------------
+
 
 def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime, recipe: dict) -> pl.DataFrame:
     """Recency-weighted purchases up to `until`; a review written by then scales its pair's weight
@@ -166,22 +195,34 @@ def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime
     rated = ratings.filter(pl.col("ts") <= until) if ratings.height else ratings
     if strength == 0 or rated.height == 0:
         return frame
-    latest = rated.sort("ts").unique(["customer_id", "product_id"], keep="last").select(
-        "customer_id", "product_id", pl.col("rating").cast(pl.Float64))
-    return frame.join(latest, on=["customer_id", "product_id"], how="left").with_columns(
-        weight=pl.col("weight") * (1 + strength * (pl.col("rating").fill_null(3.0) - 3.0) / 2.0)
-    ).drop("rating")
+    latest = (
+        rated.sort("ts")
+        .unique(["customer_id", "product_id"], keep="last")
+        .select("customer_id", "product_id", pl.col("rating").cast(pl.Float64))
+    )
+    return (
+        frame.join(latest, on=["customer_id", "product_id"], how="left")
+        .with_columns(weight=pl.col("weight") * (1 + strength * (pl.col("rating").fill_null(3.0) - 3.0) / 2.0))
+        .drop("rating")
+    )
 
 
 def _fit(recipe: dict, interactions: pl.DataFrame, products: pl.DataFrame, k: int):
     params = recipe.get("model_params") or {}
     cap = recipe.get("exposure_cap")  # absent from recipes recorded before the cap existed: off
     # Half-lives absent from older recipes are chosen on validation again ("auto"); None means off.
-    return fit_recommender(interactions, products, seed=recipe["seed"], algorithm=recipe["algorithm"],
-                           model_params=params, new_product_weight=recipe.get("new_product_weight"), k=k,
-                           exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap,
-                           interaction_half_life_days=recipe.get("interaction_half_life_days", "auto"),
-                           popularity_half_life_days=recipe.get("popularity_half_life_days", "auto"))
+    return fit_recommender(
+        interactions,
+        products,
+        seed=recipe["seed"],
+        algorithm=recipe["algorithm"],
+        model_params=params,
+        new_product_weight=recipe.get("new_product_weight"),
+        k=k,
+        exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap,
+        interaction_half_life_days=recipe.get("interaction_half_life_days", "auto"),
+        popularity_half_life_days=recipe.get("popularity_half_life_days", "auto"),
+    )
 
 
 def _resolved(recipe: dict, model) -> dict:
@@ -190,10 +231,14 @@ def _resolved(recipe: dict, model) -> dict:
     instead of searching again (only the blend weights are re-chosen)."""
     report = model.report
     chosen = report["chosen_model"]
-    resolved = {**recipe, "algorithm": chosen, "new_product_weight": report["new_product_weight"],
-                "model_params": {chosen: report.get("model_params") or {}},
-                "interaction_half_life_days": report.get("interaction_half_life_days"),
-                "popularity_half_life_days": report.get("popularity_half_life_days")}
+    resolved = {
+        **recipe,
+        "algorithm": chosen,
+        "new_product_weight": report["new_product_weight"],
+        "model_params": {chosen: report.get("model_params") or {}},
+        "interaction_half_life_days": report.get("interaction_half_life_days"),
+        "popularity_half_life_days": report.get("popularity_half_life_days"),
+    }
     if "exposure_cap" in recipe:
         resolved["exposure_cap"] = report["exposure_cap"]
     return resolved
@@ -226,14 +271,23 @@ def _rating_figures(ratings: pl.DataFrame, cutoff: dt.datetime, seed: int) -> di
     actual = held["rating"].cast(pl.Float64).to_numpy()
     rmse = float(np.sqrt(np.mean((model.predict(held) - actual) ** 2)))
     mean_rmse = float(np.sqrt(np.mean((train["rating"].cast(pl.Float64).mean() - actual) ** 2)))
-    return {"rmse": rmse, "global_mean_rmse": mean_rmse, "n_train": train.height, "n_holdout": held.height,
-            "internal_validation": model.report.get("metrics", {})}
+    return {
+        "rmse": rmse,
+        "global_mean_rmse": mean_rmse,
+        "n_train": train.height,
+        "n_holdout": held.height,
+        "internal_validation": model.report.get("metrics", {}),
+    }
 
 
 def _comparison_table(rows: dict[str, dict], k: int) -> str:
     names = [f"{m}@{k}" for m in METRICS] + ["coverage", "n_customers"]
-    frame = pl.DataFrame({"metric": names, **{
-        label: [None if m is None else round(float(m[n]), 4) for n in names] for label, m in rows.items()}})
+    frame = pl.DataFrame(
+        {
+            "metric": names,
+            **{label: [None if m is None else round(float(m[n]), 4) for n in names] for label, m in rows.items()},
+        }
+    )
     return markdown_table(frame)
 
 
@@ -277,6 +331,7 @@ def _passes_gate(recipe: dict | None, evaluation: dict | None) -> bool:
 
 # --- assets ------------------------------------------------------------------------------------------------
 
+
 def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list:
 
     @dg.asset(
@@ -287,19 +342,22 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         kinds={"mlflow", "scikit-learn", "polars"},
         freshness_policy=DAILY_FRESHNESS,
         description="Trains the product recommender (item-kNN / EASE / NMF chosen by validation, blended with "
-                    "content similarity and popularity) on completed purchases up to the latest as-of date, "
-                    "evaluates challenger and champion recipes on the same time split beside popularity, and "
-                    "registers `product_recommender` (champion alias per the promotion rule) refit on all "
-                    "history. The review rating model's RMSE is logged in the same MLflow run.",
-        check_specs=[dg.AssetCheckSpec(
-            GATE_CHECK, asset="recommendation_model", blocking=False,
-            description="The model that serves after the decision beats popularity on the holdout's primary "
-                        "metric (ndcg@k); the decision, its reason and both metric sets are in the metadata.",
-        )],
+        "content similarity and popularity) on completed purchases up to the latest as-of date, "
+        "evaluates challenger and champion recipes on the same time split beside popularity, and "
+        "registers `product_recommender` (champion alias per the promotion rule) refit on all "
+        "history. The review rating model's RMSE is logged in the same MLflow run.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset="recommendation_model",
+                blocking=False,
+                description="The model that serves after the decision beats popularity on the holdout's primary "
+                "metric (ndcg@k); the decision, its reason and both metric sets are in the metadata.",
+            )
+        ],
     )
     @degrade_on_failure
-    def recommendation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                             mlflow: MlflowResource):
+    def recommendation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         from customer_assets.mlops import registry
 
         knob = knobs()
@@ -312,37 +370,63 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             raise dg.Failure(f"no completed order lines up to {as_of}: nothing to learn recommendations from")
         bought = lines["product_id"].n_unique()
         if bought < MIN_PRODUCTS:
-            raise dg.Failure(f"only {bought} distinct product(s) bought up to {as_of}: recommendations need at "
-                             f"least {MIN_PRODUCTS} (a customer is never recommended what they bought)")
+            raise dg.Failure(
+                f"only {bought} distinct product(s) bought up to {as_of}: recommendations need at "
+                f"least {MIN_PRODUCTS} (a customer is never recommended what they bought)"
+            )
         ratings = _ratings(client, as_of)
         customers = _customers(client, as_of)
         all_interactions = interactions_from_order_items(lines, as_of=end, half_life_days=knob.half_life_days)
         _, holdout = time_split(all_interactions, holdout_days=knob.holdout_days, as_of=end)
-        split = Split(as_of, end, cutoff, lines, ratings, _products(client), holdout,
-                      customers.select("customer_id", pl.col("country").alias("group")))
+        split = Split(
+            as_of,
+            end,
+            cutoff,
+            lines,
+            ratings,
+            _products(client),
+            holdout,
+            customers.select("customer_id", pl.col("country").alias("group")),
+        )
 
-        base_recipe = {"algorithm": knob.algorithm, "model_params": knob.model_params, "new_product_weight": None,
-                       "half_life_days": knob.half_life_days, "rating_weight": knob.rating_weight,
-                       "seed": knob.seed, "exposure_cap": knob.exposure_cap}
+        base_recipe = {
+            "algorithm": knob.algorithm,
+            "model_params": knob.model_params,
+            "new_product_weight": None,
+            "half_life_days": knob.half_life_days,
+            "rating_weight": knob.rating_weight,
+            "seed": knob.seed,
+            "exposure_cap": knob.exposure_cap,
+        }
         challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
         challenger_recipe = _resolved(base_recipe, challenger_split)
         fitted_model_eval, served_note = None, "the fitted recipe is the challenger"
         if not _beats_popularity(challenger_eval):
             # The plain baseline itself becomes the challenger: a model that cannot beat it never serves.
             primary = challenger_eval["primary_metric"]
-            served_note = (f"the fitted {challenger_recipe['algorithm']} {primary} "
-                           f"{challenger_eval['model'][primary]:.4f} does not beat popularity "
-                           f"{challenger_eval['popularity'][primary]:.4f} on the holdout: popularity itself is "
-                           "the challenger")
+            served_note = (
+                f"the fitted {challenger_recipe['algorithm']} {primary} "
+                f"{challenger_eval['model'][primary]:.4f} does not beat popularity "
+                f"{challenger_eval['popularity'][primary]:.4f} on the holdout: popularity itself is "
+                "the challenger"
+            )
             context.log.warning(served_note)
             fitted_model_eval = challenger_eval
-            popularity_recipe = {**base_recipe, "algorithm": POPULARITY, "model_params": {},
-                                 "new_product_weight": 0.0, "exposure_cap": None}
+            popularity_recipe = {
+                **base_recipe,
+                "algorithm": POPULARITY,
+                "model_params": {},
+                "new_product_weight": 0.0,
+                "exposure_cap": None,
+            }
             challenger_split, challenger_eval = _evaluate(popularity_recipe, split, knob.k)
             challenger_recipe = _resolved(popularity_recipe, challenger_split)
-        exposure_choice = {"setting": knob.exposure_cap, "chosen": challenger_recipe["exposure_cap"],
-                           "rule": challenger_split.report["exposure_rule"],
-                           "validation_sweep": challenger_split.report["exposure_sweep"]}
+        exposure_choice = {
+            "setting": knob.exposure_cap,
+            "chosen": challenger_recipe["exposure_cap"],
+            "rule": challenger_split.report["exposure_rule"],
+            "validation_sweep": challenger_split.report["exposure_sweep"],
+        }
 
         champion = lifecycle.load_champion(MODEL_NAME)
         champion_version = champion.version
@@ -367,15 +451,22 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
 
         primary = challenger_eval["primary_metric"]
         decision = lifecycle.decide(
-            primary, challenger_eval["model"][primary],
+            primary,
+            challenger_eval["model"][primary],
             None if champion_eval is None else champion_eval["model"][primary],
-            champion_exists=champion.exists, champion_error=champion_error, higher_is_better=True,
-            margin=knob.promotion_margin)
+            champion_exists=champion.exists,
+            champion_error=champion_error,
+            higher_is_better=True,
+            margin=knob.promotion_margin,
+        )
         if decision.promote and not _passes_gate(challenger_recipe, challenger_eval):
             decision = registry.Decision(
-                False, f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
-                       f"{challenger_eval['popularity'][primary]:.4f} on the holdout", decision.challenger_score,
-                decision.champion_score)
+                False,
+                f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
+                f"{challenger_eval['popularity'][primary]:.4f} on the holdout",
+                decision.challenger_score,
+                decision.champion_score,
+            )
         challenger_wins = decision.promote
         if challenger_wins:
             serving_recipe, serving_eval = challenger_recipe, challenger_eval
@@ -385,8 +476,11 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             serving_recipe, serving_eval = None, champion_eval  # no champion, or one without a recipe
 
         rating = _rating_figures(ratings, cutoff, knob.seed)
-        rows = {"challenger": challenger_eval["model"], "champion": champion_eval and champion_eval["model"],
-                "popularity": challenger_eval["popularity"]}
+        rows = {
+            "challenger": challenger_eval["model"],
+            "champion": champion_eval and champion_eval["model"],
+            "popularity": challenger_eval["popularity"],
+        }
         table = _comparison_table(rows, knob.k)
         plot = _plot(rows, knob.k, Path(warehouse.home) / "plots" / GROUP / "holdout_metrics.png")
 
@@ -394,15 +488,26 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         report = {
             "primary_metric": primary,
             "metrics": {**shown["model"], **({"rating_rmse": rating["rmse"]} if "rmse" in rating else {})},
-            "baseline": {"popularity": shown["popularity"],
-                         **({"rating_global_mean": {"rmse": rating["global_mean_rmse"]}} if "rmse" in rating else {})},
-            "challenger": challenger_eval, "champion": champion_eval, "champion_note": champion_note,
+            "baseline": {
+                "popularity": shown["popularity"],
+                **({"rating_global_mean": {"rmse": rating["global_mean_rmse"]}} if "rmse" in rating else {}),
+            },
+            "challenger": challenger_eval,
+            "champion": champion_eval,
+            "champion_note": champion_note,
             "comparison": {label: metrics for label, metrics in rows.items()},
-            "challenger_promoted": challenger_wins, "decision": decision.reason, "rating_model": rating,
-            "challenger_note": served_note, "fitted_model_holdout": fitted_model_eval,
+            "challenger_promoted": challenger_wins,
+            "decision": decision.reason,
+            "rating_model": rating,
+            "challenger_note": served_note,
+            "fitted_model_holdout": fitted_model_eval,
             "exposure_choice": exposure_choice,
-            "split": {"as_of": as_of.isoformat(), "cutoff": cutoff.isoformat(), "holdout_days": knob.holdout_days,
-                      "holdout_pairs": holdout.height},
+            "split": {
+                "as_of": as_of.isoformat(),
+                "cutoff": cutoff.isoformat(),
+                "holdout_days": knob.holdout_days,
+                "holdout_pairs": holdout.height,
+            },
         }
         params = {**{f"recipe.{k}": v for k, v in (serving_recipe or challenger_recipe).items()}, **asdict(knob)}
         tags = {"as_of": as_of.isoformat(), "challenger_promoted": str(challenger_wins).lower()}
@@ -414,47 +519,78 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         if refit:
             # The served model has seen everything up to D; its figures are those of its recipe on the split.
             served = _fit(serving_recipe, _interactions(lines, ratings, end, serving_recipe), split.products, knob.k)
-            served.report.update({
-                "recipe": serving_recipe, "as_of": as_of.isoformat(), "holdout_evaluation": serving_eval,
-                "selection_on_inner_validation": {"metrics": served.report["metrics"], "why": served.report["why"]},
-            })
+            served.report.update(
+                {
+                    "recipe": serving_recipe,
+                    "as_of": as_of.isoformat(),
+                    "holdout_evaluation": serving_eval,
+                    "selection_on_inner_validation": {"metrics": served.report["metrics"], "why": served.report["why"]},
+                }
+            )
             report["model_report"] = served.report
-            reason = decision.reason if challenger_wins else (
-                f"{decision.reason}; the champion recipe (v{champion_version}) refit on history up to {as_of}")
+            reason = (
+                decision.reason
+                if challenger_wins
+                else (f"{decision.reason}; the champion recipe (v{champion_version}) refit on history up to {as_of}")
+            )
             logged = registry.log_and_register(
-                MODEL_NAME, served, report, registry.Decision(True, reason, decision.challenger_score,
-                                                              decision.champion_score),
-                params=params, artifacts={"holdout_metrics": plot}, tags=tags)
+                MODEL_NAME,
+                served,
+                report,
+                registry.Decision(True, reason, decision.challenger_score, decision.champion_score),
+                params=params,
+                artifacts={"holdout_metrics": plot},
+                tags=tags,
+            )
             run_id, serving_version = logged.run_id, logged.version
         else:
-            reason = decision.reason + (f"; v{champion_version} already knows history up to {champion_as_of}, "
-                                        "so it keeps serving unchanged" if champion_version else
-                                        "; nothing was registered")
+            reason = decision.reason + (
+                f"; v{champion_version} already knows history up to {champion_as_of}, so it keeps serving unchanged"
+                if champion_version
+                else "; nothing was registered"
+            )
             run_id = registry.log_evaluation_run(
-                MODEL_NAME, report, registry.Decision(False, reason, decision.challenger_score,
-                                                      decision.champion_score),
-                params=params, artifacts={"holdout_metrics": plot}, tags=tags)
+                MODEL_NAME,
+                report,
+                registry.Decision(False, reason, decision.challenger_score, decision.champion_score),
+                params=params,
+                artifacts={"holdout_metrics": plot},
+                tags=tags,
+            )
 
         gate_passed = serving_version is not None and _passes_gate(serving_recipe, serving_eval)
         shown = serving_eval or challenger_eval
         if _is_popularity(serving_recipe):
-            vs_baseline = (f"serving v{serving_version} is popularity itself (the plain baseline, {primary} "
-                           f"{shown['popularity'][primary]:.4f} on the holdout): no fitted recipe has beaten it"
-                           + (f"; {served_note}" if fitted_model_eval is not None else ""))
+            vs_baseline = (
+                f"serving v{serving_version} is popularity itself (the plain baseline, {primary} "
+                f"{shown['popularity'][primary]:.4f} on the holdout): no fitted recipe has beaten it"
+                + (f"; {served_note}" if fitted_model_eval is not None else "")
+            )
         else:
-            vs_baseline = (f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
-                           f"{'beats' if gate_passed else 'does not beat'} popularity "
-                           f"{shown['popularity'][primary]:.4f} on the holdout")
+            vs_baseline = (
+                f"serving v{serving_version} {primary} {shown['model'][primary]:.4f} "
+                f"{'beats' if gate_passed else 'does not beat'} popularity "
+                f"{shown['popularity'][primary]:.4f} on the holdout"
+            )
         verdict = "challenger promoted" if challenger_wins else "champion kept"
         gate = lifecycle.gate_check(
-            metric=primary, higher_is_better=True, serving_version=serving_version,
+            metric=primary,
+            higher_is_better=True,
+            serving_version=serving_version,
             serving_score=serving_eval["model"][primary] if serving_eval else None,
-            baselines={"popularity": shown["popularity"][primary]}, decision=decision, passed=gate_passed,
-            why=vs_baseline, asset_key="recommendation_model", decision_details={"verdict": verdict},
-            extra={"serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
-                   "popularity_metrics": dg.MetadataValue.json(shown["popularity"]),
-                   "challenger_metrics": dg.MetadataValue.json(challenger_eval["model"]),
-                   "champion_metrics": dg.MetadataValue.json(champion_eval["model"] if champion_eval else {})})
+            baselines={"popularity": shown["popularity"][primary]},
+            decision=decision,
+            passed=gate_passed,
+            why=vs_baseline,
+            asset_key="recommendation_model",
+            decision_details={"verdict": verdict},
+            extra={
+                "serving_metrics": dg.MetadataValue.json(serving_eval["model"] if serving_eval else {}),
+                "popularity_metrics": dg.MetadataValue.json(shown["popularity"]),
+                "challenger_metrics": dg.MetadataValue.json(challenger_eval["model"]),
+                "champion_metrics": dg.MetadataValue.json(champion_eval["model"] if champion_eval else {}),
+            },
+        )
         metadata = {
             "as_of_date": as_of.isoformat(),
             "holdout_cutoff": cutoff.isoformat(),
@@ -477,8 +613,14 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "plot": dg.MetadataValue.path(str(plot)),
             "plot_preview": dg.MetadataValue.md(f"![holdout metrics]({plot.as_uri()})"),
         }
-        metadata.update({"mlflow_run_id": run_id, "serving_model_version": serving_version,
-                         "registered_new_version": refit, "record": reason})
+        metadata.update(
+            {
+                "mlflow_run_id": run_id,
+                "serving_model_version": serving_version,
+                "registered_new_version": refit,
+                "record": reason,
+            }
+        )
         context.log.info(f"recommendations: {metadata['decision']}: {decision.reason}")
         yield dg.MaterializeResult(metadata=metadata, check_results=[gate])
 
@@ -487,23 +629,33 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
 
         champion = registry.load_champion(MODEL_NAME)
         if champion is None:
-            raise dg.Failure(f"no `{MODEL_NAME}` champion in the MLflow registry: materialize "
-                             "recommendation_model first")
+            raise dg.Failure(
+                f"no `{MODEL_NAME}` champion in the MLflow registry: materialize recommendation_model first"
+            )
         return champion
 
     def _day(context) -> dt.date:
         return dt.date.fromisoformat(context.partition_key)
 
     recommendation_checks = [
-        dg.AssetCheckSpec("every_customer_has_k_recommendations", asset="product_recommendations",
-                          description="Each customer of marts.customer_features for the day has k rows, or as "
-                                      "many as the catalog allows once bought items are excluded."),
-        dg.AssetCheckSpec("no_already_bought_items", asset="product_recommendations",
-                          description="When seen items are excluded, no row names a product the customer bought "
-                                      "(completed orders up to the as-of day, read from the warehouse)."),
-        dg.AssetCheckSpec("catalog_coverage_above_floor", asset="product_recommendations",
-                          description="Warns when the share of the catalog recommended to anyone falls below "
-                                      "CUSTOMER_ML_RECOMMEND_COVERAGE_FLOOR."),
+        dg.AssetCheckSpec(
+            "every_customer_has_k_recommendations",
+            asset="product_recommendations",
+            description="Each customer of marts.customer_features for the day has k rows, or as "
+            "many as the catalog allows once bought items are excluded.",
+        ),
+        dg.AssetCheckSpec(
+            "no_already_bought_items",
+            asset="product_recommendations",
+            description="When seen items are excluded, no row names a product the customer bought "
+            "(completed orders up to the as-of day, read from the warehouse).",
+        ),
+        dg.AssetCheckSpec(
+            "catalog_coverage_above_floor",
+            asset="product_recommendations",
+            description="Warns when the share of the catalog recommended to anyone falls below "
+            "CUSTOMER_ML_RECOMMEND_COVERAGE_FLOOR.",
+        ),
     ]
 
     @dg.asset(
@@ -515,44 +667,56 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         kinds={"mlflow", "polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="marts.product_recommendations: top-k products per customer as of the partition day "
-                    "(customer_id, as_of_date, rank, product_id, score, strategy, model_version) from the "
-                    "champion `product_recommender`; bought items excluded unless "
-                    "CUSTOMER_ML_RECOMMEND_INCLUDE_SEEN=true; customers without history get their country's "
-                    "popular list.",
+        "(customer_id, as_of_date, rank, product_id, score, strategy, model_version) from the "
+        "champion `product_recommender`; bought items excluded unless "
+        "CUSTOMER_ML_RECOMMEND_INCLUDE_SEEN=true; customers without history get their country's "
+        "popular list.",
         check_specs=recommendation_checks,
     )
     @degrade_on_failure
-    def product_recommendations(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                                mlflow: MlflowResource):
+    def product_recommendations(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
+    ):
         knob = knobs()
         day = _day(context)
         client = warehouse.client()
         model, version = _champion_or_fail()
         customers = _customers(client, day)
         if customers.is_empty():
-            raise dg.Failure(f"marts.customer_features has no rows for {day}: build the dbt models for that "
-                             "partition first")
+            raise dg.Failure(
+                f"marts.customer_features has no rows for {day}: build the dbt models for that partition first"
+            )
         ids = customers["customer_id"]
         groups = customers.select("customer_id", pl.col("country").alias("group"))
         exclude = not knob.include_seen
         seen = _seen_pairs(client, day)
         # Every purchase in the warehouse, including those after the model was fitted, is excluded before
         # ranking, so lists stay k long and the exposure cap keeps its slots (no_already_bought_items checks it).
-        recs = model.recommend(ids, k=knob.k, exclude_seen=exclude, groups=groups,
-                               also_exclude=seen if exclude else None)
+        recs = model.recommend(
+            ids, k=knob.k, exclude_seen=exclude, groups=groups, also_exclude=seen if exclude else None
+        )
         frame = recs.select(
-            "customer_id", pl.lit(day).alias("as_of_date"), "rank", "product_id", "score", "strategy",
-            pl.lit(version, dtype=pl.Int64).alias("model_version"))
+            "customer_id",
+            pl.lit(day).alias("as_of_date"),
+            "rank",
+            "product_id",
+            "score",
+            "strategy",
+            pl.lit(version, dtype=pl.Int64).alias("model_version"),
+        )
         replaced = client.replace_partitions(MARTS, "product_recommendations", frame, "as_of_date", day, day)
 
         written = client.read_table(MARTS, "product_recommendations", "as_of_date = ?", [day])
         catalog = len(model.items)
-        counts = customers.select("customer_id").join(
-            written.group_by("customer_id").len("n"), on="customer_id", how="left").with_columns(
-            pl.col("n").fill_null(0))
+        counts = (
+            customers.select("customer_id")
+            .join(written.group_by("customer_id").len("n"), on="customer_id", how="left")
+            .with_columns(pl.col("n").fill_null(0))
+        )
         if exclude:
-            bought = seen.filter(pl.col("product_id").is_in(model.items.ids.implode())).group_by(
-                "customer_id").len("bought")
+            bought = (
+                seen.filter(pl.col("product_id").is_in(model.items.ids.implode())).group_by("customer_id").len("bought")
+            )
             counts = counts.join(bought, on="customer_id", how="left").with_columns(pl.col("bought").fill_null(0))
         else:
             counts = counts.with_columns(bought=pl.lit(0))
@@ -562,29 +726,49 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         coverage = written["product_id"].n_unique() / max(catalog, 1)
         strategies = written.group_by("strategy").len().sort("strategy")
         yield dg.MaterializeResult(
-            metadata={**frame_metadata(written), "as_of_date": day.isoformat(), "model_version": version,
-                      "rows_replaced": replaced, "customers": customers.height, "k": knob.k,
-                      "exclude_seen": exclude, "catalog_coverage": round(coverage, 4),
-                      "exposure_cap": dg.MetadataValue.json(
-                          model.report.get("exposure_cap") or {"tail": 0, "note": "off: ranked by score only"}),
-                      "strategies": dg.MetadataValue.json(dict(strategies.iter_rows())),
-                      "table": f"{MARTS}.product_recommendations"},
+            metadata={
+                **frame_metadata(written),
+                "as_of_date": day.isoformat(),
+                "model_version": version,
+                "rows_replaced": replaced,
+                "customers": customers.height,
+                "k": knob.k,
+                "exclude_seen": exclude,
+                "catalog_coverage": round(coverage, 4),
+                "exposure_cap": dg.MetadataValue.json(
+                    model.report.get("exposure_cap") or {"tail": 0, "note": "off: ranked by score only"}
+                ),
+                "strategies": dg.MetadataValue.json(dict(strategies.iter_rows())),
+                "table": f"{MARTS}.product_recommendations",
+            },
             check_results=[
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations", check_name="every_customer_has_k_recommendations",
-                    passed=short.is_empty(), metadata={
-                        "customers": customers.height, "customers_short": short.height,
-                        "examples": dg.MetadataValue.md(markdown_table(short.head(5)))}),
+                    asset_key="product_recommendations",
+                    check_name="every_customer_has_k_recommendations",
+                    passed=short.is_empty(),
+                    metadata={
+                        "customers": customers.height,
+                        "customers_short": short.height,
+                        "examples": dg.MetadataValue.md(markdown_table(short.head(5))),
+                    },
+                ),
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations", check_name="no_already_bought_items",
-                    passed=violations.is_empty(), metadata={
-                        "exclude_seen": exclude, "violations": violations.height,
-                        "examples": dg.MetadataValue.md(markdown_table(violations.head(5)))}),
+                    asset_key="product_recommendations",
+                    check_name="no_already_bought_items",
+                    passed=violations.is_empty(),
+                    metadata={
+                        "exclude_seen": exclude,
+                        "violations": violations.height,
+                        "examples": dg.MetadataValue.md(markdown_table(violations.head(5))),
+                    },
+                ),
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations", check_name="catalog_coverage_above_floor",
-                    passed=coverage >= knob.coverage_floor, severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"coverage": round(coverage, 4), "floor": knob.coverage_floor,
-                              "catalog": catalog}),
+                    asset_key="product_recommendations",
+                    check_name="catalog_coverage_above_floor",
+                    passed=coverage >= knob.coverage_floor,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"coverage": round(coverage, 4), "floor": knob.coverage_floor, "catalog": catalog},
+                ),
             ],
         )
 
@@ -597,16 +781,19 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         kinds={"mlflow", "polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="marts.similar_products: for every catalog product its CUSTOMER_ML_RECOMMEND_SIMILAR_K "
-                    "neighbours (product_id, rank, similar_product_id, score; half co-purchase cosine, half "
-                    "content similarity, content only for products nobody bought), with as_of_date and "
-                    "model_version.",
-        check_specs=[dg.AssetCheckSpec(
-            "every_product_has_similar_products", asset="similar_products",
-            description="Every product of staging.stg_products has at least one similar product on the day.")],
+        "neighbours (product_id, rank, similar_product_id, score; half co-purchase cosine, half "
+        "content similarity, content only for products nobody bought), with as_of_date and "
+        "model_version.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "every_product_has_similar_products",
+                asset="similar_products",
+                description="Every product of staging.stg_products has at least one similar product on the day.",
+            )
+        ],
     )
     @degrade_on_failure
-    def similar_products(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                         mlflow: MlflowResource):
+    def similar_products(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         knob = knobs()
         day = _day(context)
         client = warehouse.client()
@@ -614,18 +801,35 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         catalog = _products(client)["product_id"]
         neighbours = model.similar_products(catalog, k=knob.similar_k)
         frame = neighbours.select(
-            "product_id", "rank", "similar_product_id", "score", pl.lit(day).alias("as_of_date"),
-            pl.lit(version, dtype=pl.Int64).alias("model_version"))
+            "product_id",
+            "rank",
+            "similar_product_id",
+            "score",
+            pl.lit(day).alias("as_of_date"),
+            pl.lit(version, dtype=pl.Int64).alias("model_version"),
+        )
         replaced = client.replace_partitions(MARTS, "similar_products", frame, "as_of_date", day, day)
         missing = catalog.to_frame("product_id").join(frame, on="product_id", how="anti")
         yield dg.MaterializeResult(
-            metadata={**frame_metadata(frame), "as_of_date": day.isoformat(), "model_version": version,
-                      "rows_replaced": replaced, "products": catalog.len(), "table": f"{MARTS}.similar_products"},
-            check_results=[dg.AssetCheckResult(
-                asset_key="similar_products", check_name="every_product_has_similar_products",
-                passed=missing.is_empty(), metadata={
-                    "products_without_neighbours": missing.height,
-                    "examples": dg.MetadataValue.md(markdown_table(missing.head(5)))})],
+            metadata={
+                **frame_metadata(frame),
+                "as_of_date": day.isoformat(),
+                "model_version": version,
+                "rows_replaced": replaced,
+                "products": catalog.len(),
+                "table": f"{MARTS}.similar_products",
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    asset_key="similar_products",
+                    check_name="every_product_has_similar_products",
+                    passed=missing.is_empty(),
+                    metadata={
+                        "products_without_neighbours": missing.height,
+                        "examples": dg.MetadataValue.md(markdown_table(missing.head(5))),
+                    },
+                )
+            ],
         )
 
     return [recommendation_model, product_recommendations, similar_products]

@@ -1,6 +1,5 @@
 """Dagster resources: thin wrappers that turn configuration into the plain clients the code uses."""
 
-
 import datetime as dt
 from pathlib import Path
 
@@ -67,6 +66,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             synthetic_end_date=settings.synthetic_end_date.isoformat(),
             orphan_tolerance=settings.orphan_tolerance,
         ),
-        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri,
-                                 artifact_root=str(settings.mlflow_artifact_root)),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri, artifact_root=str(settings.mlflow_artifact_root)
+        ),
     }

@@ -8,7 +8,6 @@ concurrency limit). The cursor holds the last request time (cooldown, CUSTOMER_M
 default 24) and the monitoring record that caused it (never acted on twice).
 """
 
-
 import os
 import time
 
@@ -53,15 +52,17 @@ def latest_signals(instance: dg.DagsterInstance, model: str) -> tuple[int, dict,
     return record.storage_id, models[model], as_of
 
 
-def build_retraining_sensor(spec: ModelSpec,
-                            default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING
-                            ) -> dg.SensorDefinition:
+def build_retraining_sensor(
+    spec: ModelSpec, default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING
+) -> dg.SensorDefinition:
     @dg.sensor(
-        name=f"retrain_{spec.name}", target=[spec.training_key], default_status=default_status,
+        name=f"retrain_{spec.name}",
+        target=[spec.training_key],
+        default_status=default_status,
         minimum_interval_seconds=300,
         description=f"Requests {spec.training_asset} when labelled data since the champion exceeds "
-                    f"{spec.new_labels_threshold} rows, a key feature or the score drifts (PSI > 0.2), or the "
-                    f"champion's metric on recent outcomes is below its floor; with a cooldown.",
+        f"{spec.new_labels_threshold} rows, a key feature or the score drifts (PSI > 0.2), or the "
+        f"champion's metric on recent outcomes is below its floor; with a cooldown.",
     )
     def _sensor(context: dg.SensorEvaluationContext):
         state = SensorState.from_cursor(context.cursor)
@@ -76,8 +77,10 @@ def build_retraining_sensor(spec: ModelSpec,
             return dg.SkipReason(f"{spec.name}: no trigger holds on monitoring as of {as_of}")
         now = time.time()
         if in_cooldown(state, now, cooldown_hours()):
-            return dg.SkipReason(f"{spec.name}: cooldown ({cooldown_hours()} h) since the last request; "
-                                 f"would fire on: {', '.join(t.name for t in triggers)}")
+            return dg.SkipReason(
+                f"{spec.name}: cooldown ({cooldown_hours()} h) since the last request; "
+                f"would fire on: {', '.join(t.name for t in triggers)}"
+            )
         context.update_cursor(SensorState(last_request_at=now, last_record_id=record_id).to_cursor())
         return dg.RunRequest(
             run_key=f"retrain-{spec.name}-{record_id}",

@@ -83,21 +83,35 @@ class SegmentationKnobs:
     seed: int = setting(0, "Seed for samples, fits and t-SNE.")
     k_min: int = setting(3, "Smallest k tried by K-Means and Ward.", low=2)
     k_max: int = setting(8, "Largest k tried by K-Means and Ward.", low=2)
-    feature_columns: tuple[str, ...] | None = setting(None, "Comma list of feature columns (unset: the RFM / value "
-                                                            "/ engagement columns).", env="CUSTOMER_ML_SEGMENTATION_FEATURES")
-    quadratic_sample_size: int = setting(10_000, "Sample DBSCAN and Ward are fitted on (the rest is assigned).",
-                                         env="CUSTOMER_ML_SEGMENTATION_SAMPLE_SIZE", low=10)
+    feature_columns: tuple[str, ...] | None = setting(
+        None,
+        "Comma list of feature columns (unset: the RFM / value / engagement columns).",
+        env="CUSTOMER_ML_SEGMENTATION_FEATURES",
+    )
+    quadratic_sample_size: int = setting(
+        10_000,
+        "Sample DBSCAN and Ward are fitted on (the rest is assigned).",
+        env="CUSTOMER_ML_SEGMENTATION_SAMPLE_SIZE",
+        low=10,
+    )
     kmeans_selection_size: int = setting(50_000, "Sample on which K-Means chooses k.", low=10)
     silhouette_sample_size: int = setting(5_000, "Rows per silhouette.", low=10)
     stability_resamples: int = setting(5, "Bootstrap refits for the stability figure.", low=1)
     stability_sample_size: int = setting(5_000, "Rows per stability refit.", low=10)
-    holdout_percent: int = setting(10, "Share of customers (by id hash) held out for champion / challenger.",
-                                   low=1, high=50)
+    holdout_percent: int = setting(
+        10, "Share of customers (by id hash) held out for champion / challenger.", low=1, high=50
+    )
     promotion_margin: float = setting(0.01, "Silhouette gain a challenger needs to take the `champion` alias.")
-    min_segment_share: float = setting(0.02, "Smallest allowed segment (selection rule, repair at training, WARN "
-                                             "check).", low=0, high=0.5)
-    max_share_shift: float = setting(0.05, "Segment share move between partitions that raises the WARN check.",
-                                     env="CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT", low=0, high=1)
+    min_segment_share: float = setting(
+        0.02, "Smallest allowed segment (selection rule, repair at training, WARN check).", low=0, high=0.5
+    )
+    max_share_shift: float = setting(
+        0.05,
+        "Segment share move between partitions that raises the WARN check.",
+        env="CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT",
+        low=0,
+        high=1,
+    )
     tsne_sample_size: int = setting(2_000, "Customers given t-SNE coordinates.", low=0)
 
 
@@ -112,8 +126,6 @@ def segmentation_knobs() -> SegmentationKnobs:
 # --- warehouse reads ------------------------------------------------------------------------------------
 
 
-
-
 def usable_feature_columns(features: pl.DataFrame, configured) -> tuple[list[str] | None, list[str]]:
     """The configured columns as given (the library rejects bad ones loudly); else the default columns
     minus those holding one value, which a source without e.g. web events produces and which cannot
@@ -123,7 +135,9 @@ def usable_feature_columns(features: pl.DataFrame, configured) -> tuple[list[str
     present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
     if not present or features.height == 0:
         return None, []
-    distinct = features.select(pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().n_unique() for c in present).row(0)
+    distinct = features.select(pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().n_unique() for c in present).row(
+        0
+    )
     constant = [c for c, n in zip(present, distinct) if n <= 1]
     kept = [c for c in present if c not in constant]
     return (kept or None), constant
@@ -145,7 +159,8 @@ def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFra
         held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
         raise dg.Failure(
             description=f"marts.customer_features has no rows as of {as_of or 'any date'} (it holds as-of {held}): "
-                        "materialize the dbt assets for that partition first")
+            "materialize the dbt assets for that partition first"
+        )
     bucket = pl.col("id_md5").str.to_integer(base=16) % 100
     return frame.with_columns(bucket.cast(pl.Int32).alias("holdout_bucket")).drop("id_md5")
 
@@ -184,7 +199,10 @@ def primary_score(evaluation: dict | None) -> float | None:
 
 
 def promotion_decision(
-    challenger_eval: dict, champion_eval: dict | None, challenger_stability: float | None, margin: float,
+    challenger_eval: dict,
+    champion_eval: dict | None,
+    challenger_stability: float | None,
+    margin: float,
     champion_error: str | None = None,
 ) -> registry.Decision:
     """Apply PROMOTION_RULE to two holdout evaluations (same rows)."""
@@ -193,10 +211,15 @@ def promotion_decision(
     challenger_value = challenger if challenger is not None else float("nan")
     # A champion that finds fewer than 2 clusters on the holdout has no silhouette: the lifecycle replaces it.
     champion = primary_score(champion_eval) if champion_eval is not None else None
-    decision = lifecycle.decide(metric, challenger_value, champion,
-                                champion_exists=champion_eval is not None or bool(champion_error),
-                                champion_error=champion_error,
-                                higher_is_better=challenger_eval["primary_metric_higher_is_better"], margin=margin)
+    decision = lifecycle.decide(
+        metric,
+        challenger_value,
+        champion,
+        champion_exists=champion_eval is not None or bool(champion_error),
+        champion_error=champion_error,
+        higher_is_better=challenger_eval["primary_metric_higher_is_better"],
+        margin=margin,
+    )
     if not decision.promote or champion_eval is None:
         return decision
     vetoes = []
@@ -205,51 +228,93 @@ def promotion_decision(
     if challenger_stability is None or challenger_stability < MIN_STABILITY:
         vetoes.append(f"its bootstrap stability ARI {challenger_stability} is below {MIN_STABILITY}")
     if vetoes:
-        return registry.Decision(False, decision.reason.replace("beats champion", "would beat champion")
-                                 + "; champion kept because " + " and ".join(vetoes), challenger_value, champion)
+        return registry.Decision(
+            False,
+            decision.reason.replace("beats champion", "would beat champion")
+            + "; champion kept because "
+            + " and ".join(vetoes),
+            challenger_value,
+            champion,
+        )
     return decision
 
 
-def segment_share_check(labels: pl.DataFrame, min_share: float, asset_key: dg.AssetKey = SEGMENTS_KEY
-                        ) -> dg.AssetCheckResult:
+def segment_share_check(
+    labels: pl.DataFrame, min_share: float, asset_key: dg.AssetKey = SEGMENTS_KEY
+) -> dg.AssetCheckResult:
     """Passes when every segment (DBSCAN outliers excepted) holds at least `min_share` of the rows given."""
     violations = segment_share_violations(labels, min_share)
-    shares = (labels.group_by("segment_id", "segment_name").agg(pl.len().alias("size"))
-              .with_columns((pl.col("size") / labels.height).round(4).alias("share")).sort("segment_id"))
+    shares = (
+        labels.group_by("segment_id", "segment_name")
+        .agg(pl.len().alias("size"))
+        .with_columns((pl.col("size") / labels.height).round(4).alias("share"))
+        .sort("segment_id")
+    )
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name=SHARE_CHECK, passed=not violations,
+        asset_key=asset_key,
+        check_name=SHARE_CHECK,
+        passed=not violations,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"every segment holds >= {min_share:.1%} of customers" if not violations else
-                    f"{len(violations)} segment(s) below {min_share:.1%} of customers",
-        metadata={"min_share": min_share, "violations": dg.MetadataValue.json(violations),
-                  "shares": dg.MetadataValue.md(markdown_table(shares))},
+        description=f"every segment holds >= {min_share:.1%} of customers"
+        if not violations
+        else f"{len(violations)} segment(s) below {min_share:.1%} of customers",
+        metadata={
+            "min_share": min_share,
+            "violations": dg.MetadataValue.json(violations),
+            "shares": dg.MetadataValue.md(markdown_table(shares)),
+        },
     )
 
 
-def share_shift_check(previous: pl.DataFrame | None, current: pl.DataFrame, max_shift: float,
-                      asset_key: dg.AssetKey = SEGMENTS_KEY) -> dg.AssetCheckResult:
+def share_shift_check(
+    previous: pl.DataFrame | None, current: pl.DataFrame, max_shift: float, asset_key: dg.AssetKey = SEGMENTS_KEY
+) -> dg.AssetCheckResult:
     """WARN when a segment's share moved by more than `max_shift` since the previous partition."""
     if previous is None:
-        return dg.AssetCheckResult(asset_key=asset_key, check_name=SHIFT_CHECK, passed=True,
-                                   severity=dg.AssetCheckSeverity.WARN,
-                                   description="no earlier partition to compare with",
-                                   metadata={"max_shift": max_shift})
+        return dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=SHIFT_CHECK,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="no earlier partition to compare with",
+            metadata={"max_shift": max_shift},
+        )
     shifts = segment_share_shifts(previous, current, max_shift)
     previous_date = previous["as_of_date"][0] if "as_of_date" in previous.columns else None
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name=SHIFT_CHECK, passed=not shifts, severity=dg.AssetCheckSeverity.WARN,
-        description=(f"no segment share moved by more than {max_shift:.1%} since {previous_date}" if not shifts
-                     else f"{len(shifts)} segment share(s) moved by more than {max_shift:.1%} since {previous_date}"),
-        metadata={"max_shift": max_shift, "previous_as_of_date": str(previous_date),
-                  "shifts": dg.MetadataValue.json([{k: (round(v, 4) if isinstance(v, float) else v)
-                                                    for k, v in row.items()} for row in shifts])},
+        asset_key=asset_key,
+        check_name=SHIFT_CHECK,
+        passed=not shifts,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"no segment share moved by more than {max_shift:.1%} since {previous_date}"
+            if not shifts
+            else f"{len(shifts)} segment share(s) moved by more than {max_shift:.1%} since {previous_date}"
+        ),
+        metadata={
+            "max_shift": max_shift,
+            "previous_as_of_date": str(previous_date),
+            "shifts": dg.MetadataValue.json(
+                [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for row in shifts]
+            ),
+        },
     )
 
 
 # --- presentation ---------------------------------------------------------------------------------------
 
-COMPARISON_COLUMNS = ("algorithm", "n_clusters", "silhouette", "davies_bouldin", "calinski_harabasz", "inertia",
-                      "noise_share", "smallest_cluster_share", "stability_ari", "eligible")
+COMPARISON_COLUMNS = (
+    "algorithm",
+    "n_clusters",
+    "silhouette",
+    "davies_bouldin",
+    "calinski_harabasz",
+    "inertia",
+    "noise_share",
+    "smallest_cluster_share",
+    "stability_ari",
+    "eligible",
+)
 
 
 def comparison_frame(report: dict) -> pl.DataFrame:
@@ -263,12 +328,17 @@ def holdout_frame(challenger_eval: dict, champion_eval: dict | None, champion_ve
         if evaluation is None:
             continue
         metrics, baseline = evaluation["metrics"], evaluation["baseline"]
-        rows.append({
-            "model": label, "algorithm": evaluation["algorithm"], "n_clusters": str(metrics["n_clusters"]),
-            "silhouette": _rounded(metrics["silhouette"]), "davies_bouldin": _rounded(metrics["davies_bouldin"]),
-            "baseline_silhouette": _rounded(baseline["silhouette"]),
-            "baseline_davies_bouldin": _rounded(baseline["davies_bouldin"]),
-        })
+        rows.append(
+            {
+                "model": label,
+                "algorithm": evaluation["algorithm"],
+                "n_clusters": str(metrics["n_clusters"]),
+                "silhouette": _rounded(metrics["silhouette"]),
+                "davies_bouldin": _rounded(metrics["davies_bouldin"]),
+                "baseline_silhouette": _rounded(baseline["silhouette"]),
+                "baseline_davies_bouldin": _rounded(baseline["davies_bouldin"]),
+            }
+        )
     return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]})
 
 
@@ -279,8 +349,10 @@ def _rounded(value) -> str:
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
-    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
-            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+    return {
+        f"{name}_plot": dg.MetadataValue.path(str(path)),
+        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
+    }
 
 
 def plots_dir(warehouse: WarehouseResource) -> Path:
@@ -305,21 +377,27 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "scikitlearn", "polars"},
         freshness_policy=DAILY_FRESHNESS,
         description="Customer segmentation model: K-Means, DBSCAN and Ward compared on marts.customer_features "
-                    "(latest as-of date), one chosen by the library's selection rule, named by profile; "
-                    "registered in MLflow as `customer_segmentation` (transform + clusterer) and promoted to "
-                    "`champion` only if it wins on a fixed customer holdout (see PROMOTION_RULE).",
+        "(latest as-of date), one chosen by the library's selection rule, named by profile; "
+        "registered in MLflow as `customer_segmentation` (transform + clusterer) and promoted to "
+        "`champion` only if it wins on a fixed customer holdout (see PROMOTION_RULE).",
         check_specs=[
-            dg.AssetCheckSpec(GATE_CHECK, asset="segmentation_model", blocking=False,
-                              description="The model that serves after the promotion decision beats its "
-                                          "value-quantile baseline (silhouette) on the held-out customers."),
-            dg.AssetCheckSpec(STABILITY_CHECK, asset="segmentation_model",
-                              description="The serving model's bootstrap stability (mean adjusted Rand index "
-                                          "between refits on resamples) is at least 0.8."),
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset="segmentation_model",
+                blocking=False,
+                description="The model that serves after the promotion decision beats its "
+                "value-quantile baseline (silhouette) on the held-out customers.",
+            ),
+            dg.AssetCheckSpec(
+                STABILITY_CHECK,
+                asset="segmentation_model",
+                description="The serving model's bootstrap stability (mean adjusted Rand index "
+                "between refits on resamples) is at least 0.8.",
+            ),
         ],
     )
     @degrade_on_failure
-    def segmentation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                           mlflow: MlflowResource):
+    def segmentation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         knobs = segmentation_knobs()
         features = read_features(warehouse.client())
         as_of = features["as_of_date"][0]
@@ -327,34 +405,50 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         train = features.filter(~is_holdout).drop("holdout_bucket")
         holdout = features.filter(is_holdout).drop("holdout_bucket")
         if holdout.height < 20:
-            raise dg.Failure(description=f"only {holdout.height} held-out customers ({knobs.holdout_percent}% of "
-                                         f"{features.height}): too few to compare models; raise "
-                                         "CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT or load more customers")
+            raise dg.Failure(
+                description=f"only {holdout.height} held-out customers ({knobs.holdout_percent}% of "
+                f"{features.height}): too few to compare models; raise "
+                "CUSTOMER_ML_SEGMENTATION_HOLDOUT_PERCENT or load more customers"
+            )
 
         columns, constant_columns = usable_feature_columns(train, knobs.feature_columns)
         if constant_columns:
-            context.log.warning(f"feature columns with a single value are left out of clustering: "
-                                f"{constant_columns} (e.g. no web events in the source)")
+            context.log.warning(
+                f"feature columns with a single value are left out of clustering: "
+                f"{constant_columns} (e.g. no web events in the source)"
+            )
         result = segment_customers(
-            train, id_column=ID, seed=knobs.seed, feature_columns=columns,
-            k_range=(knobs.k_min, knobs.k_max), sample_size=knobs.quadratic_sample_size,
+            train,
+            id_column=ID,
+            seed=knobs.seed,
+            feature_columns=columns,
+            k_range=(knobs.k_min, knobs.k_max),
+            sample_size=knobs.quadratic_sample_size,
             kmeans_selection_size=knobs.kmeans_selection_size,
-            silhouette_sample_size=knobs.silhouette_sample_size, n_resamples=knobs.stability_resamples,
-            stability_sample_size=knobs.stability_sample_size, holdout_fraction=0.0,
-            min_segment_share=knobs.min_segment_share, min_stability=MIN_STABILITY,
+            silhouette_sample_size=knobs.silhouette_sample_size,
+            n_resamples=knobs.stability_resamples,
+            stability_sample_size=knobs.stability_sample_size,
+            holdout_fraction=0.0,
+            min_segment_share=knobs.min_segment_share,
+            min_stability=MIN_STABILITY,
         )
         report = result.report
         evaluate = lambda model: evaluate_on_holdout(model, holdout, knobs.silhouette_sample_size, knobs.seed)  # noqa: E731
         # The challenger is the clustering, or the quantile baseline itself when the clustering does not beat it.
         challenger_model, challenger_eval, served_reason = serve_baseline_unless_beaten(
-            result.model, evaluate(result.model), train, holdout, knobs.silhouette_sample_size, knobs.seed)
+            result.model, evaluate(result.model), train, holdout, knobs.silhouette_sample_size, knobs.seed
+        )
         context.log.info(served_reason)
         champion = lifecycle.load_champion(MODEL_NAME)
         champion_eval, champion_error = lifecycle.evaluate_champion(champion, evaluate)
-        challenger_stability = (report["baseline"].get("stability_ari") if challenger_model.is_baseline
-                                else report["metrics"].get("stability_ari"))
-        decision = promotion_decision(challenger_eval, champion_eval, challenger_stability,
-                                      knobs.promotion_margin, champion_error)
+        challenger_stability = (
+            report["baseline"].get("stability_ari")
+            if challenger_model.is_baseline
+            else report["metrics"].get("stability_ari")
+        )
+        decision = promotion_decision(
+            challenger_eval, champion_eval, challenger_stability, knobs.promotion_margin, champion_error
+        )
         context.log.info(decision.reason)
 
         folder = plots_dir(warehouse)
@@ -370,15 +464,22 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         mlflow_report = {
             **report,
             # Logged as MLflow metrics: the training figures and the holdout figures of both models.
-            "metrics": {**report["metrics"], "holdout": challenger_eval["metrics"],
-                        # the served model's (the baseline's own when it serves); the clustering's stays below
-                        "stability_ari": challenger_stability,
-                        "clustering_stability_ari": report["metrics"].get("stability_ari"),
-                        **({"champion_holdout": champion_eval["metrics"]} if champion_eval else {})},
+            "metrics": {
+                **report["metrics"],
+                "holdout": challenger_eval["metrics"],
+                # the served model's (the baseline's own when it serves); the clustering's stays below
+                "stability_ari": challenger_stability,
+                "clustering_stability_ari": report["metrics"].get("stability_ari"),
+                **({"champion_holdout": champion_eval["metrics"]} if champion_eval else {}),
+            },
             "baseline": {**report["baseline"], "holdout": challenger_eval["baseline"]},
-            "holdout": {"rule": PROMOTION_RULE, "challenger": _json_metrics(challenger_eval),
-                        "champion": _json_metrics(champion_eval), "champion_version": champion_version_before,
-                        "promotion_margin": knobs.promotion_margin},
+            "holdout": {
+                "rule": PROMOTION_RULE,
+                "challenger": _json_metrics(challenger_eval),
+                "champion": _json_metrics(champion_eval),
+                "champion_version": champion_version_before,
+                "promotion_margin": knobs.promotion_margin,
+            },
             "decision": {"promote": decision.promote, "reason": decision.reason},
             "served": {"algorithm": challenger_model.algorithm, "reason": served_reason},
         }
@@ -386,59 +487,92 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             comparison_md = Path(tmp) / "comparison.md"
             comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_table) + "\n")
             logged = registry.log_and_register(
-                MODEL_NAME, challenger_model, mlflow_report, decision,
-                params={"as_of_date": as_of, "chosen_algorithm": report["chosen_algorithm"],
-                        "n_clusters": report["metrics"]["n_clusters"], "k_range": report["k_range"],
-                        "feature_columns": ",".join(report["feature_columns"]),
-                        "transform": report["transform"]["method"], "seed": knobs.seed,
-                        "train_rows": train.height, "holdout_rows": holdout.height,
-                        "holdout_percent": knobs.holdout_percent, "promotion_margin": knobs.promotion_margin,
-                        "selection_fallback": report["selection_fallback"]},
+                MODEL_NAME,
+                challenger_model,
+                mlflow_report,
+                decision,
+                params={
+                    "as_of_date": as_of,
+                    "chosen_algorithm": report["chosen_algorithm"],
+                    "n_clusters": report["metrics"]["n_clusters"],
+                    "k_range": report["k_range"],
+                    "feature_columns": ",".join(report["feature_columns"]),
+                    "transform": report["transform"]["method"],
+                    "seed": knobs.seed,
+                    "train_rows": train.height,
+                    "holdout_rows": holdout.height,
+                    "holdout_percent": knobs.holdout_percent,
+                    "promotion_margin": knobs.promotion_margin,
+                    "selection_fallback": report["selection_fallback"],
+                },
                 artifacts={"scatter": scatter, "profiles": bars, "comparison": comparison_md},
                 tags={"as_of_date": str(as_of), "chosen_algorithm": report["chosen_algorithm"]},
             )
 
         serving_eval = challenger_eval if logged.promoted else champion_eval
         serving_version = logged.version if logged.promoted else champion_version_before
-        serving_stability = (challenger_stability if logged.promoted
-                             else registry.version_metrics(MODEL_NAME, serving_version).get("stability_ari"))
+        serving_stability = (
+            challenger_stability
+            if logged.promoted
+            else registry.version_metrics(MODEL_NAME, serving_version).get("stability_ari")
+        )
         gate_passed = serving_eval is not None and beats_baseline(serving_eval)
         decision_metadata = {
-            "promoted": logged.promoted, "reason": decision.reason,
-            "challenger_version": logged.version, "serving_version": serving_version,
-            "challenger_score": decision.challenger_score, "champion_score": decision.champion_score,
-            "primary_metric": challenger_eval["primary_metric"], "margin": knobs.promotion_margin,
+            "promoted": logged.promoted,
+            "reason": decision.reason,
+            "challenger_version": logged.version,
+            "serving_version": serving_version,
+            "challenger_score": decision.challenger_score,
+            "champion_score": decision.champion_score,
+            "primary_metric": challenger_eval["primary_metric"],
+            "margin": knobs.promotion_margin,
         }
         vs_baseline = "no model holds the champion alias"
         if serving_eval is not None and serving_eval["algorithm"] == BASELINE_NAME:
-            vs_baseline = (f"serving v{serving_version} is the single-feature quantile baseline itself "
-                           f"({serving_eval['primary_metric']} {_rounded(primary_score(serving_eval))} on the "
-                           f"holdout): no clustering has beaten it" + (f"; {served_reason}" if logged.promoted else ""))
+            vs_baseline = (
+                f"serving v{serving_version} is the single-feature quantile baseline itself "
+                f"({serving_eval['primary_metric']} {_rounded(primary_score(serving_eval))} on the "
+                f"holdout): no clustering has beaten it" + (f"; {served_reason}" if logged.promoted else "")
+            )
         elif serving_eval is not None:
             metric = serving_eval["primary_metric"]
-            vs_baseline = (f"serving v{serving_version} ({serving_eval.get('algorithm')}) {metric} "
-                           f"{_rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
-                           f"the single-feature quantile baseline {_rounded(serving_eval['baseline'].get(metric))} "
-                           "on the holdout")
+            vs_baseline = (
+                f"serving v{serving_version} ({serving_eval.get('algorithm')}) {metric} "
+                f"{_rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
+                f"the single-feature quantile baseline {_rounded(serving_eval['baseline'].get(metric))} "
+                "on the holdout"
+            )
         serving_metric = challenger_eval["primary_metric"]
         gate = lifecycle.gate_check(
-            metric=serving_metric, higher_is_better=challenger_eval["primary_metric_higher_is_better"],
+            metric=serving_metric,
+            higher_is_better=challenger_eval["primary_metric_higher_is_better"],
             serving_version=serving_version if serving_eval is not None else None,
             serving_score=primary_score(serving_eval),
             baselines={BASELINE_NAME: None if serving_eval is None else serving_eval["baseline"].get(serving_metric)},
-            decision=decision, passed=gate_passed, why=vs_baseline, decision_details=decision_metadata,
-            extra={"serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
-                   "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
-                   "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
-                   "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table))})
+            decision=decision,
+            passed=gate_passed,
+            why=vs_baseline,
+            decision_details=decision_metadata,
+            extra={
+                "serving": dg.MetadataValue.json(_json_metrics(serving_eval)),
+                "challenger": dg.MetadataValue.json(_json_metrics(challenger_eval)),
+                "champion_before": dg.MetadataValue.json(_json_metrics(champion_eval)),
+                "holdout_comparison": dg.MetadataValue.md(markdown_table(holdout_table)),
+            },
+        )
         stable = serving_stability is not None and serving_stability >= MIN_STABILITY
         stability = dg.AssetCheckResult(
-            check_name=STABILITY_CHECK, passed=stable, severity=dg.AssetCheckSeverity.WARN,
+            check_name=STABILITY_CHECK,
+            passed=stable,
+            severity=dg.AssetCheckSeverity.WARN,
             description=f"serving model v{serving_version} stability ARI {serving_stability} "
-                        f"{'>=' if stable else '<'} {MIN_STABILITY}",
-            metadata={"stability_ari": serving_stability, "min_ari": MIN_STABILITY,
-                      "serving_version": serving_version,
-                      "challenger_stability_ari": challenger_stability},
+            f"{'>=' if stable else '<'} {MIN_STABILITY}",
+            metadata={
+                "stability_ari": serving_stability,
+                "min_ari": MIN_STABILITY,
+                "serving_version": serving_version,
+                "challenger_stability_ari": challenger_stability,
+            },
         )
         yield dg.MaterializeResult(
             metadata={
@@ -471,8 +605,9 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
     def champion_or_fail() -> tuple:
         champion = registry.load_champion(MODEL_NAME)
         if champion is None:
-            raise dg.Failure(description=f"no `{MODEL_NAME}` model holds the champion alias: materialize "
-                                         "segmentation_model first")
+            raise dg.Failure(
+                description=f"no `{MODEL_NAME}` model holds the champion alias: materialize segmentation_model first"
+            )
         return champion
 
     @dg.asset(
@@ -485,23 +620,28 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="One row per customer and as-of date: the champion segmentation model's segment "
-                    "(customer_id, as_of_date, segment_id, segment_name, algorithm, model_version). Partition = "
-                    "as-of date; a backfill builds segment history.",
+        "(customer_id, as_of_date, segment_id, segment_name, algorithm, model_version). Partition = "
+        "as-of date; a backfill builds segment history.",
         check_specs=[
-            dg.AssetCheckSpec(SHARE_CHECK, asset=SEGMENTS_KEY,
-                              description="Warns when a segment (DBSCAN outliers excepted) holds less than "
-                                          "CUSTOMER_ML_SEGMENTATION_MIN_SEGMENT_SHARE (2%) of the partition's "
-                                          "customers. Training repairs small segments; a day whose new "
-                                          "customers leave one small is still written, and reported."),
-            dg.AssetCheckSpec(SHIFT_CHECK, asset=SEGMENTS_KEY,
-                              description="Warns when a segment's share moved by more than "
-                                          "CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT (0.05) since the previous "
-                                          "partition in the table."),
+            dg.AssetCheckSpec(
+                SHARE_CHECK,
+                asset=SEGMENTS_KEY,
+                description="Warns when a segment (DBSCAN outliers excepted) holds less than "
+                "CUSTOMER_ML_SEGMENTATION_MIN_SEGMENT_SHARE (2%) of the partition's "
+                "customers. Training repairs small segments; a day whose new "
+                "customers leave one small is still written, and reported.",
+            ),
+            dg.AssetCheckSpec(
+                SHIFT_CHECK,
+                asset=SEGMENTS_KEY,
+                description="Warns when a segment's share moved by more than "
+                "CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT (0.05) since the previous "
+                "partition in the table.",
+            ),
         ],
     )
     @degrade_on_failure
-    def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                          mlflow: MlflowResource):
+    def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         knobs = segmentation_knobs()
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
@@ -509,7 +649,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         model, version = champion_or_fail()
         labels = model.assign(features, ID)
         frame = labels.with_columns(
-            as_of_date=pl.lit(as_of, dtype=pl.Date), algorithm=pl.lit(model.algorithm),
+            as_of_date=pl.lit(as_of, dtype=pl.Date),
+            algorithm=pl.lit(model.algorithm),
             model_version=pl.lit(version, dtype=pl.Int64),
         ).select(SEGMENT_COLUMNS)
         share = segment_share_check(frame, knobs.min_segment_share)
@@ -521,8 +662,12 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         history_plot = plots_dir(warehouse) / f"segment_sizes_over_time_{as_of}.png"
         history = segment_history(client)
         plot_segment_sizes_over_time(history, history_plot, count_column="customers")
-        run_id = registry.log_plots_run(MODEL_NAME, f"segments {as_of}", {"sizes_over_time": history_plot},
-                                        tags={"as_of_date": str(as_of), "model_version": str(version)})
+        run_id = registry.log_plots_run(
+            MODEL_NAME,
+            f"segments {as_of}",
+            {"sizes_over_time": history_plot},
+            tags={"as_of_date": str(as_of), "model_version": str(version)},
+        )
         shares = frame.group_by("segment_name").agg(pl.len().alias("customers")).sort("segment_name")
         yield dg.MaterializeResult(
             metadata={
@@ -550,8 +695,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="Per segment and as-of date: size, share and the mean and median of the key RFM, value and "
-                    "engagement features (original units), from marts.customer_segments and "
-                    "marts.customer_features of the same day.",
+        "engagement features (original units), from marts.customer_segments and "
+        "marts.customer_features of the same day.",
     )
     @degrade_on_failure
     def segment_profiles_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -562,15 +707,20 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         key_features = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
         profiles = segment_profiles(features, labels, key_features, ID)
         frame = profiles.select(pl.lit(as_of, dtype=pl.Date).alias("as_of_date"), pl.all()).with_columns(
-            pl.col("size").cast(pl.Int64))
+            pl.col("size").cast(pl.Int64)
+        )
         replaced = client.replace_partitions(MARTS, "segment_profiles", frame, "as_of_date", as_of, as_of)
         bars = plots_dir(warehouse) / f"segment_profiles_{as_of}.png"
         plot_profile_bars(profiles, bars)
-        return dg.MaterializeResult(metadata={
-            **frame_metadata(frame, preview_rows=10),
-            "table": f"{MARTS}.segment_profiles", "as_of_date": str(as_of), "rows_replaced": replaced,
-            **_plot_metadata("profiles", bars),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                **frame_metadata(frame, preview_rows=10),
+                "table": f"{MARTS}.segment_profiles",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                **_plot_metadata("profiles", bars),
+            }
+        )
 
     @dg.asset(
         key=EMBEDDING_KEY,
@@ -582,25 +732,31 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"scikitlearn", "polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="2-D coordinates for plotting, per customer and as-of date: PCA of the champion's transformed "
-                    "features for every customer, t-SNE for a seeded sample (CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_"
-                    "SIZE; null elsewhere), with the customer's segment name.",
+        "features for every customer, t-SNE for a seeded sample (CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_"
+        "SIZE; null elsewhere), with the customer's segment name.",
     )
     @degrade_on_failure
-    def customer_embedding(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                           mlflow: MlflowResource):
+    def customer_embedding(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         knobs = segmentation_knobs()
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         labelled = read_features(client, as_of).join(
-            read_segments(client, as_of).select(ID, "segment_id", "segment_name", "model_version"), on=ID)
+            read_segments(client, as_of).select(ID, "segment_id", "segment_name", "model_version"), on=ID
+        )
         model, version = champion_or_fail()
         table_versions = labelled["model_version"].unique().to_list()
         if table_versions != [version]:
-            context.log.warning(f"segments of {as_of} were written by model version(s) {table_versions}; "
-                                f"coordinates use the current champion v{version}'s transform")
+            context.log.warning(
+                f"segments of {as_of} were written by model version(s) {table_versions}; "
+                f"coordinates use the current champion v{version}'s transform"
+            )
         embedded, info = embedding_frame(
-            labelled[ID], model.transform.transform(labelled), labelled["segment_id"].to_numpy(),
-            labelled["segment_name"].to_numpy(), tsne_sample_size=knobs.tsne_sample_size, seed=knobs.seed,
+            labelled[ID],
+            model.transform.transform(labelled),
+            labelled["segment_id"].to_numpy(),
+            labelled["segment_name"].to_numpy(),
+            tsne_sample_size=knobs.tsne_sample_size,
+            seed=knobs.seed,
         )
         frame = embedded.with_columns(as_of_date=pl.lit(as_of, dtype=pl.Date)).select(EMBEDDING_COLUMNS)
         replaced = client.replace_partitions(MARTS, "customer_embedding", frame, "as_of_date", as_of, as_of)
@@ -611,12 +767,17 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         if info["tsne_rows"]:
             plot_segment_scatter(frame, tsne_plot, x="tsne_x", y="tsne_y", seed=knobs.seed)
             plots.update(_plot_metadata("scatter_tsne", tsne_plot))
-        return dg.MaterializeResult(metadata={
-            **frame_metadata(frame),
-            "table": f"{MARTS}.customer_embedding", "as_of_date": str(as_of), "rows_replaced": replaced,
-            "model_version": version, "tsne_rows": info["tsne_rows"],
-            "pca_explained_variance_ratio": dg.MetadataValue.json(info["pca_explained_variance_ratio"]),
-            **plots,
-        })
+        return dg.MaterializeResult(
+            metadata={
+                **frame_metadata(frame),
+                "table": f"{MARTS}.customer_embedding",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                "model_version": version,
+                "tsne_rows": info["tsne_rows"],
+                "pca_explained_variance_ratio": dg.MetadataValue.json(info["pca_explained_variance_ratio"]),
+                **plots,
+            }
+        )
 
     return [segmentation_model, customer_segments, segment_profiles_table, customer_embedding]

@@ -13,12 +13,22 @@ from customer_assets.mlops import registry
 from customer_assets.serving import snapshot
 
 GROUP = "serving"
-SERVED_MODELS = ("churn_model", "customer_segmentation", "product_recommender", "review_sentiment",
-                 "customer_value_model")
-UPSTREAM = [dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["marts", "churn_scores"]),
-            dg.AssetKey(["marts", "customer_segments"]), dg.AssetKey("product_recommendations"),
-            dg.AssetKey("similar_products"), dg.AssetKey(["marts", "customer_value"]),
-            dg.AssetKey(["marts", "retention_targets"])]
+SERVED_MODELS = (
+    "churn_model",
+    "customer_segmentation",
+    "product_recommender",
+    "review_sentiment",
+    "customer_value_model",
+)
+UPSTREAM = [
+    dg.AssetKey(["marts", "customer_features"]),
+    dg.AssetKey(["marts", "churn_scores"]),
+    dg.AssetKey(["marts", "customer_segments"]),
+    dg.AssetKey("product_recommendations"),
+    dg.AssetKey("similar_products"),
+    dg.AssetKey(["marts", "customer_value"]),
+    dg.AssetKey(["marts", "retention_targets"]),
+]
 
 
 def build_serving_assets() -> list:
@@ -30,11 +40,11 @@ def build_serving_assets() -> list:
         kinds={"parquet", "polars"},
         freshness_policy=DAILY_FRESHNESS,
         description="Immutable, versioned Parquet snapshot for the live scoring service: customer features at the "
-                    "latest as-of date, the latest churn scores, segments, recommendations, similar products, "
-                    "customer value, the retention worklist and bought items, with a manifest (as_of, "
-                    "created_at, row counts, champion versions); "
-                    "`$CUSTOMER_ML_HOME/online/current` is switched atomically and the last "
-                    "CUSTOMER_ML_ONLINE_KEEP_VERSIONS (3) versions are kept.",
+        "latest as-of date, the latest churn scores, segments, recommendations, similar products, "
+        "customer value, the retention worklist and bought items, with a manifest (as_of, "
+        "created_at, row counts, champion versions); "
+        "`$CUSTOMER_ML_HOME/online/current` is switched atomically and the last "
+        "CUSTOMER_ML_ONLINE_KEEP_VERSIONS (3) versions are kept.",
     )
     def online_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         champions = {name: registry.champion_version(name) for name in SERVED_MODELS}
@@ -43,14 +53,16 @@ def build_serving_assets() -> list:
         except snapshot.SnapshotError as error:
             raise dg.Failure(description=str(error)) from error
         tables = published.manifest["tables"]
-        return dg.MaterializeResult(metadata={
-            "path": dg.MetadataValue.path(str(published.path)),
-            "version": published.version,
-            "as_of": published.manifest["as_of"],
-            "dagster/row_count": tables["features"]["rows"],
-            "row_counts": dg.MetadataValue.json({name: t["rows"] for name, t in tables.items()}),
-            "missing_tables": dg.MetadataValue.json(published.manifest["missing_tables"]),
-            "champion_versions": dg.MetadataValue.json(champions),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(published.path)),
+                "version": published.version,
+                "as_of": published.manifest["as_of"],
+                "dagster/row_count": tables["features"]["rows"],
+                "row_counts": dg.MetadataValue.json({name: t["rows"] for name, t in tables.items()}),
+                "missing_tables": dg.MetadataValue.json(published.manifest["missing_tables"]),
+                "champion_versions": dg.MetadataValue.json(champions),
+            }
+        )
 
     return [online_snapshot]

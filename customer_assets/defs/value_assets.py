@@ -23,7 +23,6 @@ retention worklist by value at risk.
 The ML lives in `customer_assets.ml.value`; this module reads, decides, writes and reports.
 """
 
-
 import datetime as dt
 import math
 import tempfile
@@ -66,20 +65,42 @@ SEGMENTS_KEY = dg.AssetKey([MARTS, "customer_segments"])
 RECOMMENDATIONS_KEY = dg.AssetKey("product_recommendations")
 
 VALUE_SCHEMA = {
-    "customer_id": pl.String, "as_of_date": pl.Date, "p_alive": pl.Float64, "expected_orders": pl.Float64,
-    "expected_value": pl.Float64, "horizon_days": pl.Int64, "clv_12m": pl.Float64, "model_name": pl.String,
+    "customer_id": pl.String,
+    "as_of_date": pl.Date,
+    "p_alive": pl.Float64,
+    "expected_orders": pl.Float64,
+    "expected_value": pl.Float64,
+    "horizon_days": pl.Int64,
+    "clv_12m": pl.Float64,
+    "model_name": pl.String,
     "model_version": pl.Int64,
     # What the model scored and what the worklist and the service reuse:
-    "p_order": pl.Float64, "expected_order_value": pl.Float64, "orders": pl.Int64, "days_since_first": pl.Int64,
-    "days_since_last": pl.Int64, "total_value": pl.Float64, "mean_order_value": pl.Float64,
+    "p_order": pl.Float64,
+    "expected_order_value": pl.Float64,
+    "orders": pl.Int64,
+    "days_since_first": pl.Int64,
+    "days_since_last": pl.Int64,
+    "total_value": pl.Float64,
+    "mean_order_value": pl.Float64,
     "mean_repeat_value": pl.Float64,
 }
 TARGET_SCHEMA = {
-    "as_of_date": pl.Date, "rank": pl.Int64, "customer_id": pl.String, "value_at_risk": pl.Float64,
-    "churn_probability": pl.Float64, "churn_probability_source": pl.String, "risk_level": pl.String,
-    "top_reasons": pl.List(pl.String), "segment_name": pl.String, "expected_value": pl.Float64,
-    "clv_12m": pl.Float64, "p_alive": pl.Float64, "recommended_products": pl.List(pl.String),
-    "horizon_days": pl.Int64, "churn_model_version": pl.Int64, "value_model_version": pl.Int64,
+    "as_of_date": pl.Date,
+    "rank": pl.Int64,
+    "customer_id": pl.String,
+    "value_at_risk": pl.Float64,
+    "churn_probability": pl.Float64,
+    "churn_probability_source": pl.String,
+    "risk_level": pl.String,
+    "top_reasons": pl.List(pl.String),
+    "segment_name": pl.String,
+    "expected_value": pl.Float64,
+    "clv_12m": pl.Float64,
+    "p_alive": pl.Float64,
+    "recommended_products": pl.List(pl.String),
+    "horizon_days": pl.Int64,
+    "churn_model_version": pl.Int64,
+    "value_model_version": pl.Int64,
 }
 CHURN_MODEL_SOURCE = "churn_model"
 VALUE_MODEL_SOURCE = "value_model"
@@ -102,16 +123,22 @@ PROMOTION_RULE = (
 @section("VALUE")
 @dataclass(frozen=True)
 class ValueKnobs:
-    horizon_days: int = setting(90, "Value horizon: the churn window (one setting for both).",
-                                env="CUSTOMER_ML_CHURN_WINDOW_DAYS", low=1)
-    seasonal: str = setting("auto", "Seasonal purchase clock: auto (chosen on a validation window), on or off.",
-                            choices=("auto", "on", "off"))
+    horizon_days: int = setting(
+        90, "Value horizon: the churn window (one setting for both).", env="CUSTOMER_ML_CHURN_WINDOW_DAYS", low=1
+    )
+    seasonal: str = setting(
+        "auto",
+        "Seasonal purchase clock: auto (chosen on a validation window), on or off.",
+        choices=("auto", "on", "off"),
+    )
     validation_days: int = setting(90, "Validation window inside the training orders that decides `auto`.", low=1)
     annual_discount: float = setting(0.10, "Yearly discount rate of the 12-month CLV.", low=0, high=9.99)
-    promotion_tolerance: float = setting(0.02, "Relative loss a newer fit may show and still take the alias.",
-                                         low=0)
-    purchase_model: str = setting("bgnbd", "Purchase model: bgnbd or mbgnbd (dropout also right after the first "
-                                           "purchase).", choices=("bgnbd", "mbgnbd"))
+    promotion_tolerance: float = setting(0.02, "Relative loss a newer fit may show and still take the alias.", low=0)
+    purchase_model: str = setting(
+        "bgnbd",
+        "Purchase model: bgnbd or mbgnbd (dropout also right after the first purchase).",
+        choices=("bgnbd", "mbgnbd"),
+    )
 
 
 def value_knobs() -> ValueKnobs:
@@ -120,13 +147,14 @@ def value_knobs() -> ValueKnobs:
 
 
 def _fit_options(knobs: ValueKnobs) -> dict:
-    return {"seasonal": {"auto": "auto", "on": True, "off": False}[knobs.seasonal],
-            "validation_days": knobs.validation_days, "purchase_model": knobs.purchase_model}
+    return {
+        "seasonal": {"auto": "auto", "on": True, "off": False}[knobs.seasonal],
+        "validation_days": knobs.validation_days,
+        "purchase_model": knobs.purchase_model,
+    }
 
 
 # --- warehouse reads ------------------------------------------------------------------------------------
-
-
 
 
 def latest_as_of(client: Warehouse) -> dt.date:
@@ -142,13 +170,18 @@ def read_orders(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
     """Completed orders on or before ``as_of``: customer_id, order_date, order_value."""
     if not client.table_exists("intermediate", "int_orders_enriched"):
         raise dg.Failure(description="intermediate.int_orders_enriched does not exist: materialize the dbt assets")
-    frame = client.query("SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
-                           "WHERE status = 'completed' AND order_date <= ? ORDER BY customer_id, order_date",
-                   [as_of])
+    frame = client.query(
+        "SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
+        "WHERE status = 'completed' AND order_date <= ? ORDER BY customer_id, order_date",
+        [as_of],
+    )
     if frame.is_empty():
         raise dg.Failure(description=f"no completed orders on or before {as_of}")
-    return frame.with_columns(pl.col("customer_id").cast(pl.String), pl.col("order_date").cast(pl.Date),
-                              pl.col("order_value").cast(pl.Float64))
+    return frame.with_columns(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("order_date").cast(pl.Date),
+        pl.col("order_value").cast(pl.Float64),
+    )
 
 
 COLUMNS = dict(id_column=ID, time_column="order_date", amount_column="order_value")
@@ -161,14 +194,21 @@ def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def promotion_decision(challenger_eval: dict, champion_eval: dict | None, tolerance: float,
-                       champion_error: str | None = None) -> registry.Decision:
+def promotion_decision(
+    challenger_eval: dict, champion_eval: dict | None, tolerance: float, champion_error: str | None = None
+) -> registry.Decision:
     """PROMOTION_RULE on two evaluations of the same holdout customers and window."""
     challenger = _finite(challenger_eval["model"][PRIMARY_METRIC])
     challenger = challenger if challenger is not None else float("inf")
     if champion_error or champion_eval is None:  # the shared rule: a broken or missing champion is replaced
-        return lifecycle.decide(PRIMARY_METRIC, challenger, None, champion_exists=bool(champion_error),
-                                champion_error=champion_error, higher_is_better=False)
+        return lifecycle.decide(
+            PRIMARY_METRIC,
+            challenger,
+            None,
+            champion_exists=bool(champion_error),
+            champion_error=champion_error,
+            higher_is_better=False,
+        )
     if champion_eval["customers"] != challenger_eval["customers"]:
         raise ValueError("champion and challenger were not evaluated on the same holdout customers")
     champion = _finite(champion_eval["model"][PRIMARY_METRIC])
@@ -176,37 +216,64 @@ def promotion_decision(challenger_eval: dict, champion_eval: dict | None, tolera
     challenger_wins, _ = beats_naive(challenger_eval)
     champion_wins, _ = beats_naive(champion_eval)
     if champion_wins and not challenger_wins:
-        return registry.Decision(False, f"champion kept: the challenger does not beat the naive baseline on the "
-                                        f"holdout and the champion does ({PRIMARY_METRIC} {challenger:.4f} vs "
-                                        f"champion {champion:.4f})", challenger, champion)
+        return registry.Decision(
+            False,
+            f"champion kept: the challenger does not beat the naive baseline on the "
+            f"holdout and the champion does ({PRIMARY_METRIC} {challenger:.4f} vs "
+            f"champion {champion:.4f})",
+            challenger,
+            champion,
+        )
     if challenger <= champion * (1.0 + tolerance):
-        return registry.Decision(True, f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} "
-                                       f"on the same holdout: not worse by more than {tolerance:.0%}, so the model "
-                                       "re-estimated on newer data replaces it", challenger, champion)
-    return registry.Decision(False, f"champion kept: challenger {PRIMARY_METRIC}={challenger:.4f} is worse than the "
-                                    f"champion's {champion:.4f} by more than {tolerance:.0%} on the same holdout",
-                             challenger, champion)
+        return registry.Decision(
+            True,
+            f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} "
+            f"on the same holdout: not worse by more than {tolerance:.0%}, so the model "
+            "re-estimated on newer data replaces it",
+            challenger,
+            champion,
+        )
+    return registry.Decision(
+        False,
+        f"champion kept: challenger {PRIMARY_METRIC}={challenger:.4f} is worse than the "
+        f"champion's {champion:.4f} by more than {tolerance:.0%} on the same holdout",
+        challenger,
+        champion,
+    )
 
 
-def gate_result(serving_eval: dict | None, serving_version: int | None, decision: registry.Decision
-                ) -> dg.AssetCheckResult:
+def gate_result(
+    serving_eval: dict | None, serving_version: int | None, decision: registry.Decision
+) -> dg.AssetCheckResult:
     """Passes when a champion exists and beats the naive baseline on the holdout (orders and value MAE)."""
     if serving_eval is None or serving_version is None:
         passed, why = False, "no model holds the champion alias"
     else:
         passed, shown = beats_naive(serving_eval)
         m, n = serving_eval["model"], serving_eval["naive"]
-        why = (f"serving v{serving_version} {'beats' if passed else 'does not beat'} the naive baseline on the "
-               f"{serving_eval['horizon_days']}-day holdout ({serving_eval['customers']} customers): {shown}; "
-               f"aggregate ratio orders {m['orders_aggregate_ratio']:.3f} vs naive {n['orders_aggregate_ratio']:.3f}; "
-               f"Spearman orders {m['orders_spearman']:.3f} vs naive {n['orders_spearman']:.3f}")
+        why = (
+            f"serving v{serving_version} {'beats' if passed else 'does not beat'} the naive baseline on the "
+            f"{serving_eval['horizon_days']}-day holdout ({serving_eval['customers']} customers): {shown}; "
+            f"aggregate ratio orders {m['orders_aggregate_ratio']:.3f} vs naive {n['orders_aggregate_ratio']:.3f}; "
+            f"Spearman orders {m['orders_spearman']:.3f} vs naive {n['orders_spearman']:.3f}"
+        )
     return lifecycle.gate_check(
-        metric=PRIMARY_METRIC, higher_is_better=False, serving_version=serving_version,
+        metric=PRIMARY_METRIC,
+        higher_is_better=False,
+        serving_version=serving_version,
         serving_score=None if serving_eval is None else serving_eval["model"][PRIMARY_METRIC],
         baselines={"naive": None if serving_eval is None else serving_eval["naive"][PRIMARY_METRIC]},
-        decision=decision, passed=bool(passed), why=why,
-        extra={"serving_metrics": dg.MetadataValue.json(registry.jsonable(
-            {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]}))})
+        decision=decision,
+        passed=bool(passed),
+        why=why,
+        extra={
+            "serving_metrics": dg.MetadataValue.json(
+                registry.jsonable(
+                    {} if serving_eval is None else {"model": serving_eval["model"], "naive": serving_eval["naive"]}
+                )
+            )
+        },
+    )
 
 
 def _flat_eval(evaluation: dict) -> dict:
@@ -219,12 +286,20 @@ def _flat_eval(evaluation: dict) -> dict:
 def score_frame(model, orders: pl.DataFrame, as_of: dt.date, version: int, knobs: ValueKnobs) -> pl.DataFrame:
     """marts.customer_value rows for one as-of date: every customer with a completed order up to it."""
     summary = model.summarize(orders, as_of)
-    scored = model.score(summary, knobs.horizon_days, months=CLV_MONTHS, annual_discount=knobs.annual_discount,
-                         as_of=as_of)
-    return pl.concat([scored.rename({"clv": "clv_12m"}), summary.drop(ID)], how="horizontal").with_columns(
-        as_of_date=pl.lit(as_of, dtype=pl.Date), horizon_days=pl.lit(knobs.horizon_days, dtype=pl.Int64),
-        model_name=pl.lit(MODEL_NAME), model_version=pl.lit(version, dtype=pl.Int64),
-    ).select(list(VALUE_SCHEMA)).cast(VALUE_SCHEMA)
+    scored = model.score(
+        summary, knobs.horizon_days, months=CLV_MONTHS, annual_discount=knobs.annual_discount, as_of=as_of
+    )
+    return (
+        pl.concat([scored.rename({"clv": "clv_12m"}), summary.drop(ID)], how="horizontal")
+        .with_columns(
+            as_of_date=pl.lit(as_of, dtype=pl.Date),
+            horizon_days=pl.lit(knobs.horizon_days, dtype=pl.Int64),
+            model_name=pl.lit(MODEL_NAME),
+            model_version=pl.lit(version, dtype=pl.Int64),
+        )
+        .select(list(VALUE_SCHEMA))
+        .cast(VALUE_SCHEMA)
+    )
 
 
 def _decoded(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -234,35 +309,58 @@ def _decoded(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame
 
 
-def build_targets(value: pl.DataFrame, churn: pl.DataFrame | None, segments: pl.DataFrame | None,
-                  recommendations: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+def build_targets(
+    value: pl.DataFrame,
+    churn: pl.DataFrame | None,
+    segments: pl.DataFrame | None,
+    recommendations: pl.DataFrame | None,
+    as_of: dt.date,
+) -> pl.DataFrame:
     """The retention worklist (see module doc) from one as-of date's tables; any but `value` may be None."""
-    frame = value.select(ID, "expected_value", "clv_12m", "p_alive", "p_order", "horizon_days",
-                         pl.col("model_version").alias("value_model_version"))
+    frame = value.select(
+        ID,
+        "expected_value",
+        "clv_12m",
+        "p_alive",
+        "p_order",
+        "horizon_days",
+        pl.col("model_version").alias("value_model_version"),
+    )
     if churn is not None and churn.height:
         churn = _decoded(churn, "top_reasons").select(
-            ID, pl.col("churn_probability").alias("churn_p"), pl.col("risk_level").alias("churn_level"),
-            "top_reasons", pl.col("model_version").cast(pl.Int64).alias("churn_model_version"))
+            ID,
+            pl.col("churn_probability").alias("churn_p"),
+            pl.col("risk_level").alias("churn_level"),
+            "top_reasons",
+            pl.col("model_version").cast(pl.Int64).alias("churn_model_version"),
+        )
         frame = frame.join(churn, on=ID, how="left")
     else:
-        frame = frame.with_columns(churn_p=pl.lit(None, pl.Float64), churn_level=pl.lit(None, pl.String),
-                                   top_reasons=pl.lit(None, pl.List(pl.String)),
-                                   churn_model_version=pl.lit(None, pl.Int64))
+        frame = frame.with_columns(
+            churn_p=pl.lit(None, pl.Float64),
+            churn_level=pl.lit(None, pl.String),
+            top_reasons=pl.lit(None, pl.List(pl.String)),
+            churn_model_version=pl.lit(None, pl.Int64),
+        )
     if segments is not None and segments.height:
         frame = frame.join(segments.select(ID, "segment_name"), on=ID, how="left")
     else:
         frame = frame.with_columns(segment_name=pl.lit(None, pl.String))
     if recommendations is not None and recommendations.height:
-        top = (recommendations.filter(pl.col("rank") <= 3).sort(ID, "rank")
-               .group_by(ID, maintain_order=True)
-               .agg(pl.col("product_id").cast(pl.String).alias("recommended_products")))
+        top = (
+            recommendations.filter(pl.col("rank") <= 3)
+            .sort(ID, "rank")
+            .group_by(ID, maintain_order=True)
+            .agg(pl.col("product_id").cast(pl.String).alias("recommended_products"))
+        )
         frame = frame.join(top, on=ID, how="left")
     else:
         frame = frame.with_columns(recommended_products=pl.lit(None, pl.List(pl.String)))
     fallback = 1.0 - frame["p_order"].to_numpy()
     frame = frame.with_columns(
         churn_probability=pl.coalesce("churn_p", pl.Series(fallback)),
-        churn_probability_source=pl.when(pl.col("churn_p").is_not_null()).then(pl.lit(CHURN_MODEL_SOURCE))
+        churn_probability_source=pl.when(pl.col("churn_p").is_not_null())
+        .then(pl.lit(CHURN_MODEL_SOURCE))
         .otherwise(pl.lit(VALUE_MODEL_SOURCE)),
     )
     frame = frame.with_columns(
@@ -271,9 +369,14 @@ def build_targets(value: pl.DataFrame, churn: pl.DataFrame | None, segments: pl.
         top_reasons=pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         recommended_products=pl.col("recommended_products").fill_null(pl.lit([], dtype=pl.List(pl.String))),
     ).sort(["value_at_risk", ID], descending=[True, False])
-    return frame.with_columns(
-        rank=pl.int_range(1, frame.height + 1, dtype=pl.Int64), as_of_date=pl.lit(as_of, dtype=pl.Date),
-    ).select(list(TARGET_SCHEMA)).cast(TARGET_SCHEMA)
+    return (
+        frame.with_columns(
+            rank=pl.int_range(1, frame.height + 1, dtype=pl.Int64),
+            as_of_date=pl.lit(as_of, dtype=pl.Date),
+        )
+        .select(list(TARGET_SCHEMA))
+        .cast(TARGET_SCHEMA)
+    )
 
 
 def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
@@ -286,9 +389,13 @@ def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
         bad = frame.filter(pl.col(column).is_null() | ~pl.col(column).is_finite() | (pl.col(column) < 0)).height
         if bad:
             problems.append(f"{column} negative, infinite or null in {bad} rows")
-    return dg.AssetCheckResult(asset_key=VALUE_KEY, check_name=RANGE_CHECK, passed=not problems,
-                               severity=dg.AssetCheckSeverity.WARN,
-                               description="; ".join(problems) or "probabilities in [0, 1], values finite and >= 0")
+    return dg.AssetCheckResult(
+        asset_key=VALUE_KEY,
+        check_name=RANGE_CHECK,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) or "probabilities in [0, 1], values finite and >= 0",
+    )
 
 
 def _table_at(client: Warehouse, table: str, as_of: dt.date, columns: str = "*") -> pl.DataFrame | None:
@@ -301,8 +408,10 @@ def _table_at(client: Warehouse, table: str, as_of: dt.date, columns: str = "*")
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
-    return {f"{name}_plot": dg.MetadataValue.path(str(path)),
-            f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})")}
+    return {
+        f"{name}_plot": dg.MetadataValue.path(str(path)),
+        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
+    }
 
 
 def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
@@ -321,15 +430,21 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "scipy"},
         freshness_policy=DAILY_FRESHNESS,
         description="Customer value model: BG/NBD (purchases and dropout) + Gamma-Gamma (order value) by maximum "
-                    "likelihood, with a seasonal clock when a year of history says it helps, on the completed "
-                    "orders up to the latest as-of date; evaluated on the last churn-window before it against "
-                    "the naive baseline and the champion; registered in MLflow as `customer_value_model` "
-                    "(see PROMOTION_RULE).",
-        check_specs=[dg.AssetCheckSpec(GATE_CHECK, asset="value_model", blocking=False,
-                                       description="The model that serves after the promotion decision beats the "
-                                                   "naive baseline (historical rate x horizon, historical mean "
-                                                   "order value) on the holdout: orders MAE and value MAE. "
-                                                   "Warns otherwise.")],
+        "likelihood, with a seasonal clock when a year of history says it helps, on the completed "
+        "orders up to the latest as-of date; evaluated on the last churn-window before it against "
+        "the naive baseline and the champion; registered in MLflow as `customer_value_model` "
+        "(see PROMOTION_RULE).",
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset="value_model",
+                blocking=False,
+                description="The model that serves after the promotion decision beats the "
+                "naive baseline (historical rate x horizon, historical mean "
+                "order value) on the holdout: orders MAE and value MAE. "
+                "Warns otherwise.",
+            )
+        ],
     )
     @degrade_on_failure
     def value_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
@@ -342,8 +457,9 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         options = _fit_options(knobs)
         try:
             summary, actual = split_in_time(orders, calibration_end, horizon, observed_until=as_of, **COLUMNS)
-            holdout_model = fit_value_model(orders.filter(pl.col("order_date") <= calibration_end),
-                                            as_of=calibration_end, **COLUMNS, **options)
+            holdout_model = fit_value_model(
+                orders.filter(pl.col("order_date") <= calibration_end), as_of=calibration_end, **COLUMNS, **options
+            )
             model = fit_value_model(orders, as_of=as_of, **COLUMNS, **options)
         except ValueError as error:
             raise dg.Failure(description=f"value model training failed on the orders up to {as_of}: {error}") from error
@@ -352,7 +468,8 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         champion = lifecycle.load_champion(MODEL_NAME)
         champion_version_before = champion.version
         champion_eval, champion_error = lifecycle.evaluate_champion(
-            champion, lambda old: evaluate_holdout(old, summary, actual, horizon, as_of=calibration_end))
+            champion, lambda old: evaluate_holdout(old, summary, actual, horizon, as_of=calibration_end)
+        )
         decision = promotion_decision(challenger_eval, champion_eval, knobs.promotion_tolerance, champion_error)
         context.log.info(decision.reason)
 
@@ -362,30 +479,59 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         calibration = _rounded(challenger_eval["p_alive_calibration"])
         report = {
             **model.report,
-            "holdout": {"calibration_end": str(calibration_end), "window_days": horizon,
-                        "fitted_report": holdout_model.report, **_flat_eval(challenger_eval)},
+            "holdout": {
+                "calibration_end": str(calibration_end),
+                "window_days": horizon,
+                "fitted_report": holdout_model.report,
+                **_flat_eval(challenger_eval),
+            },
             "metrics": challenger_eval["model"],
             "baseline": {"naive": challenger_eval["naive"]},
-            "promotion": {"rule": PROMOTION_RULE, "tolerance": knobs.promotion_tolerance,
-                          "champion_version": champion_version_before,
-                          "champion": None if champion_eval is None else _flat_eval(champion_eval),
-                          "champion_error": champion_error, "promote": decision.promote, "reason": decision.reason},
+            "promotion": {
+                "rule": PROMOTION_RULE,
+                "tolerance": knobs.promotion_tolerance,
+                "champion_version": champion_version_before,
+                "champion": None if champion_eval is None else _flat_eval(champion_eval),
+                "champion_error": champion_error,
+                "promote": decision.promote,
+                "reason": decision.reason,
+            },
         }
         with tempfile.TemporaryDirectory() as tmp:
             tables = Path(tmp) / "holdout_tables.md"
-            tables.write_text("## By calibration frequency\n\n" + markdown_table(by_frequency)
-                              + "\n\n## P(alive) calibration\n\n" + markdown_table(calibration) + "\n")
+            tables.write_text(
+                "## By calibration frequency\n\n"
+                + markdown_table(by_frequency)
+                + "\n\n## P(alive) calibration\n\n"
+                + markdown_table(calibration)
+                + "\n"
+            )
             bg, gg = model.report["bgnbd"], model.report["gamma_gamma"]
             logged = registry.log_and_register(
-                MODEL_NAME, model, report, decision,
-                params={"as_of": as_of, "horizon_days": horizon, "calibration_end": calibration_end,
-                        "seasonal_setting": knobs.seasonal, "seasonal_used": model.report["seasonal"]["used"],
-                        "seasonal_decision": model.report["seasonal"]["decision"],
-                        "purchase_model": knobs.purchase_model, "value_basis": model.value_basis,
-                        "customers": model.report["customers"], "repeat_buyers": model.report["repeat_buyers"],
-                        "r": bg["r"], "alpha_days": bg["alpha_days"], "a": bg["a"], "b": bg["b"],
-                        "p": gg["p"], "q": gg["q"], "gamma": gg["gamma"],
-                        "promotion_tolerance": knobs.promotion_tolerance},
+                MODEL_NAME,
+                model,
+                report,
+                decision,
+                params={
+                    "as_of": as_of,
+                    "horizon_days": horizon,
+                    "calibration_end": calibration_end,
+                    "seasonal_setting": knobs.seasonal,
+                    "seasonal_used": model.report["seasonal"]["used"],
+                    "seasonal_decision": model.report["seasonal"]["decision"],
+                    "purchase_model": knobs.purchase_model,
+                    "value_basis": model.value_basis,
+                    "customers": model.report["customers"],
+                    "repeat_buyers": model.report["repeat_buyers"],
+                    "r": bg["r"],
+                    "alpha_days": bg["alpha_days"],
+                    "a": bg["a"],
+                    "b": bg["b"],
+                    "p": gg["p"],
+                    "q": gg["q"],
+                    "gamma": gg["gamma"],
+                    "promotion_tolerance": knobs.promotion_tolerance,
+                },
                 artifacts={**plots, "holdout_tables": tables},
                 tags={"as_of": str(as_of), "model": model.name},
                 pip_requirements=["mlflow", "polars", "numpy", "scipy"],
@@ -405,8 +551,9 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "seasonal": model.report["seasonal"]["decision"],
                 **{f"holdout_{k}": v for k, v in m.items() if _finite(v) is not None},
                 **{f"naive_{k}": v for k, v in n.items() if _finite(v) is not None},
-                "parameters": dg.MetadataValue.json(registry.jsonable({"bgnbd": model.report["bgnbd"],
-                                                                        "gamma_gamma": model.report["gamma_gamma"]})),
+                "parameters": dg.MetadataValue.json(
+                    registry.jsonable({"bgnbd": model.report["bgnbd"], "gamma_gamma": model.report["gamma_gamma"]})
+                ),
                 "by_frequency": dg.MetadataValue.md(markdown_table(by_frequency)),
                 "p_alive_calibration": dg.MetadataValue.md(markdown_table(calibration)),
                 "decision_reason": decision.reason,
@@ -431,14 +578,18 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"mlflow", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="One row per customer with a completed order on or before the as-of date: customer_id, "
-                    "as_of_date, p_alive, expected_orders and expected_value over horizon_days (the churn window), "
-                    "clv_12m (12 months, discounted), model_name, model_version; then p_order (P(an order in the "
-                    "horizon)), expected_order_value and the purchase summary scored (orders = purchase days, "
-                    "days_since_first / _last, total / mean values). Scored by the champion from orders up to "
-                    "that day only.",
-        check_specs=[dg.AssetCheckSpec(RANGE_CHECK, asset=VALUE_KEY,
-                                       description="Probabilities in [0, 1]; expected orders, value and CLV "
-                                                   "finite and >= 0 (WARN).")],
+        "as_of_date, p_alive, expected_orders and expected_value over horizon_days (the churn window), "
+        "clv_12m (12 months, discounted), model_name, model_version; then p_order (P(an order in the "
+        "horizon)), expected_order_value and the purchase summary scored (orders = purchase days, "
+        "days_since_first / _last, total / mean values). Scored by the champion from orders up to "
+        "that day only.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                RANGE_CHECK,
+                asset=VALUE_KEY,
+                description="Probabilities in [0, 1]; expected orders, value and CLV finite and >= 0 (WARN).",
+            )
+        ],
     )
     @degrade_on_failure
     def customer_value(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
@@ -447,8 +598,9 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         client = warehouse.client()
         champion = registry.load_champion(MODEL_NAME)
         if champion is None:
-            raise dg.Failure(description=f"no `{MODEL_NAME}` version holds the champion alias: materialize "
-                                         "value_model first")
+            raise dg.Failure(
+                description=f"no `{MODEL_NAME}` version holds the champion alias: materialize value_model first"
+            )
         model, version = champion
         frame = score_frame(model, read_orders(client, as_of), as_of, version, knobs)
         check = range_check(frame)
@@ -456,8 +608,12 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         yield dg.MaterializeResult(
             metadata={
                 **frame_metadata(frame.select(list(VALUE_SCHEMA)[:9])),
-                "table": f"{MARTS}.customer_value", "as_of_date": str(as_of), "rows_replaced": replaced,
-                "model_name": MODEL_NAME, "model_version": version, "horizon_days": knobs.horizon_days,
+                "table": f"{MARTS}.customer_value",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                "model_name": MODEL_NAME,
+                "model_version": version,
+                "horizon_days": knobs.horizon_days,
                 "total_expected_value": float(frame["expected_value"].sum()),
                 "total_clv_12m": float(frame["clv_12m"].sum()),
                 "mean_p_alive": float(frame["p_alive"].mean()),
@@ -475,11 +631,11 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         kinds={"polars", "sql"},
         freshness_policy=DAILY_FRESHNESS,
         description="The retention worklist a CRM team exports: every scored customer ranked by value at risk = "
-                    "P(churn) x expected value over the churn window, with churn_probability (from the churn "
-                    "model; where it has no score, the value model's P(no order in the window), named in "
-                    "churn_probability_source), risk_level, top_reasons, segment_name, expected_value, clv_12m, "
-                    "p_alive and the top 3 recommended_products. Builds with nulls / empty lists where the churn, "
-                    "segment or recommendation tables are missing.",
+        "P(churn) x expected value over the churn window, with churn_probability (from the churn "
+        "model; where it has no score, the value model's P(no order in the window), named in "
+        "churn_probability_source), risk_level, top_reasons, segment_name, expected_value, clv_12m, "
+        "p_alive and the top 3 recommended_products. Builds with nulls / empty lists where the churn, "
+        "segment or recommendation tables are missing.",
     )
     @degrade_on_failure
     def retention_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -487,30 +643,48 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         client = warehouse.client()
         value = _table_at(client, "customer_value", as_of)
         if value is None:
-            raise dg.Failure(description=f"marts.customer_value has no rows for {as_of}: the value model did not "
-                                         "score that day (see customer_value)")
-        inputs = {"churn_scores": _table_at(client, "churn_scores", as_of,
-                                            "customer_id, churn_probability, risk_level, top_reasons, model_version"),
-                  "customer_segments": _table_at(client, "customer_segments", as_of, "customer_id, segment_name"),
-                  "product_recommendations": _table_at(client, "product_recommendations", as_of,
-                                                       "customer_id, product_id, rank")}
-        frame = build_targets(value, inputs["churn_scores"], inputs["customer_segments"],
-                              inputs["product_recommendations"], as_of)
+            raise dg.Failure(
+                description=f"marts.customer_value has no rows for {as_of}: the value model did not "
+                "score that day (see customer_value)"
+            )
+        inputs = {
+            "churn_scores": _table_at(
+                client, "churn_scores", as_of, "customer_id, churn_probability, risk_level, top_reasons, model_version"
+            ),
+            "customer_segments": _table_at(client, "customer_segments", as_of, "customer_id, segment_name"),
+            "product_recommendations": _table_at(
+                client, "product_recommendations", as_of, "customer_id, product_id, rank"
+            ),
+        }
+        frame = build_targets(
+            value, inputs["churn_scores"], inputs["customer_segments"], inputs["product_recommendations"], as_of
+        )
         missing = sorted(name for name, table in inputs.items() if table is None)
         if missing:
             context.log.warning(f"marts.retention_targets {as_of}: built without {', '.join(missing)}")
         replaced = client.replace_partitions(MARTS, "retention_targets", frame, "as_of_date", as_of, as_of)
         sources = dict(frame.group_by("churn_probability_source").len().iter_rows())
-        top = frame.head(10).select("rank", ID, pl.col("value_at_risk").round(2), pl.col("churn_probability").round(3),
-                                    "risk_level", "segment_name", pl.col("expected_value").round(2))
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": dg.MetadataValue.int(frame.height),
-            "table": f"{MARTS}.retention_targets", "as_of_date": str(as_of), "rows_replaced": replaced,
-            "missing_inputs": dg.MetadataValue.json(missing),
-            "churn_probability_sources": dg.MetadataValue.json(sources),
-            "total_value_at_risk": float(frame["value_at_risk"].sum()),
-            "top_10": dg.MetadataValue.md(markdown_table(top)),
-            "risk_rule": f"Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} <= High",
-        })
+        top = frame.head(10).select(
+            "rank",
+            ID,
+            pl.col("value_at_risk").round(2),
+            pl.col("churn_probability").round(3),
+            "risk_level",
+            "segment_name",
+            pl.col("expected_value").round(2),
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(frame.height),
+                "table": f"{MARTS}.retention_targets",
+                "as_of_date": str(as_of),
+                "rows_replaced": replaced,
+                "missing_inputs": dg.MetadataValue.json(missing),
+                "churn_probability_sources": dg.MetadataValue.json(sources),
+                "total_value_at_risk": float(frame["value_at_risk"].sum()),
+                "top_10": dg.MetadataValue.md(markdown_table(top)),
+                "risk_rule": f"Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} <= High",
+            }
+        )
 
     return [value_model, customer_value, retention_targets]

@@ -56,11 +56,23 @@ def evaluate(shared: Path, reduced: bool = False, tasks=TASKS) -> list[EvalRow]:
 
 def format_table(rows: list[EvalRow]) -> str:
     header = ("data set", "task", "metric", "baseline", "", "model", "", "delta")
-    body = [(r.dataset, r.task, r.metric, r.baseline_name, f"{r.baseline:.4f}", r.model_name, f"{r.model:.4f}",
-             f"{r.delta:+.4f}") for r in rows]
+    body = [
+        (
+            r.dataset,
+            r.task,
+            r.metric,
+            r.baseline_name,
+            f"{r.baseline:.4f}",
+            r.model_name,
+            f"{r.model:.4f}",
+            f"{r.delta:+.4f}",
+        )
+        for r in rows
+    ]
     widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip()
-             for line in [header, *body]]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -16,8 +16,11 @@ def main(argv=None) -> int:
     parser.add_argument("--task", action="append", choices=TASKS, help="one task (repeatable); default all")
     args = parser.parse_args(argv)
     if not args.shared.is_dir():
-        print(f"error: no real data at {args.shared}; set CUSTOMER_ML_SHARED_DATA to the folder of the public "
-              "data sets (see README, 'Real-data evaluation')", file=sys.stderr)
+        print(
+            f"error: no real data at {args.shared}; set CUSTOMER_ML_SHARED_DATA to the folder of the public "
+            "data sets (see README, 'Real-data evaluation')",
+            file=sys.stderr,
+        )
         return 2
     started = time.perf_counter()
     rows = evaluate(args.shared, reduced=args.reduced, tasks=tuple(args.task or TASKS))

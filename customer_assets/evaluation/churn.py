@@ -53,7 +53,9 @@ def _logistic_onehot(train: pl.DataFrame, test: pl.DataFrame, label: str, featur
     text = [c for c in features if train.schema[c] == pl.String]
     numeric = [c for c in features if c not in text]
     pipeline = make_pipeline(
-        ColumnTransformer([("onehot", OneHotEncoder(handle_unknown="ignore"), text), ("scale", StandardScaler(), numeric)]),
+        ColumnTransformer(
+            [("onehot", OneHotEncoder(handle_unknown="ignore"), text), ("scale", StandardScaler(), numeric)]
+        ),
         LogisticRegression(max_iter=1000),
     )
     pipeline.fit(train.select(features).to_pandas(), train[label].to_numpy())
@@ -75,8 +77,10 @@ def _lightgbm_default(train: pl.DataFrame, test: pl.DataFrame, label: str, featu
 
 
 def _scores(labels, probabilities) -> dict:
-    return {"roc_auc": float(roc_auc_score(labels, probabilities)),
-            "pr_auc": float(average_precision_score(labels, probabilities))}
+    return {
+        "roc_auc": float(roc_auc_score(labels, probabilities)),
+        "pr_auc": float(average_precision_score(labels, probabilities)),
+    }
 
 
 def bank_scores(typed: pl.DataFrame, text: pl.DataFrame | None, n_splits: int, library_options: dict) -> dict:
@@ -97,13 +101,16 @@ def bank_scores(typed: pl.DataFrame, text: pl.DataFrame | None, n_splits: int, l
             "lightgbm_default": _lightgbm_default(train, test, label, features),
         }
         if text is not None:
-            text_model = train_churn_model(text[train_rows], label=label, id_column=id_column, seed=SEED,
-                                           **library_options)
+            text_model = train_churn_model(
+                text[train_rows], label=label, id_column=id_column, seed=SEED, **library_options
+            )
             predictions["churn_library_text"] = text_model.predict_proba(text[test_rows])
         for name, probabilities in predictions.items():
             per_fold.setdefault(name, []).append(_scores(labels[test_rows], probabilities))
-    means = {name: {k: float(np.mean([f[k] for f in folds_])) for k in ("roc_auc", "pr_auc")}
-             for name, folds_ in per_fold.items()}
+    means = {
+        name: {k: float(np.mean([f[k] for f in folds_])) for k in ("roc_auc", "pr_auc")}
+        for name, folds_ in per_fold.items()
+    }
     return means | {"served": served}
 
 
@@ -120,17 +127,46 @@ def _bank(shared: Path, reduced: bool) -> list[EvalRow]:
     model = scores["churn_library"]
     rows = []
     for metric in ("roc_auc", "pr_auc"):
-        rows.append(EvalRow(dataset, TASK, metric, "logistic_onehot", scores["logistic_onehot"][metric],
-                            "churn_library", model[metric], target="baseline + 0.01" if metric == "roc_auc" else "",
-                            notes=notes))
-        rows.append(EvalRow(dataset, TASK, metric, "lightgbm_default", scores["lightgbm_default"][metric],
-                            "churn_library", model[metric], target=">= baseline" if metric == "roc_auc" else "",
-                            notes=notes))
+        rows.append(
+            EvalRow(
+                dataset,
+                TASK,
+                metric,
+                "logistic_onehot",
+                scores["logistic_onehot"][metric],
+                "churn_library",
+                model[metric],
+                target="baseline + 0.01" if metric == "roc_auc" else "",
+                notes=notes,
+            )
+        )
+        rows.append(
+            EvalRow(
+                dataset,
+                TASK,
+                metric,
+                "lightgbm_default",
+                scores["lightgbm_default"][metric],
+                "churn_library",
+                model[metric],
+                target=">= baseline" if metric == "roc_auc" else "",
+                notes=notes,
+            )
+        )
     if "churn_library_text" in scores:
         for metric in ("roc_auc", "pr_auc"):
-            rows.append(EvalRow("bank_churn (all columns read as text)", TASK, metric, "logistic_onehot (typed)",
-                                scores["logistic_onehot"][metric], "churn_library (text)",
-                                scores["churn_library_text"][metric], notes="library parses numeric text"))
+            rows.append(
+                EvalRow(
+                    "bank_churn (all columns read as text)",
+                    TASK,
+                    metric,
+                    "logistic_onehot (typed)",
+                    scores["logistic_onehot"][metric],
+                    "churn_library (text)",
+                    scores["churn_library_text"][metric],
+                    notes="library parses numeric text",
+                )
+            )
     return rows
 
 
@@ -145,8 +181,15 @@ def cdnow_snapshots(shared: Path, reduced: bool) -> pl.DataFrame:
 
 
 def cdnow_scores(snapshots: pl.DataFrame, library_options: dict) -> dict:
-    model = train_churn_model(snapshots, label="churned", id_column="customer_id", seed=SEED,
-                              time_column="cutoff_date", label_window_days=LABEL_WINDOW_DAYS, **library_options)
+    model = train_churn_model(
+        snapshots,
+        label="churned",
+        id_column="customer_id",
+        seed=SEED,
+        time_column="cutoff_date",
+        label_window_days=LABEL_WINDOW_DAYS,
+        **library_options,
+    )
     latest = snapshots["cutoff_date"].max()
     if model.report["split"]["holdout_cutoff"] != str(latest):
         raise RuntimeError("the library's time holdout is not the latest cutoff")
@@ -160,22 +203,38 @@ def cdnow_scores(snapshots: pl.DataFrame, library_options: dict) -> dict:
         "recency_only": _scores(labels, holdout["recency_days"].to_numpy()),
         "bgnbd_expected_purchases": _scores(labels, -holdout["bgnbd_expected_purchases"].to_numpy()),
     }
-    return scores | {"served": model.report["served"], "holdout_rows": holdout.height,
-                     "training_rows": model.report["split"]["training_rows"]}
+    return scores | {
+        "served": model.report["served"],
+        "holdout_rows": holdout.height,
+        "training_rows": model.report["split"]["training_rows"],
+    }
 
 
 def _cdnow(shared: Path, reduced: bool) -> list[EvalRow]:
     snapshots = cdnow_snapshots(shared, reduced)
     scores = cdnow_scores(snapshots, REDUCED if reduced else FULL)
     dataset = f"cdnow{' (reduced)' if reduced else ''}"
-    notes = (f"holdout = latest cutoff ({scores['holdout_rows']} customers), {scores['training_rows']} training "
-             f"snapshots; served: {scores['served']}")
+    notes = (
+        f"holdout = latest cutoff ({scores['holdout_rows']} customers), {scores['training_rows']} training "
+        f"snapshots; served: {scores['served']}"
+    )
     rows = []
     for metric in ("roc_auc", "pr_auc"):
         for baseline in ("frequency_only", "recency_only", "bgnbd_expected_purchases"):
             target = "> baseline" if metric == "roc_auc" and baseline != "bgnbd_expected_purchases" else ""
-            rows.append(EvalRow(dataset, TASK, metric, baseline, scores[baseline][metric], "churn_library",
-                                scores["churn_library"][metric], target=target, notes=notes))
+            rows.append(
+                EvalRow(
+                    dataset,
+                    TASK,
+                    metric,
+                    baseline,
+                    scores[baseline][metric],
+                    "churn_library",
+                    scores["churn_library"][metric],
+                    target=target,
+                    notes=notes,
+                )
+            )
     return rows
 
 

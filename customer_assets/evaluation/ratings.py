@@ -6,6 +6,7 @@ product biases, regularisation tuned on the same inner split) are fitted on the 
 held fold. RMSE and MAE are means over folds. Target: model RMSE <= 0.965 x baseline RMSE.
 Reduced (CI): the ratings of a seeded 40 % of the customers, one of the 5 folds.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,23 +30,32 @@ REDUCED_CUSTOMER_SHARE = 0.4
 
 def load_ratings(shared: Path) -> pl.DataFrame:
     raw = pl.read_csv(shared / DATASET / "ratings.csv")
-    return raw.select(pl.col("userId").alias("customer_id"), pl.col("movieId").alias("product_id"), "rating",
-                      pl.col("timestamp").alias("ts"))
+    return raw.select(
+        pl.col("userId").alias("customer_id"),
+        pl.col("movieId").alias("product_id"),
+        "rating",
+        pl.col("timestamp").alias("ts"),
+    )
 
 
 def baseline_predictions(train: pl.DataFrame, test: pl.DataFrame, seed: int) -> np.ndarray:
     """The bias model a data scientist writes first: mu + b_u + b_i, regularisation tuned on an inner split."""
     frame = validate_ratings(train)
     customers, items = IdIndex.from_values(frame["customer_id"]), IdIndex.from_values(frame["product_id"])
-    data = RatingArrays(customers.lookup(frame["customer_id"]), items.lookup(frame["product_id"]),
-                        frame["rating"].to_numpy(), None)
+    data = RatingArrays(
+        customers.lookup(frame["customer_id"]), items.lookup(frame["product_id"]), frame["rating"].to_numpy(), None
+    )
     n_users, n_items = len(customers), len(items)
     held = np.random.default_rng(seed).random(len(data)) < INNER_FRACTION
     inner, check = data.subset(~held), data.subset(held)
     seen_user = np.bincount(inner.users, minlength=n_users) > 0
     seen_item = np.bincount(inner.items, minlength=n_items) > 0
-    check = RatingArrays(np.where(seen_user[check.users], check.users, -1),
-                         np.where(seen_item[check.items], check.items, -1), check.values, None)
+    check = RatingArrays(
+        np.where(seen_user[check.users], check.users, -1),
+        np.where(seen_item[check.items], check.items, -1),
+        check.values,
+        None,
+    )
     regs, _, _ = tune_biases(inner, check, n_users, n_items)
     biases = fit_biases(data, n_users, n_items, **regs)
     pairs = RatingArrays(customers.lookup(test["customer_id"]), items.lookup(test["product_id"]), None, None)
@@ -63,13 +73,16 @@ def fold_scores(ratings: pl.DataFrame, folds: list[int], n_folds: int = N_FOLDS)
         model = fit_rating_model(train, seed=fold, validation="random")
         predicted = model.predict(test)
         baseline = baseline_predictions(train, test, seed=fold)
-        scores.append({
-            "fold": fold, "served": model.report["served"],
-            "rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
-            "baseline_rmse": float(np.sqrt(np.mean((baseline - actual) ** 2))),
-            "mae": float(np.mean(np.abs(predicted - actual))),
-            "baseline_mae": float(np.mean(np.abs(baseline - actual))),
-        })
+        scores.append(
+            {
+                "fold": fold,
+                "served": model.report["served"],
+                "rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
+                "baseline_rmse": float(np.sqrt(np.mean((baseline - actual) ** 2))),
+                "mae": float(np.mean(np.abs(predicted - actual))),
+                "baseline_mae": float(np.mean(np.abs(baseline - actual))),
+            }
+        )
     return scores
 
 
@@ -84,13 +97,25 @@ def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
     mean = {key: float(np.mean([s[key] for s in scores])) for key in ("rmse", "baseline_rmse", "mae", "baseline_mae")}
     ratio = mean["rmse"] / mean["baseline_rmse"]
     served = ",".join(sorted({s["served"] for s in scores}))
-    notes = (f"{len(folds)} of {N_FOLDS} random folds of {ratings.height} ratings; model/baseline RMSE = {ratio:.4f} "
-             f"({'meets' if ratio <= TARGET_RATIO else 'misses'} the {TARGET_RATIO} target); served: {served}")
-    common = dict(dataset=DATASET + (" (reduced)" if reduced else ""), task="ratings",
-                  baseline_name="biases (tuned reg)", model_name="time biases + item-kNN + factors blend",
-                  higher_is_better=False)
+    notes = (
+        f"{len(folds)} of {N_FOLDS} random folds of {ratings.height} ratings; model/baseline RMSE = {ratio:.4f} "
+        f"({'meets' if ratio <= TARGET_RATIO else 'misses'} the {TARGET_RATIO} target); served: {served}"
+    )
+    common = dict(
+        dataset=DATASET + (" (reduced)" if reduced else ""),
+        task="ratings",
+        baseline_name="biases (tuned reg)",
+        model_name="time biases + item-kNN + factors blend",
+        higher_is_better=False,
+    )
     return [
-        EvalRow(metric="rmse", baseline=mean["baseline_rmse"], model=mean["rmse"],
-                target=f"<= {TARGET_RATIO} x baseline", notes=notes, **common),
+        EvalRow(
+            metric="rmse",
+            baseline=mean["baseline_rmse"],
+            model=mean["rmse"],
+            target=f"<= {TARGET_RATIO} x baseline",
+            notes=notes,
+            **common,
+        ),
         EvalRow(metric="mae", baseline=mean["baseline_mae"], model=mean["mae"], notes=notes, **common),
     ]

@@ -35,12 +35,17 @@ def movielens_interactions(shared: Path) -> tuple[pl.DataFrame, pl.DataFrame] | 
         return None
     ratings = pl.read_csv(folder / "ratings.csv")
     interactions = ratings.select(
-        pl.col("userId").alias("customer_id"), pl.col("movieId").alias("product_id"),
-        pl.lit(1.0).alias("weight"), pl.col("timestamp").alias("ts"))
+        pl.col("userId").alias("customer_id"),
+        pl.col("movieId").alias("product_id"),
+        pl.lit(1.0).alias("weight"),
+        pl.col("timestamp").alias("ts"),
+    )
     movies = pl.read_csv(folder / "movies.csv").select(
-        pl.col("movieId").alias("product_id"), pl.col("title").alias("name"),
+        pl.col("movieId").alias("product_id"),
+        pl.col("title").alias("name"),
         pl.col("genres").str.replace_all("|", " ", literal=True).alias("description"),
-        pl.col("genres").alias("category"))
+        pl.col("genres").alias("category"),
+    )
     return interactions, movies
 
 
@@ -62,11 +67,21 @@ def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
         setting = "full: all candidates, tuned on rolling validation folds, content from genres"
     scored = evaluate_on_holdout(model, holdout, k=K)
     model_name = f"fit_recommender ({model.report['chosen_model']})"
-    notes = (f"{setting}; last {HOLDOUT_DAYS} days held out, {scored['model']['n_customers']} holdout customers; "
-             f"{time.perf_counter() - started:.1f} s")
+    notes = (
+        f"{setting}; last {HOLDOUT_DAYS} days held out, {scored['model']['n_customers']} holdout customers; "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     return [
-        EvalRow("movielens_small", TASK, f"{metric} (time-split holdout)", "popularity",
-                float(scored["popularity"][metric]), model_name, float(scored["model"][metric]),
-                target=f"popularity + {MARGIN}", notes=notes)
+        EvalRow(
+            "movielens_small",
+            TASK,
+            f"{metric} (time-split holdout)",
+            "popularity",
+            float(scored["popularity"][metric]),
+            model_name,
+            float(scored["model"][metric]),
+            target=f"popularity + {MARGIN}",
+            notes=notes,
+        )
         for metric in (f"precision@{K}", f"ndcg@{K}")
     ]

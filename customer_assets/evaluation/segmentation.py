@@ -57,17 +57,27 @@ def cdnow_rfm_table(shared: Path):
     cutoff = pl.lit(CDNOW_FEATURES_UNTIL).str.to_date()
     as_of = cutoff + pl.duration(days=1)
     history = purchases.filter(pl.col("day") <= cutoff)
-    features = history.group_by("customer_id").agg(
-        (as_of - pl.col("day").max()).dt.total_days().cast(pl.Float64).alias("recency_days"),
-        pl.col("day").n_unique().cast(pl.Float64).alias("frequency"),
-        pl.col("dollars").sum().alias("monetary"),
-        (as_of - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("tenure_days"),
-    ).with_columns((pl.col("monetary") / pl.col("frequency")).alias("avg_order_value"))
-    later = purchases.filter(pl.col("day") > cutoff).group_by("customer_id").agg(
-        pl.col("dollars").sum().alias("later_spend"))
-    table = (features.join(later, on="customer_id", how="left")
-             .with_columns(pl.col("later_spend").fill_null(0.0).log1p().alias("log_later_spend"))
-             .drop("later_spend").sort("customer_id"))
+    features = (
+        history.group_by("customer_id")
+        .agg(
+            (as_of - pl.col("day").max()).dt.total_days().cast(pl.Float64).alias("recency_days"),
+            pl.col("day").n_unique().cast(pl.Float64).alias("frequency"),
+            pl.col("dollars").sum().alias("monetary"),
+            (as_of - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("tenure_days"),
+        )
+        .with_columns((pl.col("monetary") / pl.col("frequency")).alias("avg_order_value"))
+    )
+    later = (
+        purchases.filter(pl.col("day") > cutoff)
+        .group_by("customer_id")
+        .agg(pl.col("dollars").sum().alias("later_spend"))
+    )
+    table = (
+        features.join(later, on="customer_id", how="left")
+        .with_columns(pl.col("later_spend").fill_null(0.0).log1p().alias("log_later_spend"))
+        .drop("later_spend")
+        .sort("customer_id")
+    )
     return table, "customer_id", "log_later_spend"
 
 
@@ -90,37 +100,63 @@ def _split(table: pl.DataFrame, reduced: bool, seed: int) -> tuple[pl.DataFrame,
     return table[np.sort(fit_rows)], table[np.sort(holdout_rows)]
 
 
-def evaluate_table(dataset: str, table: pl.DataFrame, id_column: str, outcome: str | None, reduced: bool,
-                   seed: int = 0) -> list[EvalRow]:
+def evaluate_table(
+    dataset: str, table: pl.DataFrame, id_column: str, outcome: str | None, reduced: bool, seed: int = 0
+) -> list[EvalRow]:
     started = time.perf_counter()
     fit, holdout = _split(table, reduced, seed)
     features = fit.drop(outcome) if outcome else fit
-    sizes = ({"n_resamples": 3, "stability_sample_size": 1_000, "silhouette_sample_size": 1_000, "sample_size": 2_500}
-             if reduced else
-             {"n_resamples": 5, "stability_sample_size": 3_000, "silhouette_sample_size": 3_000, "sample_size": 6_000})
+    sizes = (
+        {"n_resamples": 3, "stability_sample_size": 1_000, "silhouette_sample_size": 1_000, "sample_size": 2_500}
+        if reduced
+        else {"n_resamples": 5, "stability_sample_size": 3_000, "silhouette_sample_size": 3_000, "sample_size": 6_000}
+    )
     result = segment_customers(features, id_column=id_column, seed=seed, holdout_fraction=0.0, **sizes)
     report = result.report
-    scored = evaluate_on_holdout(result.model, holdout.drop(outcome) if outcome else holdout,
-                                 sizes["silhouette_sample_size"], seed)
+    scored = evaluate_on_holdout(
+        result.model, holdout.drop(outcome) if outcome else holdout, sizes["silhouette_sample_size"], seed
+    )
     baseline_rule = scored["baseline_rule"]
     model_name = f"segment_customers ({report['chosen_algorithm']}, {report['metrics']['n_clusters']} segments)"
     baseline_name = f"quantile split of {baseline_rule['column']} ({baseline_rule['n_groups_realised']} groups)"
     repair = report["repair"]
-    notes = (f"fit {fit.height} / holdout {holdout.height} customers; columns {report['feature_columns']} "
-             f"({report['feature_selection']['mode']}); selection fallback {report['selection_fallback']}; merged {len(repair['merges'])} small cluster(s) "
-             f"{[m['size'] for m in repair['merges']]}; {time.perf_counter() - started:.1f} s")
+    notes = (
+        f"fit {fit.height} / holdout {holdout.height} customers; columns {report['feature_columns']} "
+        f"({report['feature_selection']['mode']}); selection fallback {report['selection_fallback']}; "
+        f"merged {len(repair['merges'])} small cluster(s) "
+        f"{[m['size'] for m in repair['merges']]}; {time.perf_counter() - started:.1f} s"
+    )
 
     def row(metric, baseline, model, target="", extra=""):
-        return EvalRow(dataset, TASK, metric, baseline_name, float(baseline), model_name, float(model),
-                       target=target, notes=notes + extra)
+        return EvalRow(
+            dataset,
+            TASK,
+            metric,
+            baseline_name,
+            float(baseline),
+            model_name,
+            float(model),
+            target=target,
+            notes=notes + extra,
+        )
 
     rows = [
-        row("silhouette (holdout, transformed space)", scored["baseline"]["silhouette"],
-            scored["metrics"]["silhouette"], target=f"baseline + {SILHOUETTE_MARGIN}"),
-        row("calinski_harabasz (holdout)", scored["baseline"]["calinski_harabasz"],
-            scored["metrics"]["calinski_harabasz"]),
-        row("bootstrap stability ARI (fit rows)", report["baseline"]["stability_ari"],
-            report["metrics"]["stability_ari"]),
+        row(
+            "silhouette (holdout, transformed space)",
+            scored["baseline"]["silhouette"],
+            scored["metrics"]["silhouette"],
+            target=f"baseline + {SILHOUETTE_MARGIN}",
+        ),
+        row(
+            "calinski_harabasz (holdout)",
+            scored["baseline"]["calinski_harabasz"],
+            scored["metrics"]["calinski_harabasz"],
+        ),
+        row(
+            "bootstrap stability ARI (fit rows)",
+            report["baseline"]["stability_ari"],
+            report["metrics"]["stability_ari"],
+        ),
     ]
     if outcome:
         points = result.model.transform.transform(holdout)

@@ -57,8 +57,6 @@ BASELINE_NAME = "tfidf word(1,2) + logreg (C by inner CV)"
 MODEL_NAME = "train_sentiment_model"
 
 
-
-
 _OPINION = re.compile(r"\[([+-])(\d)\]")
 
 
@@ -68,8 +66,11 @@ def _corpus(shared: Path, name: str) -> zipfile.ZipFile:
 
 def app_reviews(shared: Path) -> tuple[pl.Series, np.ndarray]:
     """(review text, star rating 1-5) of the shopping-app reviews."""
-    frame = pl.read_csv(shared / "app_reviews" / "shopping_app_reviews.csv", columns=["content", "score"],
-                        schema_overrides={"content": pl.String, "score": pl.Int64})
+    frame = pl.read_csv(
+        shared / "app_reviews" / "shopping_app_reviews.csv",
+        columns=["content", "score"],
+        schema_overrides={"content": pl.String, "score": pl.Int64},
+    )
     frame = frame.filter(pl.col("score").is_not_null())
     return frame["content"].fill_null(""), frame["score"].to_numpy()
 
@@ -84,8 +85,10 @@ def movie_reviews(shared: Path) -> tuple[pl.Series, np.ndarray]:
 
 def sentence_polarity(shared: Path) -> tuple[pl.Series, np.ndarray]:
     with _corpus(shared, "sentence_polarity") as archive:
-        parts = {label: archive.read(f"sentence_polarity/rt-polarity.{suffix}").decode("latin-1").splitlines()
-                 for label, suffix in (("positive", "pos"), ("negative", "neg"))}
+        parts = {
+            label: archive.read(f"sentence_polarity/rt-polarity.{suffix}").decode("latin-1").splitlines()
+            for label, suffix in (("positive", "pos"), ("negative", "neg"))
+        }
     texts = parts["positive"] + parts["negative"]
     labels = np.array(["positive"] * len(parts["positive"]) + ["negative"] * len(parts["negative"]))
     keep = np.array([bool(t.strip()) for t in texts])
@@ -104,9 +107,10 @@ def product_reviews(shared: Path) -> tuple[pl.Series, np.ndarray]:
         pl.col("line").str.split_exact("##", 1).struct.rename_fields(["tags", "text"]).alias("parts")
     ).unnest("parts")
     strength = (
-        pl.col("tags").str.extract_all(r"\[[+-]\d\]").list.eval(
-            pl.element().str.slice(1, 2).str.replace(r"\+", "").cast(pl.Int64)
-        ).list.sum()
+        pl.col("tags")
+        .str.extract_all(r"\[[+-]\d\]")
+        .list.eval(pl.element().str.slice(1, 2).str.replace(r"\+", "").cast(pl.Int64))
+        .list.sum()
     )
     frame = frame.with_columns(strength.fill_null(0).alias("strength")).filter(
         (pl.col("strength") != 0) & pl.col("text").str.contains(r"\p{L}")
@@ -133,31 +137,40 @@ def _polarity_scorer(estimator, texts, labels) -> float:
     return binary_macro_f1(np.asarray(labels), score)
 
 
-def baseline_predictions(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str],
-                         inner_folds: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def baseline_predictions(
+    train_texts: list[str], train_labels: np.ndarray, test_texts: list[str], inner_folds: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(labels, P(positive) - P(negative)) of TF-IDF word 1-2 grams + LR, C by inner CV on the training fold."""
-    pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2),
-                             LogisticRegression(max_iter=1000, tol=1e-3))
-    search = GridSearchCV(pipeline, {"logisticregression__C": list(C_GRID)}, scoring=_polarity_scorer,
-                          cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed), n_jobs=1)
+    pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2), LogisticRegression(max_iter=1000, tol=1e-3))
+    search = GridSearchCV(
+        pipeline,
+        {"logisticregression__C": list(C_GRID)},
+        scoring=_polarity_scorer,
+        cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed),
+        n_jobs=1,
+    )
     search.fit(train_texts, train_labels)
     classes = list(search.classes_)
     probabilities = search.predict_proba(test_texts)
-    return (np.asarray(classes)[probabilities.argmax(axis=1)],
-            probabilities[:, classes.index("positive")] - probabilities[:, classes.index("negative")])
+    return (
+        np.asarray(classes)[probabilities.argmax(axis=1)],
+        probabilities[:, classes.index("positive")] - probabilities[:, classes.index("negative")],
+    )
 
 
 def _three_class_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    return float(f1_score(truth, predicted, labels=["negative", "neutral", "positive"], average="macro",
-                          zero_division=0))
+    return float(
+        f1_score(truth, predicted, labels=["negative", "neutral", "positive"], average="macro", zero_division=0)
+    )
 
 
 def _splits(labels: np.ndarray, folds: int, seed: int):
     """`folds` stratified folds; folds=1 is one stratified split holding out REDUCED_TEST_FRACTION."""
     if folds > 1:
         return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
-    train, test = train_test_split(np.arange(len(labels)), test_size=REDUCED_TEST_FRACTION, random_state=seed,
-                                   stratify=labels)
+    train, test = train_test_split(
+        np.arange(len(labels)), test_size=REDUCED_TEST_FRACTION, random_state=seed, stratify=labels
+    )
     return [(np.sort(train), np.sort(test))]
 
 
@@ -165,11 +178,14 @@ def compare_on_folds(texts: pl.Series, ratings: np.ndarray, folds: int, inner_fo
     """Mean (and per-fold) scores of baseline and model on the same stratified folds (or one split)."""
     labels = labels_from_ratings(ratings)
     text_list = texts.fill_null("").to_list()
-    scores: dict[str, list] = {name: [] for name in ("baseline_binary", "model_binary", "baseline_3class", "model_3class")}
+    scores: dict[str, list] = {
+        name: [] for name in ("baseline_binary", "model_binary", "baseline_3class", "model_3class")
+    }
     served = []
     for train, test in _splits(labels, folds, seed):
-        base_labels, base_scores = baseline_predictions([text_list[i] for i in train], labels[train],
-                                                        [text_list[i] for i in test], inner_folds, seed)
+        base_labels, base_scores = baseline_predictions(
+            [text_list[i] for i in train], labels[train], [text_list[i] for i in test], inner_folds, seed
+        )
         model = train_sentiment_model(texts.gather(train), ratings[train], seed=seed)
         predicted = model.predict(texts.gather(test))
         served.append(f"{model.report['served']}/{model.champion}")
@@ -183,8 +199,9 @@ def compare_on_folds(texts: pl.Series, ratings: np.ndarray, folds: int, inner_fo
 def _subsample(texts: pl.Series, ratings: np.ndarray, n: int, seed: int = 0) -> tuple[pl.Series, np.ndarray]:
     if len(ratings) <= n:
         return texts, ratings
-    rows, _ = train_test_split(np.arange(len(ratings)), train_size=n, random_state=seed,
-                               stratify=labels_from_ratings(ratings))
+    rows, _ = train_test_split(
+        np.arange(len(ratings)), train_size=n, random_state=seed, stratify=labels_from_ratings(ratings)
+    )
     rows = np.sort(rows)
     return texts.gather(rows), ratings[rows]
 
@@ -214,18 +231,46 @@ def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
             texts, ratings = _subsample(texts, ratings, REDUCED_ROWS)
         result = compare_on_folds(texts, ratings, folds, inner)
         mean = result["mean"]
-        setting = f"{folds} folds" if folds > 1 else f"one {1 - REDUCED_TEST_FRACTION:.0%}/{REDUCED_TEST_FRACTION:.0%} split"
-        notes = (f"{len(ratings)} texts, {setting}; served per fold (model|baseline / classifier|vader): "
-                 f"{', '.join(result['served'])}; per-fold model-baseline: "
-                 + ", ".join(f"{m - b:+.3f}" for m, b in zip(result["folds"]["model_binary"],
-                                                             result["folds"]["baseline_binary"]))
-                 + f"; {time.perf_counter() - started:.0f} s")
-        rows.append(EvalRow(dataset=name, task=TASK, metric="binary_macro_f1", baseline_name=BASELINE_NAME,
-                            baseline=mean["baseline_binary"], model_name=MODEL_NAME, model=mean["model_binary"],
-                            target=(f"mean over corpora >= baseline + {REDUCED_MARGIN}, each >= baseline - {MARGIN}"
-                                    if reduced else f"baseline + {MARGIN}"), notes=notes))
+        setting = (
+            f"{folds} folds" if folds > 1 else f"one {1 - REDUCED_TEST_FRACTION:.0%}/{REDUCED_TEST_FRACTION:.0%} split"
+        )
+        notes = (
+            f"{len(ratings)} texts, {setting}; served per fold (model|baseline / classifier|vader): "
+            f"{', '.join(result['served'])}; per-fold model-baseline: "
+            + ", ".join(
+                f"{m - b:+.3f}" for m, b in zip(result["folds"]["model_binary"], result["folds"]["baseline_binary"])
+            )
+            + f"; {time.perf_counter() - started:.0f} s"
+        )
+        rows.append(
+            EvalRow(
+                dataset=name,
+                task=TASK,
+                metric="binary_macro_f1",
+                baseline_name=BASELINE_NAME,
+                baseline=mean["baseline_binary"],
+                model_name=MODEL_NAME,
+                model=mean["model_binary"],
+                target=(
+                    f"mean over corpora >= baseline + {REDUCED_MARGIN}, each >= baseline - {MARGIN}"
+                    if reduced
+                    else f"baseline + {MARGIN}"
+                ),
+                notes=notes,
+            )
+        )
         if name == "app_reviews":
-            rows.append(EvalRow(dataset=name, task=TASK, metric="macro_f1_3class", baseline_name=BASELINE_NAME,
-                                baseline=mean["baseline_3class"], model_name=MODEL_NAME, model=mean["model_3class"],
-                                target="reported, no bar (the model is tuned for binary macro-F1)", notes=notes))
+            rows.append(
+                EvalRow(
+                    dataset=name,
+                    task=TASK,
+                    metric="macro_f1_3class",
+                    baseline_name=BASELINE_NAME,
+                    baseline=mean["baseline_3class"],
+                    model_name=MODEL_NAME,
+                    model=mean["model_3class"],
+                    target="reported, no bar (the model is tuned for binary macro-F1)",
+                    notes=notes,
+                )
+            )
     return rows

@@ -45,27 +45,52 @@ def cdnow_transactions(shared: Path):
 
 def _notes(evaluation: dict, model, extra: str = "") -> str:
     m, n = evaluation["model"], evaluation["naive"]
-    return (f"{evaluation['customers']} customers, {evaluation['horizon_days']}-day holdout; aggregate ratio orders "
-            f"{m['orders_aggregate_ratio']:.3f} (naive {n['orders_aggregate_ratio']:.3f}), value "
-            f"{m['value_aggregate_ratio']:.3f} (naive {n['value_aggregate_ratio']:.3f}); seasonal: "
-            f"{model.report['seasonal']['decision']}" + (f"; {extra}" if extra else ""))
+    return (
+        f"{evaluation['customers']} customers, {evaluation['horizon_days']}-day holdout; aggregate ratio orders "
+        f"{m['orders_aggregate_ratio']:.3f} (naive {n['orders_aggregate_ratio']:.3f}), value "
+        f"{m['value_aggregate_ratio']:.3f} (naive {n['value_aggregate_ratio']:.3f}); seasonal: "
+        f"{model.report['seasonal']['decision']}" + (f"; {extra}" if extra else "")
+    )
 
 
 def _versus_naive(dataset: str, evaluation: dict, model, name: str = MODEL) -> list[EvalRow]:
     notes = _notes(evaluation, model)
-    return [EvalRow(dataset, TASK, label, "naive (rate x horizon, mean value)", evaluation["naive"][key], name,
-                    evaluation["model"][key], higher_is_better=higher,
-                    target="< baseline" if key in ("orders_mae", "value_mae", "orders_aggregate_error") else "",
-                    notes=notes)
-            for key, label, higher in METRICS]
+    return [
+        EvalRow(
+            dataset,
+            TASK,
+            label,
+            "naive (rate x horizon, mean value)",
+            evaluation["naive"][key],
+            name,
+            evaluation["model"][key],
+            higher_is_better=higher,
+            target="< baseline" if key in ("orders_mae", "value_mae", "orders_aggregate_error") else "",
+            notes=notes,
+        )
+        for key, label, higher in METRICS
+    ]
 
 
-def _versus(dataset: str, baseline_name: str, baseline: dict, model_name: str, model: dict, keys, notes: str
-            ) -> list[EvalRow]:
+def _versus(
+    dataset: str, baseline_name: str, baseline: dict, model_name: str, model: dict, keys, notes: str
+) -> list[EvalRow]:
     labels = {key: (label, higher) for key, label, higher in METRICS}
     labels["orders_rmse"] = ("orders RMSE", False)
-    return [EvalRow(dataset, TASK, labels[key][0], baseline_name, baseline[key], model_name, model[key],
-                    higher_is_better=labels[key][1], notes=notes) for key in keys]
+    return [
+        EvalRow(
+            dataset,
+            TASK,
+            labels[key][0],
+            baseline_name,
+            baseline[key],
+            model_name,
+            model[key],
+            higher_is_better=labels[key][1],
+            notes=notes,
+        )
+        for key in keys
+    ]
 
 
 def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
@@ -80,18 +105,32 @@ def evaluate(shared: Path, reduced: bool = False) -> list[EvalRow]:
     model, late = holdout_evaluation(transactions, LATE_END, LATE_HOLDOUT_DAYS, **options)
     rows += _versus_naive("cdnow (65/13 weeks)", late, model)
     flat_model, flat = holdout_evaluation(transactions, LATE_END, LATE_HOLDOUT_DAYS, seasonal=False, **options)
-    seasonal_model, seasonal = holdout_evaluation(transactions, LATE_END, LATE_HOLDOUT_DAYS, seasonal=True,
-                                                  **options)
+    seasonal_model, seasonal = holdout_evaluation(transactions, LATE_END, LATE_HOLDOUT_DAYS, seasonal=True, **options)
     index = seasonal_model.report["seasonal"]["index"]
-    notes = (f"same split; learnt index {index}; the automatic choice was: {model.report['seasonal']['decision']}")
-    rows += _versus("cdnow (65/13 weeks)", "flat clock (seasonal=False)", flat["model"],
-                    "seasonal clock (seasonal=True)", seasonal["model"],
-                    ("orders_mae", "orders_rmse", "orders_aggregate_error", "value_mae"), notes)
-    mbg_model, mbg = holdout_evaluation(transactions, CLASSIC_END, CLASSIC_HOLDOUT_DAYS, purchase_model="mbgnbd",
-                                        **options)
-    notes = (f"classic split; log-likelihood MBG/NBD {mbg_model.report['bgnbd']['log_likelihood']:.1f} vs BG/NBD "
-             f"{classic_model.report['bgnbd']['log_likelihood']:.1f}")
-    rows += _versus("cdnow (39/39 weeks)", "bgnbd+gamma_gamma", classic["model"], "mbgnbd+gamma_gamma",
-                    mbg["model"], ("orders_mae", "orders_spearman", "orders_aggregate_error", "value_mae"), notes)
+    notes = f"same split; learnt index {index}; the automatic choice was: {model.report['seasonal']['decision']}"
+    rows += _versus(
+        "cdnow (65/13 weeks)",
+        "flat clock (seasonal=False)",
+        flat["model"],
+        "seasonal clock (seasonal=True)",
+        seasonal["model"],
+        ("orders_mae", "orders_rmse", "orders_aggregate_error", "value_mae"),
+        notes,
+    )
+    mbg_model, mbg = holdout_evaluation(
+        transactions, CLASSIC_END, CLASSIC_HOLDOUT_DAYS, purchase_model="mbgnbd", **options
+    )
+    notes = (
+        f"classic split; log-likelihood MBG/NBD {mbg_model.report['bgnbd']['log_likelihood']:.1f} vs BG/NBD "
+        f"{classic_model.report['bgnbd']['log_likelihood']:.1f}"
+    )
+    rows += _versus(
+        "cdnow (39/39 weeks)",
+        "bgnbd+gamma_gamma",
+        classic["model"],
+        "mbgnbd+gamma_gamma",
+        mbg["model"],
+        ("orders_mae", "orders_spearman", "orders_aggregate_error", "value_mae"),
+        notes,
+    )
     return rows
-

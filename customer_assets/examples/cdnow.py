@@ -31,18 +31,35 @@ def read_transactions(shared_data: Path) -> pl.DataFrame:
 
 def convert(shared_data: Path) -> dict[str, pl.DataFrame]:
     purchases = read_transactions(shared_data).with_row_index("n")
-    customers = purchases.group_by("customer_id").agg(signup_date=pl.col("order_date").min()).select(
-        "customer_id", "signup_date", country=pl.lit(None, dtype=pl.String)).sort("customer_id")
-    products = pl.DataFrame({"product_id": [PRODUCT_ID], "name": ["Compact disc"], "category": ["Music"],
-                             "description": ["A CD bought at CDNOW"], "price": [None]},
-                            schema_overrides={"price": pl.Float64})
+    customers = (
+        purchases.group_by("customer_id")
+        .agg(signup_date=pl.col("order_date").min())
+        .select("customer_id", "signup_date", country=pl.lit(None, dtype=pl.String))
+        .sort("customer_id")
+    )
+    products = pl.DataFrame(
+        {
+            "product_id": [PRODUCT_ID],
+            "name": ["Compact disc"],
+            "category": ["Music"],
+            "description": ["A CD bought at CDNOW"],
+            "price": [None],
+        },
+        schema_overrides={"price": pl.Float64},
+    )
     orders = purchases.select(
-        order_id=pl.format("O{}", "n"), customer_id="customer_id",
-        order_ts=pl.col("order_date").cast(pl.Datetime("us")) + pl.duration(hours=12), status=pl.lit("completed"))
+        order_id=pl.format("O{}", "n"),
+        customer_id="customer_id",
+        order_ts=pl.col("order_date").cast(pl.Datetime("us")) + pl.duration(hours=12),
+        status=pl.lit("completed"),
+    )
     quantity = pl.col("cds").clip(lower_bound=1)
     order_items = purchases.select(
-        order_id=pl.format("O{}", "n"), product_id=pl.lit(PRODUCT_ID), quantity=quantity,
-        unit_price=pl.col("dollars") / quantity)
+        order_id=pl.format("O{}", "n"),
+        product_id=pl.lit(PRODUCT_ID),
+        quantity=quantity,
+        unit_price=pl.col("dollars") / quantity,
+    )
     return {"customers": customers, "products": products, "orders": orders, "order_items": order_items}
 
 

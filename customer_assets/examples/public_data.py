@@ -23,8 +23,13 @@ def convert(shared_data: Path) -> dict[str, pl.DataFrame]:
     movies = pl.read_csv(movielens / "movies.csv")
     rating_ts = pl.from_epoch("timestamp", time_unit="s")
 
-    customers = ratings.group_by("userId").agg(signup_date=rating_ts.min().dt.date()).select(
-        customer_id=pl.format("U{}", "userId"), signup_date="signup_date", country=pl.lit(None, dtype=pl.String))
+    customers = (
+        ratings.group_by("userId")
+        .agg(signup_date=rating_ts.min().dt.date())
+        .select(
+            customer_id=pl.format("U{}", "userId"), signup_date="signup_date", country=pl.lit(None, dtype=pl.String)
+        )
+    )
     products = movies.select(
         product_id=pl.format("M{}", "movieId"),
         name="title",
@@ -32,31 +37,71 @@ def convert(shared_data: Path) -> dict[str, pl.DataFrame]:
         description=pl.col("genres").str.replace_all("|", ", ", literal=True),
         price=pl.lit(1.0),
     )
-    orders = ratings.select(order_id=pl.format("O{}", "n"), customer_id=pl.format("U{}", "userId"),
-                            order_ts=rating_ts, status=pl.lit("completed"))
-    order_items = ratings.select(order_id=pl.format("O{}", "n"), product_id=pl.format("M{}", "movieId"),
-                                 quantity=pl.lit(1), unit_price=pl.lit(1.0))
+    orders = ratings.select(
+        order_id=pl.format("O{}", "n"),
+        customer_id=pl.format("U{}", "userId"),
+        order_ts=rating_ts,
+        status=pl.lit("completed"),
+    )
+    order_items = ratings.select(
+        order_id=pl.format("O{}", "n"),
+        product_id=pl.format("M{}", "movieId"),
+        quantity=pl.lit(1),
+        unit_price=pl.lit(1.0),
+    )
     reviews = ratings.select(
-        review_id=pl.format("R{}", "n"), customer_id=pl.format("U{}", "userId"),
-        rating=pl.col("rating").ceil().cast(pl.Int64).clip(1, 5), review_ts=rating_ts,
-        product_id=pl.format("M{}", "movieId"), review_text=pl.lit(None, dtype=pl.String))
+        review_id=pl.format("R{}", "n"),
+        customer_id=pl.format("U{}", "userId"),
+        rating=pl.col("rating").ceil().cast(pl.Int64).clip(1, 5),
+        review_ts=rating_ts,
+        product_id=pl.format("M{}", "movieId"),
+        review_text=pl.lit(None, dtype=pl.String),
+    )
 
     app_path = shared_data / "app_reviews" / "shopping_app_reviews.csv"
     if app_path.exists():
         app = pl.read_csv(app_path, infer_schema=False).filter(pl.col("content").is_not_null())
         app = app.with_columns(at=pl.col("at").str.to_datetime(strict=False)).filter(pl.col("at").is_not_null())
-        app_customers = app.select(customer_id=pl.format("A{}", "reviewId"), signup_date=pl.col("at").dt.date(),
-                                   country=pl.lit(None, dtype=pl.String))
+        app_customers = app.select(
+            customer_id=pl.format("A{}", "reviewId"),
+            signup_date=pl.col("at").dt.date(),
+            country=pl.lit(None, dtype=pl.String),
+        )
         customers = pl.concat([customers, app_customers])
-        products = pl.concat([products, pl.DataFrame({
-            "product_id": [APP_PRODUCT_ID], "name": ["Shopping app"], "category": ["App"],
-            "description": ["The shop's mobile app"], "price": [0.0]})])
-        reviews = pl.concat([reviews, app.select(
-            review_id=pl.format("A{}", "reviewId"), customer_id=pl.format("A{}", "reviewId"),
-            rating=pl.col("score").cast(pl.Int64), review_ts="at", product_id=pl.lit(APP_PRODUCT_ID),
-            review_text="content")])
-    return {"customers": customers, "products": products, "orders": orders, "order_items": order_items,
-            "reviews": reviews}
+        products = pl.concat(
+            [
+                products,
+                pl.DataFrame(
+                    {
+                        "product_id": [APP_PRODUCT_ID],
+                        "name": ["Shopping app"],
+                        "category": ["App"],
+                        "description": ["The shop's mobile app"],
+                        "price": [0.0],
+                    }
+                ),
+            ]
+        )
+        reviews = pl.concat(
+            [
+                reviews,
+                app.select(
+                    review_id=pl.format("A{}", "reviewId"),
+                    customer_id=pl.format("A{}", "reviewId"),
+                    rating=pl.col("score").cast(pl.Int64),
+                    review_ts="at",
+                    product_id=pl.lit(APP_PRODUCT_ID),
+                    review_text="content",
+                ),
+            ]
+        )
+    return {
+        "customers": customers,
+        "products": products,
+        "orders": orders,
+        "order_items": order_items,
+        "reviews": reviews,
+    }
 
 
 def write(tables: dict[str, pl.DataFrame], out: Path) -> None:

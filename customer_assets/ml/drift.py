@@ -22,8 +22,13 @@ EPSILON = 1e-4
 STABLE_BELOW = 0.1
 SIGNIFICANT_ABOVE = 0.2
 
-REPORT_SCHEMA = {"feature": pl.String, "psi": pl.Float64, "status": pl.String, "reference_rows": pl.Int64,
-                 "current_rows": pl.Int64}
+REPORT_SCHEMA = {
+    "feature": pl.String,
+    "psi": pl.Float64,
+    "status": pl.String,
+    "reference_rows": pl.Int64,
+    "current_rows": pl.Int64,
+}
 
 
 def _finite(values) -> np.ndarray:
@@ -53,8 +58,9 @@ def psi(reference, current, bins: int = DEFAULT_BINS, epsilon: float = EPSILON) 
     reference = _finite(reference)
     current = _finite(current)
     if reference.size == 0 or current.size == 0:
-        raise ValueError(f"PSI needs finite values in both samples (reference has {reference.size}, "
-                         f"current has {current.size})")
+        raise ValueError(
+            f"PSI needs finite values in both samples (reference has {reference.size}, current has {current.size})"
+        )
     edges = quantile_edges(reference, bins)
     # searchsorted(side="right") puts a value equal to an edge in the bin above it, the same rule for both samples.
     n_bins = edges.size + 1
@@ -68,14 +74,17 @@ def categorical_psi(reference, current, epsilon: float = EPSILON) -> float:
     reference = pl.Series("v", reference).cast(pl.String).fill_null("<null>")
     current = pl.Series("v", current).cast(pl.String).fill_null("<null>")
     if reference.len() == 0 or current.len() == 0:
-        raise ValueError(f"PSI needs values in both samples (reference has {reference.len()}, "
-                         f"current has {current.len()})")
+        raise ValueError(
+            f"PSI needs values in both samples (reference has {reference.len()}, current has {current.len()})"
+        )
     counts = (
         pl.concat([pl.DataFrame({"v": reference, "side": 0}), pl.DataFrame({"v": current, "side": 1})])
-        .group_by("v").agg((pl.col("side") == 0).sum().alias("ref"), (pl.col("side") == 1).sum().alias("cur"))
+        .group_by("v")
+        .agg((pl.col("side") == 0).sum().alias("ref"), (pl.col("side") == 1).sum().alias("cur"))
     )
-    return _psi_from_counts(counts["ref"].to_numpy().astype(np.float64), counts["cur"].to_numpy().astype(np.float64),
-                            epsilon)
+    return _psi_from_counts(
+        counts["ref"].to_numpy().astype(np.float64), counts["cur"].to_numpy().astype(np.float64), epsilon
+    )
 
 
 def status(value: float | None) -> str:
@@ -92,9 +101,14 @@ def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() and not dtype == pl.Boolean
 
 
-def drift_report(reference: pl.DataFrame, current: pl.DataFrame, features: list[str] | None = None,
-                 bins: int = DEFAULT_BINS, epsilon: float = EPSILON, categorical: list[str] | None = None
-                 ) -> pl.DataFrame:
+def drift_report(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    features: list[str] | None = None,
+    bins: int = DEFAULT_BINS,
+    epsilon: float = EPSILON,
+    categorical: list[str] | None = None,
+) -> pl.DataFrame:
     """One row per feature: feature, psi, status, reference_rows, current_rows.
 
     `features` defaults to the numeric columns both frames share. Columns in `categorical` (and non-numeric
@@ -103,8 +117,11 @@ def drift_report(reference: pl.DataFrame, current: pl.DataFrame, features: list[
     """
     categorical = list(categorical or [])
     if features is None:
-        features = [name for name, dtype in reference.schema.items()
-                    if name in current.columns and _is_numeric(dtype) and name not in categorical]
+        features = [
+            name
+            for name, dtype in reference.schema.items()
+            if name in current.columns and _is_numeric(dtype) and name not in categorical
+        ]
         features += [c for c in categorical if c not in features]
     missing = [f for f in features if f not in reference.columns or f not in current.columns]
     if missing:
@@ -114,11 +131,20 @@ def drift_report(reference: pl.DataFrame, current: pl.DataFrame, features: list[
         is_categorical = feature in categorical or not _is_numeric(reference.schema[feature])
         ref_values, cur_values = reference[feature], current[feature]
         try:
-            value = (categorical_psi(ref_values, cur_values, epsilon) if is_categorical
-                     else psi(ref_values.cast(pl.Float64).to_numpy(), cur_values.cast(pl.Float64).to_numpy(),
-                              bins, epsilon))
+            value = (
+                categorical_psi(ref_values, cur_values, epsilon)
+                if is_categorical
+                else psi(ref_values.cast(pl.Float64).to_numpy(), cur_values.cast(pl.Float64).to_numpy(), bins, epsilon)
+            )
         except ValueError:
             value = None
-        rows.append({"feature": feature, "psi": value, "status": status(value),
-                     "reference_rows": ref_values.len(), "current_rows": cur_values.len()})
+        rows.append(
+            {
+                "feature": feature,
+                "psi": value,
+                "status": status(value),
+                "reference_rows": ref_values.len(),
+                "current_rows": cur_values.len(),
+            }
+        )
     return pl.DataFrame(rows, schema=REPORT_SCHEMA)

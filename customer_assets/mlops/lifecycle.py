@@ -71,20 +71,35 @@ def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def decide(metric: str, challenger: float, champion: float | None, *, champion_exists: bool,
-           champion_error: str | None = None, higher_is_better: bool = True, margin: float = 0.0
-           ) -> registry.Decision:
+def decide(
+    metric: str,
+    challenger: float,
+    champion: float | None,
+    *,
+    champion_exists: bool,
+    champion_error: str | None = None,
+    higher_is_better: bool = True,
+    margin: float = 0.0,
+) -> registry.Decision:
     """The promotion rule shared by every domain (see the module docstring)."""
     score = _finite(challenger)
     shown = f"{score:.4f}" if score is not None else "nan"
     if champion_error:
-        return registry.Decision(True, f"the champion is replaced: {champion_error}; the challenger "
-                                       f"({metric}={shown}) takes the alias", challenger, None)
+        return registry.Decision(
+            True,
+            f"the champion is replaced: {champion_error}; the challenger ({metric}={shown}) takes the alias",
+            challenger,
+            None,
+        )
     if not champion_exists:
         return registry.decide_promotion(metric, challenger, None, higher_is_better, margin)
     if _finite(champion) is None:
-        return registry.Decision(True, f"the champion has no finite {metric} on the holdout: the challenger "
-                                       f"({metric}={shown}) replaces it", challenger, None)
+        return registry.Decision(
+            True,
+            f"the champion has no finite {metric} on the holdout: the challenger ({metric}={shown}) replaces it",
+            challenger,
+            None,
+        )
     return registry.decide_promotion(metric, challenger, champion, higher_is_better=higher_is_better, margin=margin)
 
 
@@ -94,10 +109,21 @@ def beats(score: float | None, baseline: float | None, higher_is_better: bool) -
     return score > baseline if higher_is_better else score < baseline
 
 
-def gate_check(*, metric: str, higher_is_better: bool, serving_version: int | None, serving_score: float | None,
-               baselines: dict[str, float | None], decision: registry.Decision | None, passed: bool | None = None,
-               why: str | None = None, asset_key=None, extra: dict | None = None,
-               serving_label: str | None = None, decision_details: dict | None = None) -> dg.AssetCheckResult:
+def gate_check(
+    *,
+    metric: str,
+    higher_is_better: bool,
+    serving_version: int | None,
+    serving_score: float | None,
+    baselines: dict[str, float | None],
+    decision: registry.Decision | None,
+    passed: bool | None = None,
+    why: str | None = None,
+    asset_key=None,
+    extra: dict | None = None,
+    serving_label: str | None = None,
+    decision_details: dict | None = None,
+) -> dg.AssetCheckResult:
     """``champion_gate``: passes when a model serves and beats every baseline on the same holdout (WARN).
 
     ``passed`` / ``why`` override the verdict where a domain's rule differs (e.g. the baseline itself serves);
@@ -109,25 +135,43 @@ def gate_check(*, metric: str, higher_is_better: bool, serving_version: int | No
         if serving_version is None:
             passed, why = False, "no model holds the champion alias"
         else:
-            passed = all(beats(serving_score, value, higher_is_better) for value in finite.values()
-                         if value is not None)
+            passed = all(
+                beats(serving_score, value, higher_is_better) for value in finite.values() if value is not None
+            )
             verb = "beats" if passed else "does not beat"
             label = f" ({serving_label})" if serving_label else ""
-            why = (f"serving v{serving_version}{label} {metric} {_finite(serving_score) or float('nan'):.4f} {verb} the "
-                   f"baselines on the same holdout ({shown})")
+            why = (
+                f"serving v{serving_version}{label} {metric} {_finite(serving_score) or float('nan'):.4f} {verb} the "
+                f"baselines on the same holdout ({shown})"
+            )
     metadata = {
         "metric": metric,
         "serving_version": serving_version if serving_version is not None else NO_VERSION,
         "serving_score": _finite(serving_score) if _finite(serving_score) is not None else float("nan"),
         "baselines": dg.MetadataValue.json({k: v for k, v in finite.items()}),
         "vs_baseline": why or "",
-        "decision": dg.MetadataValue.json(None if decision is None else registry.jsonable({
-            "promoted": decision.promote, "reason": decision.reason,
-            "challenger_score": _finite(decision.challenger_score),
-            "champion_score": _finite(decision.champion_score),
-            "serving_version": serving_version, **(decision_details or {})})),
+        "decision": dg.MetadataValue.json(
+            None
+            if decision is None
+            else registry.jsonable(
+                {
+                    "promoted": decision.promote,
+                    "reason": decision.reason,
+                    "challenger_score": _finite(decision.challenger_score),
+                    "champion_score": _finite(decision.champion_score),
+                    "serving_version": serving_version,
+                    **(decision_details or {}),
+                }
+            )
+        ),
         **(extra or {}),
     }
     kwargs = {"asset_key": asset_key} if asset_key is not None else {}
-    return dg.AssetCheckResult(check_name=GATE_CHECK, passed=bool(passed), severity=dg.AssetCheckSeverity.WARN,
-                               description=why, metadata=metadata, **kwargs)
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK,
+        passed=bool(passed),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=why,
+        metadata=metadata,
+        **kwargs,
+    )

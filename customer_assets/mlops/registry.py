@@ -78,18 +78,28 @@ class Decision:
     champion_score: float | None
 
 
-def decide_promotion(metric: str, challenger: float, champion: float | None, higher_is_better: bool = True,
-                     margin: float = 0.0) -> Decision:
+def decide_promotion(
+    metric: str, challenger: float, champion: float | None, higher_is_better: bool = True, margin: float = 0.0
+) -> Decision:
     if champion is None:
-        return Decision(True, f"no champion yet: the challenger ({metric}={challenger:.4f}) becomes champion",
-                        challenger, None)
+        return Decision(
+            True, f"no champion yet: the challenger ({metric}={challenger:.4f}) becomes champion", challenger, None
+        )
     gain = (challenger - champion) if higher_is_better else (champion - challenger)
     if gain > margin:
-        return Decision(True, f"challenger {metric}={challenger:.4f} beats champion {champion:.4f} "
-                              f"by {gain:.4f} (> margin {margin})", challenger, champion)
-    return Decision(False, f"champion kept: challenger {metric}={challenger:.4f} vs champion {champion:.4f} "
-                           f"on the same holdout; gain {gain:.4f} is not above the margin {margin}",
-                    challenger, champion)
+        return Decision(
+            True,
+            f"challenger {metric}={challenger:.4f} beats champion {champion:.4f} by {gain:.4f} (> margin {margin})",
+            challenger,
+            champion,
+        )
+    return Decision(
+        False,
+        f"champion kept: challenger {metric}={challenger:.4f} vs champion {champion:.4f} "
+        f"on the same holdout; gain {gain:.4f} is not above the margin {margin}",
+        challenger,
+        champion,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,8 +123,14 @@ def _flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
 
 
 def log_and_register(
-    model_name: str, model: Any, report: dict, decision: Decision, params: dict | None = None,
-    artifacts: dict[str, Path] | None = None, tags: dict | None = None, signature: Any = None,
+    model_name: str,
+    model: Any,
+    report: dict,
+    decision: Decision,
+    params: dict | None = None,
+    artifacts: dict[str, Path] | None = None,
+    tags: dict | None = None,
+    signature: Any = None,
     pip_requirements: list[str] | None = None,
 ) -> LoggedModel:
     """One MLflow run: params, metrics, the report, plots and the model; registered, and promoted if decided.
@@ -132,16 +148,19 @@ def log_and_register(
         mlflow.log_dict(jsonable(report), "report.json")
         if report.get("comparison"):
             mlflow.log_dict(jsonable(report["comparison"]), "comparison.json")
-        for name, path in (artifacts or {}).items():
+        for path in (artifacts or {}).values():
             mlflow.log_artifact(str(path), artifact_path="plots")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.pkl"
             path.write_bytes(pickle.dumps(model))
             # Explicit requirements keep logging fast and offline (no environment inference).
-            info = mlflow.pyfunc.log_model(name="model", python_model=PickledModel(), artifacts={"model": str(path)},
-                                           pip_requirements=pip_requirements or ["mlflow", "polars",
-                                                                                 "scikit-learn", "numpy"],
-                                           signature=signature)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=PickledModel(),
+                artifacts={"model": str(path)},
+                pip_requirements=pip_requirements or ["mlflow", "polars", "scikit-learn", "numpy"],
+                signature=signature,
+            )
         version = mlflow.register_model(info.model_uri, model_name)
     client = MlflowClient()
     # The pickle needs the customer_assets package (the service, the app and the pipeline have it): the version
@@ -191,12 +210,20 @@ def log_plots_run(experiment: str, run_name: str, artifacts: dict[str, Path], ta
     return run.info.run_id
 
 
-def log_evaluation_run(model_name: str, report: dict, decision: Decision, params: dict | None = None,
-                       artifacts: dict[str, Path] | None = None, tags: dict | None = None) -> str:
+def log_evaluation_run(
+    model_name: str,
+    report: dict,
+    decision: Decision,
+    params: dict | None = None,
+    artifacts: dict[str, Path] | None = None,
+    tags: dict | None = None,
+) -> str:
     """A training run that registers nothing (e.g. the challenger lost and the champion needs no refit):
     params, metrics, the report and plots, tagged with the decision; returns its run id."""
-    with mlflow.start_run(experiment_id=_experiment(model_name),
-                          tags={"decision": decision.reason[:5000], "registered": "false", **(tags or {})}) as run:
+    with mlflow.start_run(
+        experiment_id=_experiment(model_name),
+        tags={"decision": decision.reason[:5000], "registered": "false", **(tags or {})},
+    ) as run:
         if params:
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(_flat_metrics(report.get("metrics", {})))

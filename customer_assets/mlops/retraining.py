@@ -47,8 +47,12 @@ def find_triggers(signals: dict, new_labels_threshold: int, psi_threshold: float
     triggers = []
     new_rows = signals.get("new_labelled_rows")
     if new_rows is not None and new_rows >= new_labels_threshold:
-        triggers.append(Trigger("new_labels", f"{new_rows} labelled rows since the champion was trained "
-                                              f"(threshold {new_labels_threshold})"))
+        triggers.append(
+            Trigger(
+                "new_labels",
+                f"{new_rows} labelled rows since the champion was trained (threshold {new_labels_threshold})",
+            )
+        )
     drifted = []
     feature_psi = signals.get("key_feature_psi_max")
     if feature_psi is not None and feature_psi > psi_threshold:
@@ -63,8 +67,12 @@ def find_triggers(signals: dict, new_labels_threshold: int, psi_threshold: float
         higher_is_better = signals.get("higher_is_better", True)
         below = metric < floor if higher_is_better else metric > floor
         if below:
-            triggers.append(Trigger("metric_floor", f"champion {signals.get('metric_name', 'metric')} "
-                                                    f"{metric:.4f} on recent labels vs floor {floor}"))
+            triggers.append(
+                Trigger(
+                    "metric_floor",
+                    f"champion {signals.get('metric_name', 'metric')} {metric:.4f} on recent labels vs floor {floor}",
+                )
+            )
     return triggers
 
 

@@ -47,23 +47,28 @@ def _expectations(table: str, columns: list[str]) -> list:
     import great_expectations.expectations as gxe
 
     contract = CONTRACTS[table]
-    out = [gxe.ExpectTableColumnsToMatchSet(column_set=[c.name for c in contract.columns if c.required],
-                                            exact_match=False)]
+    out = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[c.name for c in contract.columns if c.required], exact_match=False)
+    ]
     for col in contract.columns:
         if col.name not in columns:
             continue
         if col.dtype in _PANDAS_TYPES:
             out.append(gxe.ExpectColumnValuesToBeInTypeList(column=col.name, type_list=_PANDAS_TYPES[col.dtype]))
         elif isinstance(col.dtype, pl.Datetime):
-            out.append(gxe.ExpectColumnValuesToBeInTypeList(
-                column=col.name, type_list=["datetime64[us]", "datetime64[ns]", "datetime64[ms]"]))
+            out.append(
+                gxe.ExpectColumnValuesToBeInTypeList(
+                    column=col.name, type_list=["datetime64[us]", "datetime64[ns]", "datetime64[ms]"]
+                )
+            )
         if col.required:
             out.append(gxe.ExpectColumnValuesToNotBeNull(column=col.name))
         if col.unique:
             out.append(gxe.ExpectColumnValuesToBeUnique(column=col.name))
         if col.min_value is not None or col.max_value is not None:
-            out.append(gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.min_value,
-                                                         max_value=col.max_value))
+            out.append(
+                gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.min_value, max_value=col.max_value)
+            )
         if col.allowed is not None:
             out.append(gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed)))
     for fk in contract.foreign_keys:
@@ -92,8 +97,11 @@ def _with_reference_flags(table: str, frame: pl.DataFrame, parent_keys: dict[str
 
 
 def validate_table(
-    table: str, frame: pl.DataFrame, parent_keys: dict[str, pl.Series] | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0,
+    table: str,
+    frame: pl.DataFrame,
+    parent_keys: dict[str, pl.Series] | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    seed: int = 0,
 ) -> SuiteResult:
     """Run the table's suite; `parent_keys` maps 'customers.customer_id' to the allowed keys."""
     import logging

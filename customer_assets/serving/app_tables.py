@@ -32,28 +32,38 @@ REVIEW_CHARS = 300
 
 
 def _dates_cte(table: str) -> str:
-    return (f"SELECT DISTINCT as_of_date FROM {table} WHERE as_of_date <= ? "
-            f"ORDER BY as_of_date DESC LIMIT {HISTORY_DAYS}")
+    return (
+        f"SELECT DISTINCT as_of_date FROM {table} WHERE as_of_date <= ? ORDER BY as_of_date DESC LIMIT {HISTORY_DAYS}"
+    )
 
 
 def _history_sql(client) -> str:
     from customer_assets.serving.state import HIGH_RISK_CUT
 
-    parts = [(f"WITH dates AS ({_dates_cte('marts.customer_features')}), "
-             "f AS (SELECT as_of_date, count(*) AS customers, "
-             "avg(CASE WHEN is_active THEN 1.0 ELSE 0.0 END) AS active_share "
-             "FROM marts.customer_features WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)")]
+    parts = [
+        (
+            f"WITH dates AS ({_dates_cte('marts.customer_features')}), "
+            "f AS (SELECT as_of_date, count(*) AS customers, "
+            "avg(CASE WHEN is_active THEN 1.0 ELSE 0.0 END) AS active_share "
+            "FROM marts.customer_features WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)"
+        )
+    ]
     select = ["f.as_of_date", "f.customers", "f.active_share"]
     joins = []
     if client.table_exists("marts", "churn_scores"):
-        parts.append(f", c AS (SELECT as_of_date, avg(churn_probability) AS churn_rate, "
-                     f"CAST(sum(CASE WHEN churn_probability >= {float(HIGH_RISK_CUT)} THEN 1 ELSE 0 END) AS BIGINT) AS high_risk "
-                     "FROM marts.churn_scores WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)")
+        parts.append(
+            f", c AS (SELECT as_of_date, avg(churn_probability) AS churn_rate, "
+            f"CAST(sum(CASE WHEN churn_probability >= {float(HIGH_RISK_CUT)} THEN 1 ELSE 0 END) AS BIGINT) "
+            "AS high_risk "
+            "FROM marts.churn_scores WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)"
+        )
         select += ["c.churn_rate", "c.high_risk"]
         joins.append("LEFT JOIN c ON c.as_of_date = f.as_of_date")
     if client.table_exists("marts", "retention_targets"):
-        parts.append(", r AS (SELECT as_of_date, sum(value_at_risk) AS value_at_risk FROM marts.retention_targets "
-                     "WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)")
+        parts.append(
+            ", r AS (SELECT as_of_date, sum(value_at_risk) AS value_at_risk FROM marts.retention_targets "
+            "WHERE as_of_date IN (SELECT as_of_date FROM dates) GROUP BY as_of_date)"
+        )
         select.append("r.value_at_risk")
         joins.append("LEFT JOIN r ON r.as_of_date = f.as_of_date")
     return "".join(parts) + f" SELECT {', '.join(select)} FROM f {' '.join(joins)} ORDER BY f.as_of_date"
@@ -63,7 +73,8 @@ SEGMENT_HISTORY_SQL = (
     f"WITH dates AS ({_dates_cte('marts.customer_segments')}) "
     "SELECT as_of_date, CAST(segment_name AS VARCHAR) AS segment, count(*) AS customers "
     "FROM marts.customer_segments WHERE as_of_date IN (SELECT as_of_date FROM dates) "
-    "GROUP BY as_of_date, segment_name ORDER BY as_of_date, segment")
+    "GROUP BY as_of_date, segment_name ORDER BY as_of_date, segment"
+)
 
 SEGMENT_MOVES_SQL = """
     WITH dates AS (SELECT DISTINCT as_of_date FROM marts.customer_segments WHERE as_of_date <= ?
@@ -79,8 +90,10 @@ SEGMENT_MOVES_SQL = """
       AND (SELECT d FROM latest) > (SELECT d FROM previous)
     GROUP BY p.segment_name, n.segment_name ORDER BY from_segment, to_segment"""
 
-PRODUCTS_SQL = ("SELECT CAST(product_id AS VARCHAR) AS product_id, product_name, CAST(category AS VARCHAR) AS category "
-                "FROM staging.stg_products ORDER BY 1")
+PRODUCTS_SQL = (
+    "SELECT CAST(product_id AS VARCHAR) AS product_id, product_name, CAST(category AS VARCHAR) AS category "
+    "FROM staging.stg_products ORDER BY 1"
+)
 
 REVIEWS_SQL = f"""
     WITH latest AS (SELECT max(as_of_date) AS d FROM marts.review_sentiment WHERE as_of_date <= ?),
@@ -117,7 +130,7 @@ PRODUCT_SENTIMENT_MONTHLY_SQL = """
     GROUP BY 1, 2 ORDER BY 1, 2"""
 
 DRIFT_SQL = f"""
-    WITH dates AS ({_dates_cte('marts.drift_report')})
+    WITH dates AS ({_dates_cte("marts.drift_report")})
     SELECT as_of_date, feature, psi, status FROM marts.drift_report
     WHERE as_of_date IN (SELECT as_of_date FROM dates) ORDER BY as_of_date, feature"""
 

@@ -73,8 +73,9 @@ def keep_versions() -> int:
     value = os.environ.get("CUSTOMER_ML_ONLINE_KEEP_VERSIONS") or str(DEFAULT_KEEP_VERSIONS)
     keep = int(value)
     if keep < 2:
-        raise ValueError(f"CUSTOMER_ML_ONLINE_KEEP_VERSIONS must be >= 2 (a reader may hold the previous one), "
-                         f"got {keep}")
+        raise ValueError(
+            f"CUSTOMER_ML_ONLINE_KEEP_VERSIONS must be >= 2 (a reader may hold the previous one), got {keep}"
+        )
     return keep
 
 
@@ -117,21 +118,30 @@ def read_tables(client: Warehouse, as_of: dt.date) -> tuple[dict[str, pl.DataFra
     """The snapshot's frames and, per table, its rows and the as-of date it was taken at."""
     frames: dict[str, pl.DataFrame] = {}
     info: dict[str, dict] = {}
-    frames["features"] = client.query("SELECT * FROM marts.customer_features WHERE as_of_date = ? "
-                                        "ORDER BY customer_id", [as_of])
+    frames["features"] = client.query(
+        "SELECT * FROM marts.customer_features WHERE as_of_date = ? ORDER BY customer_id", [as_of]
+    )
     info["features"] = {"as_of": as_of.isoformat()}
     for name, (schema, table) in DATED_TABLES.items():
         if not client.table_exists(schema, table):
             continue
-        table_as_of = _as_date(client.query(f"SELECT max(as_of_date) AS d FROM {schema}.{table} "
-                                              "WHERE as_of_date <= ?", [as_of])["d"][0])
+        table_as_of = _as_date(
+            client.query(f"SELECT max(as_of_date) AS d FROM {schema}.{table} WHERE as_of_date <= ?", [as_of])["d"][0]
+        )
         if table_as_of is None:
             continue
-        order = "product_id, rank" if name == "similar_products" else (
-            "customer_id, rank" if name == "recommendations" else "rank" if name == "retention_targets"
-            else "customer_id")
-        frame = client.query(f"SELECT * FROM {schema}.{table} WHERE as_of_date = ? ORDER BY {order}",
-                       [table_as_of])
+        order = (
+            "product_id, rank"
+            if name == "similar_products"
+            else (
+                "customer_id, rank"
+                if name == "recommendations"
+                else "rank"
+                if name == "retention_targets"
+                else "customer_id"
+            )
+        )
+        frame = client.query(f"SELECT * FROM {schema}.{table} WHERE as_of_date = ? ORDER BY {order}", [table_as_of])
         frames[name] = _list_column(_list_column(frame, "top_reasons"), "recommended_products")
         info[name] = {"as_of": table_as_of.isoformat()}
     if client.table_exists("staging", "stg_orders") and client.table_exists("staging", "stg_order_items"):
@@ -151,8 +161,9 @@ def new_version_name() -> str:
     return f"v-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
 
 
-def write_snapshot(frames: dict[str, pl.DataFrame], target_dir: Path, manifest: dict,
-                   keep: int | None = None) -> Published:
+def write_snapshot(
+    frames: dict[str, pl.DataFrame], target_dir: Path, manifest: dict, keep: int | None = None
+) -> Published:
     """Write `frames` as a new version under `target_dir`, switch `current` to it, prune old versions."""
     missing = [name for name in REQUIRED_TABLES if name not in frames]
     if missing:
@@ -167,8 +178,12 @@ def write_snapshot(frames: dict[str, pl.DataFrame], target_dir: Path, manifest: 
     try:
         for name, frame in frames.items():
             frame.write_parquet(staging / f"{name}.parquet")
-        full = {"format": FORMAT_VERSION, "version": version,
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **manifest}
+        full = {
+            "format": FORMAT_VERSION,
+            "version": version,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **manifest,
+        }
         (staging / MANIFEST).write_text(json.dumps(full, indent=2, default=str))
         final = target_dir / version
         staging.rename(final)
@@ -202,8 +217,9 @@ def prune(target_dir: Path, keep: int, protect: Path | None = None) -> list[str]
     return deleted
 
 
-def publish(client: Warehouse, target_dir: Path, champion_versions: dict[str, int | None] | None = None,
-            keep: int | None = None) -> Published:
+def publish(
+    client: Warehouse, target_dir: Path, champion_versions: dict[str, int | None] | None = None, keep: int | None = None
+) -> Published:
     """Read the warehouse as of its latest as-of date and publish a new snapshot version."""
     as_of = latest_as_of(client)
     frames, info = read_tables(client, as_of)
@@ -213,8 +229,11 @@ def publish(client: Warehouse, target_dir: Path, champion_versions: dict[str, in
         "tables": info,
         "missing_tables": sorted(set(DATED_TABLES) - set(frames)),
         "champion_versions": dict(champion_versions or {}),
-        "model_versions": {name: sorted(int(v) for v in frames[name]["model_version"].unique().drop_nulls())
-                           for name in DATED_TABLES if name in frames and "model_version" in frames[name].columns},
+        "model_versions": {
+            name: sorted(int(v) for v in frames[name]["model_version"].unique().drop_nulls())
+            for name in DATED_TABLES
+            if name in frames and "model_version" in frames[name].columns
+        },
     }
     # The business app's small bounded tables (history, segment moves, names, reviews): beside the service's
     # tables, listed under app_tables so read_snapshot and the service never load them.

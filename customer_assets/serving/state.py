@@ -76,13 +76,20 @@ class Champion:
     loaded_at: str | None = None
 
     def describe(self) -> dict:
-        return {"name": self.name, "version": self.version, "metrics": self.metrics, "trained_at": self.trained_at,
-                "run_id": self.run_id, "loaded_at": self.loaded_at}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "metrics": self.metrics,
+            "trained_at": self.trained_at,
+            "run_id": self.run_id,
+            "loaded_at": self.loaded_at,
+        }
 
     def holdout_metrics(self) -> dict[str, float]:
         """The registered run's own holdout metrics (top-level names; cv./baseline./holdout. prefixes left out)."""
-        return {k: v for k, v in self.metrics.items() if "." not in k and isinstance(v, (int, float))
-                and math.isfinite(v)}
+        return {
+            k: v for k, v in self.metrics.items() if "." not in k and isinstance(v, (int, float)) and math.isfinite(v)
+        }
 
 
 class ModelSource(Protocol):
@@ -116,11 +123,17 @@ class MlflowModelSource:
         details = MlflowClient().get_model_version(name, str(version))
         created = details.creation_timestamp
         return Champion(
-            name=name, version=int(version), model=model,
+            name=name,
+            version=int(version),
+            model=model,
             metrics=self._registry.version_metrics(name, int(version)),
-            trained_at=(dt.datetime.fromtimestamp(created / 1000, dt.timezone.utc).isoformat(timespec="seconds")
-                        if created else None),
-            run_id=details.run_id, loaded_at=_now(),
+            trained_at=(
+                dt.datetime.fromtimestamp(created / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+                if created
+                else None
+            ),
+            run_id=details.run_id,
+            loaded_at=_now(),
         )
 
 
@@ -187,8 +200,11 @@ def _grouped(frame: pl.DataFrame | None, key: str, item: str) -> dict[str, list[
         return {}
     ordered = frame.sort(key, "rank")
     out: dict[str, list[tuple[str, float]]] = {}
-    for k, i, s in zip(ordered[key].cast(pl.String).to_list(), ordered[item].cast(pl.String).to_list(),
-                       ordered["score"].cast(pl.Float64).to_list()):
+    for k, i, s in zip(
+        ordered[key].cast(pl.String).to_list(),
+        ordered[item].cast(pl.String).to_list(),
+        ordered["score"].cast(pl.Float64).to_list(),
+    ):
         out.setdefault(k, []).append((i, s))
     return out
 
@@ -207,36 +223,48 @@ def load_snapshot(online_dir: Path, version: str | None = None) -> SnapshotData:
     similar = frames.get("similar_products")
     purchases: dict[str, set] = {}
     if "purchases" in frames:
-        for cid, pid in frames["purchases"].select(pl.col(ID).cast(pl.String), pl.col("product_id").cast(pl.String)
-                                                   ).iter_rows():
+        for cid, pid in (
+            frames["purchases"].select(pl.col(ID).cast(pl.String), pl.col("product_id").cast(pl.String)).iter_rows()
+        ):
             purchases.setdefault(cid, set()).add(pid)
     scores = frames.get("churn_scores")
-    churn_rate = (float((scores["churn_probability"] >= HIGH_RISK_CUT).mean())
-                  if scores is not None and scores.height else None)
+    churn_rate = (
+        float((scores["churn_probability"] >= HIGH_RISK_CUT).mean()) if scores is not None and scores.height else None
+    )
     created = manifest.get("created_at")
     strategies = {}
     if recs is not None and "strategy" in recs.columns and recs.height:
-        strategies = dict(recs.group_by(ID).agg(pl.col("strategy").first()).select(
-            pl.col(ID).cast(pl.String), "strategy").iter_rows())
+        strategies = dict(
+            recs.group_by(ID).agg(pl.col("strategy").first()).select(pl.col(ID).cast(pl.String), "strategy").iter_rows()
+        )
     return SnapshotData(
-        version=version, manifest=manifest, features=features,
+        version=version,
+        manifest=manifest,
+        features=features,
         rows={name: frame.height for name, frame in frames.items()},
-        countries=(dict(features.select(ID, pl.col("country").cast(pl.String)).iter_rows())
-                   if "country" in features.columns else {}),
+        countries=(
+            dict(features.select(ID, pl.col("country").cast(pl.String)).iter_rows())
+            if "country" in features.columns
+            else {}
+        ),
         recommendations=_grouped(recs, ID, "product_id"),
         recommendations_version=_single_version(recs),
         recommendations_depth=int(recs.group_by(ID).len()["len"].min()) if recs is not None and recs.height else 0,
         recommendation_strategies=strategies,
         similar=_grouped(similar, "product_id", "similar_product_id"),
         similar_version=_single_version(similar),
-        similar_depth=(int(similar.group_by("product_id").len()["len"].min())
-                       if similar is not None and similar.height else 0),
+        similar_depth=(
+            int(similar.group_by("product_id").len()["len"].min()) if similar is not None and similar.height else 0
+        ),
         purchases={k: frozenset(v) for k, v in purchases.items()},
         churn_rate=churn_rate,
         created_at=dt.datetime.fromisoformat(created) if created else None,
         value=frames.get("customer_value"),
-        value_index=({cid: i for i, cid in enumerate(frames["customer_value"][ID].cast(pl.String).to_list())}
-                     if "customer_value" in frames else {}),
+        value_index=(
+            {cid: i for i, cid in enumerate(frames["customer_value"][ID].cast(pl.String).to_list())}
+            if "customer_value" in frames
+            else {}
+        ),
         targets=frames["retention_targets"].sort("rank") if "retention_targets" in frames else None,
     )
 
@@ -254,25 +282,39 @@ class ChurnResult:
     as_of: str | None = None
 
     def as_dict(self) -> dict:
-        return {"customer_id": self.customer_id, "churn_probability": self.churn_probability,
-                "risk_level": self.risk_level, "top_reasons": list(self.top_reasons),
-                "model_version": self.model_version, "as_of": self.as_of}
+        return {
+            "customer_id": self.customer_id,
+            "churn_probability": self.churn_probability,
+            "risk_level": self.risk_level,
+            "top_reasons": list(self.top_reasons),
+            "model_version": self.model_version,
+            "as_of": self.as_of,
+        }
 
 
 def score_churn(champion: Champion, frame: pl.DataFrame, as_of: str | None = None) -> list[ChurnResult]:
     """The churn library's explain (P(churn), risk level, top-3 reasons) for every row of `frame`."""
     explained = champion.model.explain(frame, top_k=3)
     ids = frame[ID].cast(pl.String).to_list() if ID in frame.columns else [None] * frame.height
-    return [ChurnResult(cid, float(p), str(level), list(reasons or []), champion.version, as_of)
-            for cid, p, level, reasons in zip(ids, explained["churn_probability"].to_list(),
-                                              explained["risk_level"].to_list(), explained["top_reasons"].to_list())]
+    return [
+        ChurnResult(cid, float(p), str(level), list(reasons or []), champion.version, as_of)
+        for cid, p, level, reasons in zip(
+            ids,
+            explained["churn_probability"].to_list(),
+            explained["risk_level"].to_list(),
+            explained["top_reasons"].to_list(),
+        )
+    ]
 
 
 def assign_segments(champion: Champion, frame: pl.DataFrame) -> list[dict]:
     labels = champion.model.assign(frame, ID)
-    return [{"customer_id": cid, "segment_id": int(sid), "segment_name": name, "model_version": champion.version}
-            for cid, sid, name in zip(labels[ID].cast(pl.String).to_list(), labels["segment_id"].to_list(),
-                                      labels["segment_name"].to_list())]
+    return [
+        {"customer_id": cid, "segment_id": int(sid), "segment_name": name, "model_version": champion.version}
+        for cid, sid, name in zip(
+            labels[ID].cast(pl.String).to_list(), labels["segment_id"].to_list(), labels["segment_name"].to_list()
+        )
+    ]
 
 
 def cold_start_lists(champion: Champion, countries: dict[str, str | None]) -> dict[str | None, list[tuple[str, float]]]:
@@ -283,10 +325,13 @@ def cold_start_lists(champion: Champion, countries: dict[str, str | None]) -> di
     names = sorted({c for c in countries.values() if c})
     ids = [COLD_START_PREFIX + c for c in names] + [COLD_START_PREFIX]
     # The global placeholder has no group: the library gives customers outside `groups` the global list.
-    groups = pl.DataFrame({"customer_id": [*countries, *ids[:-1]], "group": [*countries.values(), *names]},
-                          schema={"customer_id": pl.String, "group": pl.String})
-    recs = champion.model.recommend(pl.Series(ids, dtype=pl.String), k=MAX_K, exclude_seen=False,
-                                    groups=groups if names else None)
+    groups = pl.DataFrame(
+        {"customer_id": [*countries, *ids[:-1]], "group": [*countries.values(), *names]},
+        schema={"customer_id": pl.String, "group": pl.String},
+    )
+    recs = champion.model.recommend(
+        pl.Series(ids, dtype=pl.String), k=MAX_K, exclude_seen=False, groups=groups if names else None
+    )
     by_id = _grouped(recs.with_columns(pl.col("product_id").cast(pl.String)), "customer_id", "product_id")
     lists = {name: by_id.get(COLD_START_PREFIX + name, []) for name in names}
     lists[None] = by_id.get(COLD_START_PREFIX, [])
@@ -308,8 +353,10 @@ class ServingState:
 
     @property
     def key(self) -> tuple:
-        return (self.snapshot.version if self.snapshot else None,
-                tuple(sorted((n, c.version) for n, c in self.champions.items())))
+        return (
+            self.snapshot.version if self.snapshot else None,
+            tuple(sorted((n, c.version) for n, c in self.champions.items())),
+        )
 
     def missing(self, required: tuple[str, ...]) -> list[str]:
         """What keeps the state from serving: no snapshot, a required champion not loaded, or one that
@@ -320,14 +367,21 @@ class ServingState:
     def champion(self, name: str) -> Champion:
         found = self.champions.get(name)
         if found is None:
-            raise RequestError(503, None, f"no `{name}` champion is loaded"
-                                          + (f" ({self.problems[name]})" if name in self.problems else ""))
+            raise RequestError(
+                503,
+                None,
+                f"no `{name}` champion is loaded" + (f" ({self.problems[name]})" if name in self.problems else ""),
+            )
         return found
 
     def require_snapshot(self) -> SnapshotData:
         if self.snapshot is None:
-            raise RequestError(503, None, "no online snapshot is loaded yet"
-                               + (f" ({self.problems['snapshot']})" if "snapshot" in self.problems else ""))
+            raise RequestError(
+                503,
+                None,
+                "no online snapshot is loaded yet"
+                + (f" ({self.problems['snapshot']})" if "snapshot" in self.problems else ""),
+            )
         return self.snapshot
 
     # --- churn ------------------------------------------------------------------------------------------
@@ -339,15 +393,20 @@ class ServingState:
         if found is None:
             if CHURN in self.problems:
                 raise RequestError(503, None, f"churn scores unavailable: {self.problems[CHURN]}")
-            raise RequestError(404, field_name, f"unknown customer {customer_id!r} (not in online snapshot "
-                                                f"{self.snapshot.version}, as of {self.snapshot.as_of})")
+            raise RequestError(
+                404,
+                field_name,
+                f"unknown customer {customer_id!r} (not in online snapshot "
+                f"{self.snapshot.version}, as of {self.snapshot.as_of})",
+            )
         return found
 
     def churn_from_features(self, payloads: list[dict], field_prefix: str = "features") -> list[ChurnResult]:
         champion = self.champion(CHURN)
         preparer = champion.model.preparer
-        frame = self._feature_frame(payloads, list(preparer.input_numeric_columns),
-                                    list(preparer.categorical_levels), field_prefix)
+        frame = self._feature_frame(
+            payloads, list(preparer.input_numeric_columns), list(preparer.categorical_levels), field_prefix
+        )
         return score_churn(champion, frame)
 
     # --- segments ---------------------------------------------------------------------------------------
@@ -359,14 +418,16 @@ class ServingState:
         if found is None:
             if SEGMENTATION in self.problems:
                 raise RequestError(503, None, f"segments unavailable: {self.problems[SEGMENTATION]}")
-            raise RequestError(404, "customer_id", f"unknown customer {customer_id!r} (not in online snapshot "
-                                                   f"{snap.version})")
+            raise RequestError(
+                404, "customer_id", f"unknown customer {customer_id!r} (not in online snapshot {snap.version})"
+            )
         return found
 
     def segment_from_features(self, payload: dict, customer_id: str | None) -> dict:
         champion = self.champion(SEGMENTATION)
-        frame = self._feature_frame([payload], list(champion.model.feature_columns), [], "features",
-                                    customer_ids=[customer_id])
+        frame = self._feature_frame(
+            [payload], list(champion.model.feature_columns), [], "features", customer_ids=[customer_id]
+        )
         result = assign_segments(champion, frame)[0]
         return {**result, "customer_id": customer_id}
 
@@ -377,16 +438,22 @@ class ServingState:
         snap = self.require_snapshot()
         model = champion.model
         stored = snap.recommendations.get(customer_id)
-        if (stored is not None and snap.recommendations_version == champion.version and k <= len(stored)):
+        if stored is not None and snap.recommendations_version == champion.version and k <= len(stored):
             items, source = stored[:k], "snapshot"
             strategy = snap.recommendation_strategies.get(customer_id, "hybrid")
         elif model.customers.lookup(pl.Series([customer_id], dtype=pl.String))[0] >= 0:
             bought = snap.purchases.get(customer_id, frozenset())
             # Purchases after the model's training (in the snapshot) are excluded by the library itself.
-            exclude = pl.DataFrame({"customer_id": [customer_id] * len(bought), "product_id": sorted(bought)},
-                                   schema={"customer_id": pl.String, "product_id": pl.String})
-            recs = model.recommend(pl.Series([customer_id], dtype=pl.String), k=k, exclude_seen=True,
-                                   also_exclude=exclude if bought else None)
+            exclude = pl.DataFrame(
+                {"customer_id": [customer_id] * len(bought), "product_id": sorted(bought)},
+                schema={"customer_id": pl.String, "product_id": pl.String},
+            )
+            recs = model.recommend(
+                pl.Series([customer_id], dtype=pl.String),
+                k=k,
+                exclude_seen=True,
+                also_exclude=exclude if bought else None,
+            )
             items = [(str(p), float(s)) for p, s in zip(recs["product_id"].to_list(), recs["score"].to_list())]
             source = "model"
             strategy = recs["strategy"][0] if recs.height else "popular"
@@ -395,10 +462,15 @@ class ServingState:
             bought = snap.purchases.get(customer_id, frozenset())
             popular = self.cold_start.get(group) or self.cold_start.get(None, [])
             items, source, strategy = [p for p in popular if p[0] not in bought][:k], "cold_start", "popular"
-        return {"customer_id": customer_id, "k": k, "source": source, "strategy": strategy,
-                "known_customer": customer_id in self.feature_rows,
-                "items": [{"rank": i + 1, "product_id": p, "score": s} for i, (p, s) in enumerate(items)],
-                "model_version": champion.version}
+        return {
+            "customer_id": customer_id,
+            "k": k,
+            "source": source,
+            "strategy": strategy,
+            "known_customer": customer_id in self.feature_rows,
+            "items": [{"rank": i + 1, "product_id": p, "score": s} for i, (p, s) in enumerate(items)],
+            "model_version": champion.version,
+        }
 
     def similar_products(self, product_id: str, k: int) -> dict:
         champion = self.champion(RECOMMENDER)
@@ -408,15 +480,23 @@ class ServingState:
             items, source = stored[:k], "snapshot"
         else:
             if champion.model.items.lookup(pl.Series([product_id], dtype=pl.String))[0] < 0:
-                raise RequestError(404, "product_id", f"unknown product {product_id!r} (not in the catalog of "
-                                                      f"{RECOMMENDER} v{champion.version})")
+                raise RequestError(
+                    404,
+                    "product_id",
+                    f"unknown product {product_id!r} (not in the catalog of {RECOMMENDER} v{champion.version})",
+                )
             frame = champion.model.similar_products(pl.Series([product_id], dtype=pl.String), k=k)
-            items = [(str(p), float(s)) for p, s in zip(frame["similar_product_id"].to_list(),
-                                                         frame["score"].to_list())]
+            items = [
+                (str(p), float(s)) for p, s in zip(frame["similar_product_id"].to_list(), frame["score"].to_list())
+            ]
             source = "model"
-        return {"product_id": product_id, "k": k, "source": source,
-                "items": [{"rank": i + 1, "product_id": p, "score": s} for i, (p, s) in enumerate(items)],
-                "model_version": champion.version}
+        return {
+            "product_id": product_id,
+            "k": k,
+            "source": source,
+            "items": [{"rank": i + 1, "product_id": p, "score": s} for i, (p, s) in enumerate(items)],
+            "model_version": champion.version,
+        }
 
     # --- sentiment --------------------------------------------------------------------------------------
 
@@ -426,16 +506,28 @@ class ServingState:
         scored = champion.model.predict(series)
         has_words = series.fill_null("").str.contains(r"\p{L}").to_list()
         predictions = []
-        for i, (label, score, words) in enumerate(zip(scored["sentiment_label"].to_list(),
-                                                      scored["sentiment_score"].to_list(), has_words)):
-            predictions.append({"index": i, "label": label if words else None,
-                                "score": float(score) if words and score is not None else None})
+        for i, (label, score, words) in enumerate(
+            zip(scored["sentiment_label"].to_list(), scored["sentiment_score"].to_list(), has_words)
+        ):
+            predictions.append(
+                {
+                    "index": i,
+                    "label": label if words else None,
+                    "score": float(score) if words and score is not None else None,
+                }
+            )
         return {"predictions": predictions, "model_version": champion.version}
 
     # --- feature payloads -------------------------------------------------------------------------------
 
-    def _feature_frame(self, payloads: list[dict], numeric: list[str], categorical: list[str], prefix: str,
-                       customer_ids: list | None = None) -> pl.DataFrame:
+    def _feature_frame(
+        self,
+        payloads: list[dict],
+        numeric: list[str],
+        categorical: list[str],
+        prefix: str,
+        customer_ids: list | None = None,
+    ) -> pl.DataFrame:
         """A typed frame from JSON feature payloads; every problem is a 400 naming the field."""
         expected = set(numeric) | set(categorical)
         rows_numeric: dict[str, list] = {c: [] for c in numeric}
@@ -446,13 +538,17 @@ class ServingState:
                 raise RequestError(400, where, "must be an object of feature name -> value")
             unknown = sorted(set(payload) - expected)
             if unknown:
-                raise RequestError(400, f"{where}.{unknown[0]}",
-                                   f"unknown feature (the model uses: {', '.join(sorted(expected))})")
+                raise RequestError(
+                    400, f"{where}.{unknown[0]}", f"unknown feature (the model uses: {', '.join(sorted(expected))})"
+                )
             missing = sorted(expected - set(payload))
             if missing:
-                raise RequestError(400, f"{where}.{missing[0]}",
-                                   f"missing feature{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                   "(send null for an unknown value)")
+                raise RequestError(
+                    400,
+                    f"{where}.{missing[0]}",
+                    f"missing feature{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                    "(send null for an unknown value)",
+                )
             for column in numeric:
                 value = payload[column]
                 name = f"{where}.{column}"
@@ -471,8 +567,9 @@ class ServingState:
             for column in categorical:
                 value = payload[column]
                 if value is not None and not isinstance(value, str):
-                    raise RequestError(400, f"{where}.{column}", f"must be a string or null, got "
-                                                                 f"{type(value).__name__}")
+                    raise RequestError(
+                        400, f"{where}.{column}", f"must be a string or null, got {type(value).__name__}"
+                    )
                 rows_categorical[column].append(value)
         data = {ID: pl.Series(ID, customer_ids if customer_ids else [None] * len(payloads), dtype=pl.String)}
         data.update({c: pl.Series(c, v, dtype=pl.Float64) for c, v in rows_numeric.items()})
@@ -499,8 +596,9 @@ def feature_rules(features: pl.DataFrame) -> dict[str, tuple[float, float]]:
 # --- building and swapping ------------------------------------------------------------------------------
 
 
-def build_state(snapshot: SnapshotData | None, champions: dict[str, Champion],
-                problems: dict[str, str] | None = None) -> ServingState:
+def build_state(
+    snapshot: SnapshotData | None, champions: dict[str, Champion], problems: dict[str, str] | None = None
+) -> ServingState:
     """A complete state: per-customer churn scores and segments computed by the champions from the snapshot's
     features, cold-start lists, input rules. Failures of one part are recorded, not raised."""
     load_problems = dict(problems or {})
@@ -515,15 +613,18 @@ def build_state(snapshot: SnapshotData | None, champions: dict[str, Champion],
                 results = score_churn(champions[CHURN], features, snapshot.as_of)
                 churn_by_id = {r.customer_id: r for r in results}
             except Exception as error:  # e.g. the champion needs a column the snapshot lacks
-                problems[CHURN] = f"{CHURN} v{champions[CHURN].version} cannot score snapshot {snapshot.version}: " \
-                                  f"{error}"
+                problems[CHURN] = (
+                    f"{CHURN} v{champions[CHURN].version} cannot score snapshot {snapshot.version}: {error}"
+                )
                 logger.exception("churn scoring of the snapshot failed")
         if SEGMENTATION in champions:
             try:
                 segment_by_id = {r["customer_id"]: r for r in assign_segments(champions[SEGMENTATION], features)}
             except Exception as error:
-                problems[SEGMENTATION] = (f"{SEGMENTATION} v{champions[SEGMENTATION].version} cannot segment "
-                                          f"snapshot {snapshot.version}: {error}")
+                problems[SEGMENTATION] = (
+                    f"{SEGMENTATION} v{champions[SEGMENTATION].version} cannot segment "
+                    f"snapshot {snapshot.version}: {error}"
+                )
                 logger.exception("segment assignment of the snapshot failed")
     if RECOMMENDER in champions:
         try:
@@ -531,10 +632,18 @@ def build_state(snapshot: SnapshotData | None, champions: dict[str, Champion],
         except Exception as error:
             problems[RECOMMENDER] = f"cold start lists failed: {error}"
             logger.exception("cold start lists failed")
-    return ServingState(snapshot=snapshot, champions=dict(champions), churn_by_id=churn_by_id,
-                        segment_by_id=segment_by_id, feature_rows=feature_rows, cold_start=cold,
-                        feature_rules=rules, problems={**problems, **load_problems}, build_problems=problems,
-                        built_at=time.time())
+    return ServingState(
+        snapshot=snapshot,
+        champions=dict(champions),
+        churn_by_id=churn_by_id,
+        segment_by_id=segment_by_id,
+        feature_rows=feature_rows,
+        cold_start=cold,
+        feature_rules=rules,
+        problems={**problems, **load_problems},
+        build_problems=problems,
+        built_at=time.time(),
+    )
 
 
 class StateLoader:
@@ -587,7 +696,8 @@ class StateLoader:
                 problems[name] = f"{name} v{number} could not be loaded: {error}"
                 logger.exception("loading %s v%s failed", name, number)
         changed = (snap is not old.snapshot) or any(
-            champions.get(n) is not old.champions.get(n) for n in set(champions) | set(old.champions))
+            champions.get(n) is not old.champions.get(n) for n in set(champions) | set(old.champions)
+        )
         if not changed:
             current = {**old.build_problems, **problems}
             if current != old.problems:

@@ -24,9 +24,23 @@ CLV_MONTHS = 12
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 SUMMARY_FIELDS = ("orders", "days_since_first", "days_since_last", "mean_order_value", "mean_repeat_value")
-TARGET_FIELDS = ("rank", "customer_id", "value_at_risk", "churn_probability", "churn_probability_source",
-                 "risk_level", "top_reasons", "segment_name", "expected_value", "clv_12m", "p_alive",
-                 "recommended_products", "horizon_days", "churn_model_version", "value_model_version")
+TARGET_FIELDS = (
+    "rank",
+    "customer_id",
+    "value_at_risk",
+    "churn_probability",
+    "churn_probability_source",
+    "risk_level",
+    "top_reasons",
+    "segment_name",
+    "expected_value",
+    "clv_12m",
+    "p_alive",
+    "recommended_products",
+    "horizon_days",
+    "churn_model_version",
+    "value_model_version",
+)
 
 
 def annual_discount() -> float:
@@ -42,17 +56,27 @@ def _number(value):
 
 def _scored(champion, summary: pl.DataFrame, horizon: int, as_of, customer_id, source: str, as_of_text) -> dict:
     try:
-        row = champion.model.score(summary, horizon, months=CLV_MONTHS, annual_discount=annual_discount(),
-                                   as_of=as_of).row(0, named=True)
+        row = champion.model.score(
+            summary, horizon, months=CLV_MONTHS, annual_discount=annual_discount(), as_of=as_of
+        ).row(0, named=True)
     except ValueError as error:
         message = str(error).removesuffix(" (row 0)")
         found = [(message.find(name), name) for name in SUMMARY_FIELDS if name in message]
         named = min(found)[1] if found else None
         raise RequestError(400, f"summary.{named}" if named else "summary", message) from error
-    return {"customer_id": customer_id, "p_alive": row["p_alive"], "p_order": row["p_order"],
-            "expected_orders": row["expected_orders"], "expected_order_value": row["expected_order_value"],
-            "expected_value": row["expected_value"], "horizon_days": horizon, "clv_12m": row["clv"],
-            "model_version": champion.version, "as_of": as_of_text, "source": source}
+    return {
+        "customer_id": customer_id,
+        "p_alive": row["p_alive"],
+        "p_order": row["p_order"],
+        "expected_orders": row["expected_orders"],
+        "expected_order_value": row["expected_order_value"],
+        "expected_value": row["expected_value"],
+        "horizon_days": horizon,
+        "clv_12m": row["clv"],
+        "model_version": champion.version,
+        "as_of": as_of_text,
+        "source": source,
+    }
 
 
 def _horizon(state: ServingState, horizon_days: int | None) -> int:
@@ -69,34 +93,53 @@ def _horizon(state: ServingState, horizon_days: int | None) -> int:
 def value_by_customer(state: ServingState, customer_id: str, horizon_days: int | None = None) -> dict:
     snap = state.require_snapshot()
     if snap.value is None:
-        raise RequestError(503, None, f"snapshot {snap.version} holds no customer value (marts.customer_value was "
-                                      "not built when it was published)")
+        raise RequestError(
+            503,
+            None,
+            f"snapshot {snap.version} holds no customer value (marts.customer_value was "
+            "not built when it was published)",
+        )
     index = snap.value_index.get(customer_id)
     if index is None:
-        raise RequestError(404, "customer_id", f"unknown customer {customer_id!r}: no completed order by {snap.as_of} "
-                                               "in the online snapshot (send a purchase summary instead)")
+        raise RequestError(
+            404,
+            "customer_id",
+            f"unknown customer {customer_id!r}: no completed order by {snap.as_of} "
+            "in the online snapshot (send a purchase summary instead)",
+        )
     row = snap.value.row(index, named=True)
     horizon = _horizon(state, horizon_days)
     champion = state.champions.get(VALUE)
     if champion is not None and (champion.version != row["model_version"] or horizon != row["horizon_days"]):
-        summary = pl.DataFrame({name: [row[name]] for name in SUMMARY_FIELDS},
-                               schema={name: pl.Float64 for name in SUMMARY_FIELDS})
+        summary = pl.DataFrame(
+            {name: [row[name]] for name in SUMMARY_FIELDS}, schema={name: pl.Float64 for name in SUMMARY_FIELDS}
+        )
         return _scored(champion, summary, horizon, snap.as_of, customer_id, "model", snap.as_of)
     if horizon != row["horizon_days"]:
         state.champion(VALUE)  # 503: another horizon needs the model
-    return {"customer_id": customer_id, "p_alive": row["p_alive"], "p_order": row["p_order"],
-            "expected_orders": row["expected_orders"], "expected_order_value": row["expected_order_value"],
-            "expected_value": row["expected_value"], "horizon_days": int(row["horizon_days"]),
-            "clv_12m": row["clv_12m"], "model_version": int(row["model_version"]), "as_of": snap.as_of,
-            "source": "snapshot"}
+    return {
+        "customer_id": customer_id,
+        "p_alive": row["p_alive"],
+        "p_order": row["p_order"],
+        "expected_orders": row["expected_orders"],
+        "expected_order_value": row["expected_order_value"],
+        "expected_value": row["expected_value"],
+        "horizon_days": int(row["horizon_days"]),
+        "clv_12m": row["clv_12m"],
+        "model_version": int(row["model_version"]),
+        "as_of": snap.as_of,
+        "source": "snapshot",
+    }
 
 
-def value_from_summary(state: ServingState, summary: dict, horizon_days: int | None = None,
-                       customer_id: str | None = None) -> dict:
+def value_from_summary(
+    state: ServingState, summary: dict, horizon_days: int | None = None, customer_id: str | None = None
+) -> dict:
     champion = state.champion(VALUE)
     horizon = _horizon(state, horizon_days)
-    frame = pl.DataFrame({name: [summary.get(name)] for name in SUMMARY_FIELDS},
-                         schema={name: pl.Float64 for name in SUMMARY_FIELDS})
+    frame = pl.DataFrame(
+        {name: [summary.get(name)] for name in SUMMARY_FIELDS}, schema={name: pl.Float64 for name in SUMMARY_FIELDS}
+    )
     snap = state.snapshot
     as_of = snap.as_of if snap is not None else champion.model.as_of
     return _scored(champion, frame, horizon, as_of, customer_id, "summary", str(as_of))
@@ -117,8 +160,12 @@ def parse_limit(text: str | None) -> int:
 def retention_targets(state: ServingState, limit: int) -> dict:
     snap = state.require_snapshot()
     if snap.targets is None:
-        raise RequestError(503, None, f"snapshot {snap.version} holds no retention worklist (marts.retention_targets "
-                                      "was not built when it was published)")
+        raise RequestError(
+            503,
+            None,
+            f"snapshot {snap.version} holds no retention worklist (marts.retention_targets "
+            "was not built when it was published)",
+        )
     rows = []
     for row in snap.targets.head(limit).iter_rows(named=True):
         item = {name: row.get(name) for name in TARGET_FIELDS}

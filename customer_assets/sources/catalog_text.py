@@ -21,8 +21,22 @@ CATEGORIES = {
 }
 
 ADJECTIVES = [
-    "Classic", "Pro", "Eco", "Ultra", "Compact", "Deluxe", "Smart", "Essential", "Premium", "Urban",
-    "Vintage", "Nordic", "Everyday", "Travel", "Studio", "Family",
+    "Classic",
+    "Pro",
+    "Eco",
+    "Ultra",
+    "Compact",
+    "Deluxe",
+    "Smart",
+    "Essential",
+    "Premium",
+    "Urban",
+    "Vintage",
+    "Nordic",
+    "Everyday",
+    "Travel",
+    "Studio",
+    "Family",
 ]
 
 STYLES = ["minimalist", "bold", "natural", "high-tech"]
@@ -38,45 +52,71 @@ ASPECTS = ["quality", "price", "shipping", "service"]
 
 POSITIVE_PHRASES = {
     "quality": [
-        "the quality is excellent", "it feels very well made", "great build quality",
-        "sturdy and works perfectly", "the material is really good",
+        "the quality is excellent",
+        "it feels very well made",
+        "great build quality",
+        "sturdy and works perfectly",
+        "the material is really good",
     ],
     "price": [
-        "great value for the price", "the price was very fair", "cheap but does the job well",
-        "worth every penny", "a bargain compared to other shops",
+        "great value for the price",
+        "the price was very fair",
+        "cheap but does the job well",
+        "worth every penny",
+        "a bargain compared to other shops",
     ],
     "shipping": [
-        "delivery was fast", "it arrived a day early", "shipping was quick and the box was intact",
-        "fast delivery and well packed", "arrived on time",
+        "delivery was fast",
+        "it arrived a day early",
+        "shipping was quick and the box was intact",
+        "fast delivery and well packed",
+        "arrived on time",
     ],
     "service": [
-        "customer service was helpful", "support answered my question quickly",
-        "the seller was friendly and responsive", "great service from the team",
+        "customer service was helpful",
+        "support answered my question quickly",
+        "the seller was friendly and responsive",
+        "great service from the team",
     ],
 }
 
 NEGATIVE_PHRASES = {
     "quality": [
-        "the quality is terrible", "it broke after a week", "poorly made and feels cheap",
-        "stopped working after two days", "the material is flimsy",
+        "the quality is terrible",
+        "it broke after a week",
+        "poorly made and feels cheap",
+        "stopped working after two days",
+        "the material is flimsy",
     ],
     "price": [
-        "way too expensive for what it is", "overpriced", "not worth the money",
-        "the price went up and it is not worth it", "I paid too much",
+        "way too expensive for what it is",
+        "overpriced",
+        "not worth the money",
+        "the price went up and it is not worth it",
+        "I paid too much",
     ],
     "shipping": [
-        "delivery was very slow", "it arrived two weeks late", "the package arrived damaged",
-        "shipping took forever", "the parcel got lost for days",
+        "delivery was very slow",
+        "it arrived two weeks late",
+        "the package arrived damaged",
+        "shipping took forever",
+        "the parcel got lost for days",
     ],
     "service": [
-        "customer service never answered", "support was rude and unhelpful",
-        "nobody replied to my refund request", "terrible service from the seller",
+        "customer service never answered",
+        "support was rude and unhelpful",
+        "nobody replied to my refund request",
+        "terrible service from the seller",
     ],
 }
 
 NEUTRAL_PHRASES = [
-    "it is okay", "does what it says", "average product", "nothing special but fine",
-    "it is fine for the price", "as described",
+    "it is okay",
+    "does what it says",
+    "average product",
+    "nothing special but fine",
+    "it is fine for the price",
+    "as described",
 ]
 
 POSITIVE_OPENINGS = ["Love it.", "Very happy with this.", "Excellent purchase.", "Really good.", "Five stars."]

@@ -197,7 +197,9 @@ def coerce_table(contract: TableContract, frame: pl.DataFrame, file: str) -> tup
         if bad.any():
             violations.append(
                 Violation(
-                    contract.name, file, col.name,
+                    contract.name,
+                    file,
+                    col.name,
                     f"{int(bad.sum())} value(s) are not a valid {_type_name(col.dtype)}",
                     _examples(frame, pl.lit(bad), [col.name]),
                 )
@@ -264,23 +266,43 @@ def check_values(contract: TableContract, frame: pl.DataFrame, file: str) -> lis
         if col.required:
             nulls = frame.select(c.is_null().sum()).item()
             if nulls:
-                violations.append(Violation(contract.name, file, col.name, f"{nulls} row(s) have no value",
-                                            _examples(frame, c.is_null(), [col.name])))
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{nulls} row(s) have no value",
+                        _examples(frame, c.is_null(), [col.name]),
+                    )
+                )
         if col.unique:
             dup_mask = c.is_duplicated() & c.is_not_null()
             dups = frame.select(dup_mask.sum()).item()
             if dups:
-                violations.append(Violation(contract.name, file, col.name, f"{dups} row(s) share a duplicate id",
-                                            _examples(frame, dup_mask, [col.name])))
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{dups} row(s) share a duplicate id",
+                        _examples(frame, dup_mask, [col.name]),
+                    )
+                )
         if col.dtype == pl.Float64:
             # inf and NaN parse as numbers ("inf", "-Infinity", "nan" in any case) and pass every range
             # check, then break model training downstream: no numeric column may hold them.
             non_finite = (c.is_infinite() | c.is_nan()).fill_null(False)
             count = frame.select(non_finite.sum()).item()
             if count:
-                violations.append(Violation(contract.name, file, col.name,
-                                            f"{count} value(s) are not finite numbers (inf or NaN)",
-                                            _examples(frame, non_finite, [col.name])))
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{count} value(s) are not finite numbers (inf or NaN)",
+                        _examples(frame, non_finite, [col.name]),
+                    )
+                )
         if col.min_value is not None or col.max_value is not None:
             out = pl.lit(False)
             if col.min_value is not None:
@@ -290,27 +312,47 @@ def check_values(contract: TableContract, frame: pl.DataFrame, file: str) -> lis
             out = out.fill_null(False)
             count = frame.select(out.sum()).item()
             if count:
-                bounds = f"[{col.min_value if col.min_value is not None else '-inf'}, " \
-                         f"{col.max_value if col.max_value is not None else 'inf'}]"
-                violations.append(Violation(contract.name, file, col.name, f"{count} value(s) outside {bounds}",
-                                            _examples(frame, out, [col.name])))
+                bounds = (
+                    f"[{col.min_value if col.min_value is not None else '-inf'}, "
+                    f"{col.max_value if col.max_value is not None else 'inf'}]"
+                )
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{count} value(s) outside {bounds}",
+                        _examples(frame, out, [col.name]),
+                    )
+                )
         if col.dtype == pl.Date or isinstance(col.dtype, pl.Datetime):
             day = c.dt.date() if isinstance(col.dtype, pl.Datetime) else c
             latest = dt.date.today() + dt.timedelta(days=1)  # one day of slack for exports in time zones ahead
             out = ((day < EARLIEST_DATE) | (day > latest)).fill_null(False)
             count = frame.select(out.sum()).item()
             if count:
-                violations.append(Violation(
-                    contract.name, file, col.name,
-                    f"{count} date(s) before {EARLIEST_DATE} or after today ({dt.date.today()})",
-                    _examples(frame, out, [col.name])))
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{count} date(s) before {EARLIEST_DATE} or after today ({dt.date.today()})",
+                        _examples(frame, out, [col.name]),
+                    )
+                )
         if col.allowed is not None:
             out = (~c.is_in(list(col.allowed))).fill_null(False)
             count = frame.select(out.sum()).item()
             if count:
-                violations.append(Violation(
-                    contract.name, file, col.name,
-                    f"{count} value(s) not among {', '.join(col.allowed)}", _examples(frame, out, [col.name])))
+                violations.append(
+                    Violation(
+                        contract.name,
+                        file,
+                        col.name,
+                        f"{count} value(s) not among {', '.join(col.allowed)}",
+                        _examples(frame, out, [col.name]),
+                    )
+                )
     return violations
 
 
@@ -333,11 +375,16 @@ def check_foreign_keys(
                 continue
             share = count / max(child.height, 1)
             if share > tolerance:
-                violations.append(Violation(
-                    name, files.get(name, name), fk.column,
-                    f"{count} row(s) ({share:.1%}) refer to a {fk.parent_column} missing from "
-                    f"{fk.parent_table} (tolerance {tolerance:.1%})",
-                    _examples(child, pl.lit(orphan), [fk.column])))
+                violations.append(
+                    Violation(
+                        name,
+                        files.get(name, name),
+                        fk.column,
+                        f"{count} row(s) ({share:.1%}) refer to a {fk.parent_column} missing from "
+                        f"{fk.parent_table} (tolerance {tolerance:.1%})",
+                        _examples(child, pl.lit(orphan), [fk.column]),
+                    )
+                )
             else:
                 tables[name] = child.filter(~orphan)
                 dropped[f"{name}.{fk.column}"] = count

@@ -36,11 +36,16 @@ def publish(source: SourceTables, landing_dir: Path) -> Path:
         elif name == "order_items":
             frame = frame.join(order_dates, on="order_id", how="left")
         frame.write_parquet(staging / f"{name}.parquet")
-    (staging / "manifest.json").write_text(json.dumps({
-        "tables": {name: frame.height for name, frame in tables.items()},
-        "notes": source.notes,
-        "dropped_orphans": source.dropped_orphans,
-    }, indent=2))
+    (staging / "manifest.json").write_text(
+        json.dumps(
+            {
+                "tables": {name: frame.height for name, frame in tables.items()},
+                "notes": source.notes,
+                "dropped_orphans": source.dropped_orphans,
+            },
+            indent=2,
+        )
+    )
     staging.rename(version)
     _switch_current(landing_dir, version)
     _prune(landing_dir, keep=version)
@@ -86,8 +91,11 @@ def date_range(landing_dir: Path, tables=("orders", "reviews", "events")) -> tup
     """First and last partition date over the given time-stamped tables."""
     folder = current(landing_dir)
     scans = [pl.scan_parquet(folder / f"{name}.parquet").select(PARTITION_COLUMN) for name in tables]
-    dates = pl.concat(scans).select(pl.col(PARTITION_COLUMN).min().alias("lo"),
-                                    pl.col(PARTITION_COLUMN).max().alias("hi")).collect()
+    dates = (
+        pl.concat(scans)
+        .select(pl.col(PARTITION_COLUMN).min().alias("lo"), pl.col(PARTITION_COLUMN).max().alias("hi"))
+        .collect()
+    )
     return dates["lo"][0], dates["hi"][0]
 
 

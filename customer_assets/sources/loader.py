@@ -41,6 +41,7 @@ def read_file(path: Path) -> pl.DataFrame:
 
 def read_checked(table: str, path: Path) -> tuple[pl.DataFrame | None, list[c.Violation]]:
     """The file's frame, or the reason it cannot be read in words that name the file (no Polars exception)."""
+
     def problem(text: str) -> tuple[None, list[c.Violation]]:
         return None, [c.Violation(table, str(path), None, text)]
 
@@ -55,8 +56,9 @@ def read_checked(table: str, path: Path) -> tuple[pl.DataFrame | None, list[c.Vi
             return problem("is not valid UTF-8 text: save it as UTF-8 (Excel: 'CSV UTF-8')")
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return problem(f"cannot be read: {reason}")
-    repeated = sorted({m["name"] for col in frame.columns if (m := DUPLICATED_HEADER.match(col))
-                       and m["name"] in frame.columns})
+    repeated = sorted(
+        {m["name"] for col in frame.columns if (m := DUPLICATED_HEADER.match(col)) and m["name"] in frame.columns}
+    )
     if repeated:
         return problem(f"the header repeats column(s) {', '.join(repeated)}: each column name must appear once")
     return frame, []
@@ -65,8 +67,7 @@ def read_checked(table: str, path: Path) -> tuple[pl.DataFrame | None, list[c.Vi
 def unknown_table_files(folder: Path) -> list[str]:
     """Data files in the folder whose name is not a contract table: named in a note, never silently skipped."""
     known = {f"{name}{suffix}" for name in c.TABLE_ORDER for suffix in SUFFIXES}
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name.endswith(SUFFIXES) and p.name not in known)
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(SUFFIXES) and p.name not in known)
 
 
 def load_folder(folder: Path, orphan_tolerance: float = 0.01) -> SourceTables:
@@ -85,8 +86,11 @@ def load_folder(folder: Path, orphan_tolerance: float = 0.01) -> SourceTables:
             raw[name] = frame
     for required in ("orders", "order_items"):
         if required not in files:
-            unreadable.append(c.Violation(required, str(folder / f"{required}.csv"), None,
-                                          "required file is missing (csv or parquet)"))
+            unreadable.append(
+                c.Violation(
+                    required, str(folder / f"{required}.csv"), None, "required file is missing (csv or parquet)"
+                )
+            )
     if unreadable:
         raise c.ContractError(unreadable)
     for unknown in unknown_table_files(folder):
@@ -135,13 +139,23 @@ def _empty(contract: c.TableContract) -> pl.DataFrame:
 
 def _derive_missing_dimensions(tables: dict[str, pl.DataFrame], notes: list[str]) -> None:
     if "customers" not in tables:
-        tables["customers"] = tables["orders"].group_by("customer_id").agg(
-            signup_date=pl.col("order_ts").min().dt.date()
-        ).with_columns(country=pl.lit(None, dtype=pl.String))
+        tables["customers"] = (
+            tables["orders"]
+            .group_by("customer_id")
+            .agg(signup_date=pl.col("order_ts").min().dt.date())
+            .with_columns(country=pl.lit(None, dtype=pl.String))
+        )
         notes.append("no customers file: customers derived from orders (signup = first order)")
     if "products" not in tables:
-        tables["products"] = tables["order_items"].group_by("product_id").agg(price=pl.col("unit_price").median()).with_columns(
-            name=pl.col("product_id"), category=pl.lit(None, dtype=pl.String), description=pl.lit(None, dtype=pl.String)
+        tables["products"] = (
+            tables["order_items"]
+            .group_by("product_id")
+            .agg(price=pl.col("unit_price").median())
+            .with_columns(
+                name=pl.col("product_id"),
+                category=pl.lit(None, dtype=pl.String),
+                description=pl.lit(None, dtype=pl.String),
+            )
         )
         notes.append("no products file: products derived from order items (price = median unit price)")
     for name in ("customers", "products"):

@@ -206,10 +206,15 @@ def _simulate_weeks(rng: np.random.Generator, spec: SyntheticSpec, traits: dict)
             sess_count.append(sessions[has])
     cat = np.concatenate
     return {
-        "order_cust": cat(order_cust), "order_week": cat(order_week),
-        "order_count": cat(order_count), "order_bad": cat(order_bad),
-        "sess_cust": cat(sess_cust), "sess_week": cat(sess_week), "sess_count": cat(sess_count),
-        "ticket_cust": cat(ticket_cust), "ticket_week": cat(ticket_week),
+        "order_cust": cat(order_cust),
+        "order_week": cat(order_week),
+        "order_count": cat(order_count),
+        "order_bad": cat(order_bad),
+        "sess_cust": cat(sess_cust),
+        "sess_week": cat(sess_week),
+        "sess_count": cat(sess_count),
+        "ticket_cust": cat(ticket_cust),
+        "ticket_week": cat(ticket_week),
     }
 
 
@@ -235,7 +240,8 @@ def _orders_and_items(rng, spec, weekly, traits, meta):
     bad_aspect = np.where(rng.random(n_orders) < 0.55, 2, np.where(rng.random(n_orders) < 0.7, 0, 3))
     status_draw = rng.random(n_orders)
     status = np.where(
-        bad & (status_draw < 0.35), "returned",
+        bad & (status_draw < 0.35),
+        "returned",
         np.where(status_draw < 0.03, "cancelled", np.where(status_draw > 0.985, "returned", "completed")),
     )
     orders = pl.DataFrame(
@@ -269,8 +275,9 @@ def _orders_and_items(rng, spec, weekly, traits, meta):
             "order_ts": ts[item_order],
         }
     ).with_columns(order_id=_prefixed("O", item_order, 9), customer_id=_prefixed("C", item_cust, 7))
-    items = items.select("order_id", "product_id", "quantity", "unit_price", "bad_experience", "bad_aspect",
-                         "order_ts", "customer_id")
+    items = items.select(
+        "order_id", "product_id", "quantity", "unit_price", "bad_experience", "bad_aspect", "order_ts", "customer_id"
+    )
     return orders, items
 
 
@@ -358,24 +365,56 @@ def _review_text(rng, rating, bad_aspect, good_aspect, second_aspect) -> np.ndar
     two = rng.random(m) < 0.5
     frame = pl.DataFrame(
         {
-            "rating": rating, "two": two, "neg_main": neg_main, "neg_extra": neg_extra, "pos_main": pos_main,
-            "pos_extra": pos_extra, "neutral": neutral, "open_pos": open_pos, "open_neg": open_neg,
-            "open_neu": open_neu, "mixed_neg": _pick(rng, neg, second_aspect),
+            "rating": rating,
+            "two": two,
+            "neg_main": neg_main,
+            "neg_extra": neg_extra,
+            "pos_main": pos_main,
+            "pos_extra": pos_extra,
+            "neutral": neutral,
+            "open_pos": open_pos,
+            "open_neg": open_neg,
+            "open_neu": open_neu,
+            "mixed_neg": _pick(rng, neg, second_aspect),
         }
     )
     text = frame.select(
         pl.when(pl.col("rating") <= 2)
-        .then(pl.concat_str([pl.col("open_neg"), pl.lit(" "), pl.col("neg_main").str.to_titlecase().str.slice(0, 1)
-                             + pl.col("neg_main").str.slice(1),
-                             pl.when(pl.col("two")).then(pl.lit(" and ") + pl.col("neg_extra")).otherwise(pl.lit("")),
-                             pl.lit(".")]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.col("open_neg"),
+                    pl.lit(" "),
+                    pl.col("neg_main").str.to_titlecase().str.slice(0, 1) + pl.col("neg_main").str.slice(1),
+                    pl.when(pl.col("two")).then(pl.lit(" and ") + pl.col("neg_extra")).otherwise(pl.lit("")),
+                    pl.lit("."),
+                ]
+            )
+        )
         .when(pl.col("rating") == 3)
-        .then(pl.concat_str([pl.col("open_neu"), pl.lit(" "), pl.col("neutral").str.slice(0, 1).str.to_uppercase()
-                             + pl.col("neutral").str.slice(1), pl.lit(", but "), pl.col("mixed_neg"), pl.lit(".")]))
-        .otherwise(pl.concat_str([pl.col("open_pos"), pl.lit(" "), pl.col("pos_main").str.slice(0, 1).str.to_uppercase()
-                                  + pl.col("pos_main").str.slice(1),
-                                  pl.when(pl.col("two")).then(pl.lit(" and ") + pl.col("pos_extra")).otherwise(pl.lit("")),
-                                  pl.lit(".")]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.col("open_neu"),
+                    pl.lit(" "),
+                    pl.col("neutral").str.slice(0, 1).str.to_uppercase() + pl.col("neutral").str.slice(1),
+                    pl.lit(", but "),
+                    pl.col("mixed_neg"),
+                    pl.lit("."),
+                ]
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                [
+                    pl.col("open_pos"),
+                    pl.lit(" "),
+                    pl.col("pos_main").str.slice(0, 1).str.to_uppercase() + pl.col("pos_main").str.slice(1),
+                    pl.when(pl.col("two")).then(pl.lit(" and ") + pl.col("pos_extra")).otherwise(pl.lit("")),
+                    pl.lit("."),
+                ]
+            )
+        )
         .alias("text")
     )["text"]
     return text
@@ -389,29 +428,60 @@ def _events(rng, spec, weekly, orders: pl.DataFrame) -> pl.DataFrame:
     logged_in = rng.random(n) < 0.6
     carted = rng.random(n) < 0.25
     browse = pl.DataFrame({"cust": cust, "ts": ts, "login": logged_in, "cart": carted}).with_row_index("s")
-    browse = browse.with_columns(session_id=pl.lit("S") + pl.col("s").cast(pl.String).str.zfill(10),
-                                 customer_id=pl.lit("C") + pl.col("cust").cast(pl.String).str.zfill(7))
+    browse = browse.with_columns(
+        session_id=pl.lit("S") + pl.col("s").cast(pl.String).str.zfill(10),
+        customer_id=pl.lit("C") + pl.col("cust").cast(pl.String).str.zfill(7),
+    )
     parts = [
-        browse.filter(pl.col("login")).select("customer_id", event_ts=pl.col("ts"), event_type=pl.lit("login"),
-                                              session_id="session_id"),
-        browse.select("customer_id", event_ts=pl.col("ts") + pl.duration(seconds=30), event_type=pl.lit("page_view"),
-                      session_id="session_id"),
-        browse.filter(pl.col("cart")).select("customer_id", event_ts=pl.col("ts") + pl.duration(seconds=240),
-                                             event_type=pl.lit("add_to_cart"), session_id="session_id"),
+        browse.filter(pl.col("login")).select(
+            "customer_id", event_ts=pl.col("ts"), event_type=pl.lit("login"), session_id="session_id"
+        ),
+        browse.select(
+            "customer_id",
+            event_ts=pl.col("ts") + pl.duration(seconds=30),
+            event_type=pl.lit("page_view"),
+            session_id="session_id",
+        ),
+        browse.filter(pl.col("cart")).select(
+            "customer_id",
+            event_ts=pl.col("ts") + pl.duration(seconds=240),
+            event_type=pl.lit("add_to_cart"),
+            session_id="session_id",
+        ),
     ]
-    first_event_ts = (np.datetime64(spec.start_date, "D") + np.timedelta64((spec.weeks - spec.event_weeks) * 7, "D")).astype("datetime64[us]")
-    purchase_sessions = orders.filter(pl.col("order_ts") >= pl.lit(first_event_ts)).with_row_index("s").with_columns(
-        session_id=pl.lit("Q") + pl.col("s").cast(pl.String).str.zfill(10)
+    first_event_ts = (
+        np.datetime64(spec.start_date, "D") + np.timedelta64((spec.weeks - spec.event_weeks) * 7, "D")
+    ).astype("datetime64[us]")
+    purchase_sessions = (
+        orders.filter(pl.col("order_ts") >= pl.lit(first_event_ts))
+        .with_row_index("s")
+        .with_columns(session_id=pl.lit("Q") + pl.col("s").cast(pl.String).str.zfill(10))
     )
     for offset, kind in ((-600, "login"), (-420, "page_view"), (-240, "add_to_cart"), (0, "purchase")):
-        parts.append(purchase_sessions.select(
-            "customer_id", event_ts=pl.col("order_ts") + pl.duration(seconds=offset), event_type=pl.lit(kind),
-            session_id="session_id"))
+        parts.append(
+            purchase_sessions.select(
+                "customer_id",
+                event_ts=pl.col("order_ts") + pl.duration(seconds=offset),
+                event_type=pl.lit(kind),
+                session_id="session_id",
+            )
+        )
     ticket_ts = _week_timestamps(rng, spec, weekly["ticket_week"])
-    parts.append(pl.DataFrame({
-        "customer_id": _prefixed("C", weekly["ticket_cust"], 7),
-        "event_ts": ticket_ts, "event_type": "support_ticket", "session_id": None,
-    }, schema={"customer_id": pl.String, "event_ts": pl.Datetime("us"), "event_type": pl.String,
-               "session_id": pl.String}).filter(pl.col("event_ts") >= pl.lit(first_event_ts)))
+    parts.append(
+        pl.DataFrame(
+            {
+                "customer_id": _prefixed("C", weekly["ticket_cust"], 7),
+                "event_ts": ticket_ts,
+                "event_type": "support_ticket",
+                "session_id": None,
+            },
+            schema={
+                "customer_id": pl.String,
+                "event_ts": pl.Datetime("us"),
+                "event_type": pl.String,
+                "session_id": pl.String,
+            },
+        ).filter(pl.col("event_ts") >= pl.lit(first_event_ts))
+    )
     parts = [p.with_columns(pl.col("event_ts").cast(pl.Datetime("us"))) for p in parts]
     return pl.concat(parts)

@@ -32,9 +32,19 @@ def qualified(schema: str, table: str) -> str:
 
 
 _PG_TYPES = {
-    pl.String: "TEXT", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Int16: "SMALLINT", pl.Int8: "SMALLINT",
-    pl.UInt32: "BIGINT", pl.UInt64: "NUMERIC", pl.UInt8: "SMALLINT", pl.UInt16: "INTEGER",
-    pl.Float64: "DOUBLE PRECISION", pl.Float32: "REAL", pl.Boolean: "BOOLEAN", pl.Date: "DATE",
+    pl.String: "TEXT",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Int16: "SMALLINT",
+    pl.Int8: "SMALLINT",
+    pl.UInt32: "BIGINT",
+    pl.UInt64: "NUMERIC",
+    pl.UInt8: "SMALLINT",
+    pl.UInt16: "INTEGER",
+    pl.Float64: "DOUBLE PRECISION",
+    pl.Float32: "REAL",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
 }
 
 
@@ -96,8 +106,12 @@ class Warehouse:
         with self.connect(read_only=True) as con:
             if self.backend == "duckdb":
                 return con.execute(sql, params or []).pl()
-            return pl.read_database(sql.replace("?", "%s"), con, execute_options={"parameters": params} if params else None,
-                                    infer_schema_length=None)
+            return pl.read_database(
+                sql.replace("?", "%s"),
+                con,
+                execute_options={"parameters": params} if params else None,
+                infer_schema_length=None,
+            )
 
     def scalar(self, sql: str, params: Sequence | None = None):
         with self.connect(read_only=True) as con:
@@ -199,10 +213,16 @@ class Warehouse:
             try:
                 self._begin(con)
                 if not self._exists(con, schema, table):
-                    self._exec(con, f"CREATE TABLE {qualified(schema, table)} AS "
-                                    f"SELECT * FROM {qualified(schema, staging)} WHERE 1 = 0")
-                deleted = self._exec(con, f"DELETE FROM {qualified(schema, table)} WHERE {ident(column)} "
-                                          f"BETWEEN {self._p} AND {self._p}", [start, end])
+                    self._exec(
+                        con,
+                        f"CREATE TABLE {qualified(schema, table)} AS "
+                        f"SELECT * FROM {qualified(schema, staging)} WHERE 1 = 0",
+                    )
+                deleted = self._exec(
+                    con,
+                    f"DELETE FROM {qualified(schema, table)} WHERE {ident(column)} BETWEEN {self._p} AND {self._p}",
+                    [start, end],
+                )
                 self._exec(con, f"INSERT INTO {qualified(schema, table)} SELECT * FROM {qualified(schema, staging)}")
                 self._exec(con, f"DROP TABLE {qualified(schema, staging)}")
                 self._commit(con)
@@ -255,7 +275,9 @@ class Warehouse:
             con.rollback()
 
     def _exists(self, con, schema: str, table: str) -> bool:
-        sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {self._p} AND table_name = {self._p}"
+        sql = (
+            f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {self._p} AND table_name = {self._p}"
+        )
         if self.backend == "duckdb":
             return bool(con.execute(sql, [schema, table]).fetchone()[0])
         cur = con.cursor()
@@ -275,8 +297,10 @@ class Warehouse:
         nested = [name for name, dtype in frame.schema.items() if isinstance(dtype, (pl.List, pl.Struct, pl.Array))]
         if nested:
             frame = frame.with_columns([_json_text(n) for n in nested])
-        columns = ", ".join(f"{ident(name)} {_pg_type(dtype) if name not in nested else 'JSONB'}"
-                            for name, dtype in frame.schema.items())
+        columns = ", ".join(
+            f"{ident(name)} {_pg_type(dtype) if name not in nested else 'JSONB'}"
+            for name, dtype in frame.schema.items()
+        )
         cur = con.cursor()
         cur.execute(f"DROP TABLE IF EXISTS {target}")
         cur.execute(f"CREATE TABLE {target} ({columns})")

@@ -18,13 +18,15 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
     if settings.is_postgres:
         url = urlparse(settings.warehouse_url)
-        env.update({
-            "CUSTOMER_ML_PG_HOST": url.hostname or "127.0.0.1",
-            "CUSTOMER_ML_PG_PORT": str(url.port or 5432),
-            "CUSTOMER_ML_PG_USER": unquote(url.username or "postgres"),
-            "CUSTOMER_ML_PG_PASSWORD": unquote(url.password or ""),
-            "CUSTOMER_ML_PG_DATABASE": (url.path or "/test").lstrip("/") or "test",
-        })
+        env.update(
+            {
+                "CUSTOMER_ML_PG_HOST": url.hostname or "127.0.0.1",
+                "CUSTOMER_ML_PG_PORT": str(url.port or 5432),
+                "CUSTOMER_ML_PG_USER": unquote(url.username or "postgres"),
+                "CUSTOMER_ML_PG_PASSWORD": unquote(url.password or ""),
+                "CUSTOMER_ML_PG_DATABASE": (url.path or "/test").lstrip("/") or "test",
+            }
+        )
     return env
 
 

@@ -61,20 +61,25 @@ class ColumnIsotonicClassifier(ClassifierMixin, BaseEstimator):
 
 
 def logistic_baseline_pipeline(seed: int) -> Pipeline:
-    return Pipeline([
-        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-        ("scale", StandardScaler()),
-        ("model", LogisticRegression(max_iter=1000, random_state=seed)),
-    ])
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(max_iter=1000, random_state=seed)),
+        ]
+    )
 
 
-def baseline_estimators(feature_names: list[str], frequency_column: str | None, recency_column: str | None,
-                        seed: int) -> tuple[dict, dict]:
+def baseline_estimators(
+    feature_names: list[str], frequency_column: str | None, recency_column: str | None, seed: int
+) -> tuple[dict, dict]:
     """({name: unfitted estimator}, {name: why it is absent}) for the baselines this frame allows."""
     estimators = {LOGISTIC_BASELINE: logistic_baseline_pipeline(seed)}
     missing: dict[str, str] = {}
-    for name, column, increasing in ((FREQUENCY_BASELINE, frequency_column, False),
-                                     (RECENCY_BASELINE, recency_column, True)):
+    for name, column, increasing in (
+        (FREQUENCY_BASELINE, frequency_column, False),
+        (RECENCY_BASELINE, recency_column, True),
+    ):
         if column and column in feature_names:
             estimators[name] = ColumnIsotonicClassifier(feature_names.index(column), increasing)
         else:
@@ -88,8 +93,9 @@ def _clone(estimator):
     return clone(estimator)
 
 
-def fit_baseline(name: str, estimator, matrix: np.ndarray, labels: np.ndarray, folds: np.ndarray,
-                 n_splits: int) -> tuple[FittedFamily, np.ndarray, dict]:
+def fit_baseline(
+    name: str, estimator, matrix: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_splits: int
+) -> tuple[FittedFamily, np.ndarray, dict]:
     """(fitted baseline, calibrated out-of-fold predictions, cv metrics) on the same folds as the families."""
     oof = np.empty(labels.size)
     for train_rows, validation_rows in fold_index_pairs(folds, n_splits):

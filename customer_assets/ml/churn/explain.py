@@ -74,8 +74,9 @@ def explain_rows(model, frame: pl.DataFrame, top_k: int = 3) -> pl.DataFrame:
         keep = pushes_up[:, k]
         # Through lists: an object array that is all None (no row has a k-th reason) does not cast to String.
         columns[f"reason_{k + 1}"] = pl.Series(np.where(keep, chosen_texts[:, k], None).tolist(), dtype=pl.String)
-        columns[f"reason_feature_{k + 1}"] = pl.Series(np.where(keep, feature_names[:, k], None).tolist(),
-                                                       dtype=pl.String)
+        columns[f"reason_feature_{k + 1}"] = pl.Series(
+            np.where(keep, feature_names[:, k], None).tolist(), dtype=pl.String
+        )
         columns[f"contribution_{k + 1}"] = pl.Series(np.where(keep, top_values[:, k], np.nan)).fill_nan(None)
     reasons = pl.DataFrame(columns)
     top_reasons = pl.concat_list([pl.col(f"reason_{k + 1}") for k in range(top_k)]).list.drop_nulls()

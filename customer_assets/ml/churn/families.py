@@ -44,20 +44,31 @@ other processes share the two cores."""
 def threads_for(rows: int) -> int:
     return 1 if rows < SINGLE_THREAD_BELOW_ROWS else MAX_THREADS
 
+
 # Tree size is bounded on purpose: TreeSHAP reasons cost about trees x leaves x depth^2 per customer,
 # and scoring must explain the riskiest 10% of a million customers in well under a minute.
 DEFAULT_PARAMS = {
     "logistic": {"C": 1.0},
     "random_forest": {"n_estimators": 100, "max_depth": 12, "min_samples_leaf": 5, "max_features": "sqrt"},
-# For the boosted trees ``n_estimators`` is a cap: the search keeps the tree count that scored best on its
-# validation split (``best_tree_count``), so a slower learning rate costs no hand-picked number of trees.
+    # For the boosted trees ``n_estimators`` is a cap: the search keeps the tree count that scored best on its
+    # validation split (``best_tree_count``), so a slower learning rate costs no hand-picked number of trees.
     "xgboost": {
-        "n_estimators": 500, "learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5.0,
-        "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0,
+        "n_estimators": 500,
+        "learning_rate": 0.05,
+        "max_depth": 4,
+        "min_child_weight": 5.0,
+        "subsample": 0.9,
+        "colsample_bytree": 0.9,
+        "reg_lambda": 1.0,
     },
     "lightgbm": {
-        "n_estimators": 500, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 50,
-        "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0,
+        "n_estimators": 500,
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_child_samples": 50,
+        "subsample": 0.9,
+        "colsample_bytree": 0.9,
+        "reg_lambda": 1.0,
     },
 }
 TREE_COUNT_STEP = 25
@@ -100,24 +111,40 @@ def _classifier(family: str, params: dict, balanced: bool, positive_weight: floa
         )
     if family == "random_forest":
         return RandomForestClassifier(
-            **params, class_weight="balanced_subsample" if balanced else None, n_jobs=MAX_THREADS,
-            max_samples=min(1.0, FOREST_TREE_SAMPLE_ROWS / max(rows, 1)), random_state=seed,
+            **params,
+            class_weight="balanced_subsample" if balanced else None,
+            n_jobs=MAX_THREADS,
+            max_samples=min(1.0, FOREST_TREE_SAMPLE_ROWS / max(rows, 1)),
+            random_state=seed,
         )
     if family == "xgboost":
         return XGBClassifier(
-            **params, tree_method="hist", n_jobs=threads, random_state=seed, eval_metric="logloss",
+            **params,
+            tree_method="hist",
+            n_jobs=threads,
+            random_state=seed,
+            eval_metric="logloss",
             scale_pos_weight=positive_weight if balanced else 1.0,
         )
     if family == "lightgbm":
         return LGBMClassifier(
-            **params, subsample_freq=1, class_weight="balanced" if balanced else None,
-            n_jobs=threads, random_state=seed, verbose=-1,
+            **params,
+            subsample_freq=1,
+            class_weight="balanced" if balanced else None,
+            n_jobs=threads,
+            random_state=seed,
+            verbose=-1,
         )
     raise ValueError(f"unknown model family {family!r}; choose from {FAMILIES}")
 
 
 def build_pipeline(
-    family: str, params: dict, imbalance: str, positive_weight: float, minority_count: int, seed: int,
+    family: str,
+    params: dict,
+    imbalance: str,
+    positive_weight: float,
+    minority_count: int,
+    seed: int,
     rows: int = 0,
 ) -> Pipeline:
     """An unfitted pipeline: [imputer] -> [scaler] -> [SMOTE] -> classifier."""

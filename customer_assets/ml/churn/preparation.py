@@ -68,9 +68,7 @@ def coerce_label(series: pl.Series) -> np.ndarray:
         negative = text.is_in(list(_NEGATIVE_LABELS))
         bad = series.filter(~(positive | negative)).unique().head(5).to_list()
         if bad:
-            raise ValueError(
-                f"label column {name!r} must be Yes/No, True/False or 1/0; found values such as {bad}"
-            )
+            raise ValueError(f"label column {name!r} must be Yes/No, True/False or 1/0; found values such as {bad}")
         labels = positive.cast(pl.Int8).to_numpy()
     return labels.astype(np.int8)
 
@@ -79,9 +77,7 @@ def require_two_classes(labels: np.ndarray, label: str) -> None:
     positives = int(labels.sum())
     if positives == 0 or positives == labels.size:
         only = "churned" if positives else "not churned"
-        raise ValueError(
-            f"label column {label!r} has only one class (all rows are {only}); a churn model needs both"
-        )
+        raise ValueError(f"label column {label!r} has only one class (all rows are {only}); a churn model needs both")
 
 
 def _numeric_expression(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -92,9 +88,7 @@ def _numeric_expression(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _categorical_expression(name: str) -> pl.Expr:
-    return (
-        pl.col(name).cast(pl.String).str.strip_chars().fill_null(MISSING_LEVEL).alias(name)
-    )
+    return pl.col(name).cast(pl.String).str.strip_chars().fill_null(MISSING_LEVEL).alias(name)
 
 
 def _text_is_numeric(series: pl.Series) -> bool:
@@ -219,12 +213,8 @@ class FeaturePreparer:
         expressions: list[pl.Expr] = [pl.col(c).cast(pl.Float32) for c in self.numeric_columns]
         for column, levels in self.categorical_levels.items():
             values = pl.col(column)
-            expressions += [
-                (values == level).cast(pl.Float32).alias(f"{column}={level}") for level in levels
-            ]
-            expressions.append(
-                (~values.is_in(levels)).cast(pl.Float32).alias(f"{column}={OTHER_LEVEL}")
-            )
+            expressions += [(values == level).cast(pl.Float32).alias(f"{column}={level}") for level in levels]
+            expressions.append((~values.is_in(levels)).cast(pl.Float32).alias(f"{column}={OTHER_LEVEL}"))
         matrix = coerced.select(expressions).to_numpy()
         return np.ascontiguousarray(matrix, dtype=np.float32)
 
@@ -270,6 +260,7 @@ def check_for_label_leakage(
             problems.append(f"{column!r} alone predicts {label!r} perfectly (every level is one class)")
     if problems:
         raise ValueError(
-            "label leakage: " + "; ".join(problems)
+            "label leakage: "
+            + "; ".join(problems)
             + ". Remove these columns (or compute them only from data before the cutoff)."
         )

@@ -65,9 +65,16 @@ class PurchaseProcessFeatures:
         return x, t_x, T, usable
 
     @classmethod
-    def fit(cls, frame: pl.DataFrame, horizon_days: float, frequency: str = "frequency",
-            recency: str = "recency_days", first_purchase: str = "first_purchase_days",
-            max_rows: int = FIT_MAX_ROWS, seed: int = 0) -> "PurchaseProcessFeatures":
+    def fit(
+        cls,
+        frame: pl.DataFrame,
+        horizon_days: float,
+        frequency: str = "frequency",
+        recency: str = "recency_days",
+        first_purchase: str = "first_purchase_days",
+        max_rows: int = FIT_MAX_ROWS,
+        seed: int = 0,
+    ) -> "PurchaseProcessFeatures":
         """Fit on ``frame``'s rows (labels are never read). Raises ValueError when it cannot be fitted."""
         missing = [c for c in (frequency, recency, first_purchase) if c not in frame.columns]
         if missing:
@@ -77,18 +84,30 @@ class PurchaseProcessFeatures:
         if rows.size > max_rows:
             rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
         model = BgNbd().fit(x[rows], t_x[rows], T[rows])
-        return cls(model=model, horizon_days=float(horizon_days), frequency=frequency, recency=recency,
-                   first_purchase=first_purchase, fit_rows=int(rows.size),
-                   report={"params": model.params, "log_likelihood": model.log_likelihood,
-                           "converged": model.converged, "fit_rows": int(rows.size),
-                           "horizon_days": float(horizon_days)})
+        return cls(
+            model=model,
+            horizon_days=float(horizon_days),
+            frequency=frequency,
+            recency=recency,
+            first_purchase=first_purchase,
+            fit_rows=int(rows.size),
+            report={
+                "params": model.params,
+                "log_likelihood": model.log_likelihood,
+                "converged": model.converged,
+                "fit_rows": int(rows.size),
+                "horizon_days": float(horizon_days),
+            },
+        )
 
     def add(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` with the two output columns (replacing any given ones)."""
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
-            raise ValueError(f"feature columns missing from the input frame: {missing} (the churn model derives "
-                             f"{', '.join(OUTPUT_COLUMNS)} from them)")
+            raise ValueError(
+                f"feature columns missing from the input frame: {missing} (the churn model derives "
+                f"{', '.join(OUTPUT_COLUMNS)} from them)"
+            )
         x, t_x, T, usable = self._rft(frame, *self.input_columns)
         p_alive = np.where(usable, self.model.p_alive(x, t_x, T), np.nan)
         expected = np.where(usable, self.model.expected_purchases(self.horizon_days, x, t_x, T), np.nan)
@@ -100,15 +119,26 @@ class PurchaseProcessFeatures:
 
 def _summary(model) -> dict:
     report = model.report
-    return {"served": report.get("served", report.get("chosen_family")),
-            "cv": {k: report["cv_metrics"].get(k) for k in ("roc_auc", "pr_auc")},
-            "holdout": {k: report["metrics"].get(k) for k in ("roc_auc", "pr_auc", "brier")}}
+    return {
+        "served": report.get("served", report.get("chosen_family")),
+        "cv": {k: report["cv_metrics"].get(k) for k in ("roc_auc", "pr_auc")},
+        "holdout": {k: report["metrics"].get(k) for k in ("roc_auc", "pr_auc", "brier")},
+    }
 
 
-def train_with_purchase_features(frame: pl.DataFrame, *, horizon_days: float, time_column: str,
-                                 selection_metric: str = "pr_auc", search_budget_seconds: float = 60.0,
-                                 seed: int = 0, frequency: str = "frequency", recency: str = "recency_days",
-                                 first_purchase: str = "first_purchase_days", **train_kwargs):
+def train_with_purchase_features(
+    frame: pl.DataFrame,
+    *,
+    horizon_days: float,
+    time_column: str,
+    selection_metric: str = "pr_auc",
+    search_budget_seconds: float = 60.0,
+    seed: int = 0,
+    frequency: str = "frequency",
+    recency: str = "recency_days",
+    first_purchase: str = "first_purchase_days",
+    **train_kwargs,
+):
     """(model, comparison): the churn model trained without and with the purchase-process features.
 
     Each training gets half of ``search_budget_seconds``. The features are fitted on the rows before the
@@ -121,12 +151,15 @@ def train_with_purchase_features(frame: pl.DataFrame, *, horizon_days: float, ti
     budget = search_budget_seconds / 2.0
     common = dict(time_column=time_column, selection_metric=selection_metric, seed=seed, **train_kwargs)
     without = train_churn_model(frame, search_budget_seconds=budget, **common)
-    comparison = {"rule": f"kept when the cross-validated {selection_metric} rises (holdout shown, never used)",
-                  "without": _summary(without)}
+    comparison = {
+        "rule": f"kept when the cross-validated {selection_metric} rises (holdout shown, never used)",
+        "without": _summary(without),
+    }
     try:
         training_rows = frame.filter(pl.col(time_column) < frame[time_column].max())
-        derived = PurchaseProcessFeatures.fit(training_rows, horizon_days, frequency, recency, first_purchase,
-                                              seed=seed)
+        derived = PurchaseProcessFeatures.fit(
+            training_rows, horizon_days, frequency, recency, first_purchase, seed=seed
+        )
     except ValueError as error:
         comparison.update(kept=False, reason=f"not fitted: {error}")
         return without, comparison
@@ -137,6 +170,7 @@ def train_with_purchase_features(frame: pl.DataFrame, *, horizon_days: float, ti
     after = comparison["with"]["cv"].get(selection_metric)
     kept = after is not None and before is not None and np.isfinite(after) and after > before
     comparison["kept"] = bool(kept)
-    comparison["reason"] = (f"cross-validated {selection_metric} {after:.4f} with vs {before:.4f} without: "
-                            f"{'kept' if kept else 'dropped'}")
+    comparison["reason"] = (
+        f"cross-validated {selection_metric} {after:.4f} with vs {before:.4f} without: {'kept' if kept else 'dropped'}"
+    )
     return (with_features if kept else without), comparison

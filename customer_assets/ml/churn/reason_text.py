@@ -67,7 +67,9 @@ def _known_templates(v: pl.Expr, columns: set[str]) -> dict[str, pl.Expr]:
             pl.when(v == 0)
             .then(_sentence("orders stayed at ", _whole(recent), " in the last 90 days"))
             .otherwise(
-                _sentence("orders ", direction, " from ", _whole(previous), " to ", _whole(recent), " in the last 90 days")
+                _sentence(
+                    "orders ", direction, " from ", _whole(previous), " to ", _whole(recent), " in the last 90 days"
+                )
             )
         )
     return templates
@@ -96,5 +98,8 @@ def reason_texts(raw_values: pl.DataFrame, numeric_columns: list[str], categoric
     """One readable reason per (row, input column), columns in ``numeric_columns + categorical`` order."""
     columns = set(raw_values.columns)
     expressions = [numeric_reason(c, columns) for c in numeric_columns]
-    expressions += [categorical_reason(c, [l for l in levels if l != OTHER_LEVEL]) for c, levels in categorical_levels.items()]
+    expressions += [
+        categorical_reason(c, [level for level in levels if level != OTHER_LEVEL])
+        for c, levels in categorical_levels.items()
+    ]
     return raw_values.select(expressions)

@@ -72,8 +72,14 @@ def _with_bgnbd(features: pl.DataFrame, horizon_days: int) -> pl.DataFrame:
 
 
 def transaction_snapshots(
-    transactions: pl.DataFrame, cutoffs: list[dt.date], customer: str = "customer_id", date: str = "date",
-    amount: str = "amount", quantity: str | None = None, label_window_days: int = 90, bgnbd: bool = True,
+    transactions: pl.DataFrame,
+    cutoffs: list[dt.date],
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    quantity: str | None = None,
+    label_window_days: int = 90,
+    bgnbd: bool = True,
 ) -> pl.DataFrame:
     """One row per (customer with a purchase before the cutoff, cutoff): features and ``churned`` (0/1)."""
     days = _purchase_days(transactions, customer, date, amount, quantity)
@@ -81,7 +87,9 @@ def transaction_snapshots(
     frames = []
     for cutoff in cutoffs:  # a handful of cutoffs; each is one vectorised group-by
         if cutoff + dt.timedelta(days=label_window_days) > last_day + dt.timedelta(days=1):
-            raise ValueError(f"cutoff {cutoff}: its {label_window_days}-day label window passes the data's end {last_day}")
+            raise ValueError(
+                f"cutoff {cutoff}: its {label_window_days}-day label window passes the data's end {last_day}"
+            )
         features = _features_at(days, cutoff, quantity is not None)
         if bgnbd:
             features = _with_bgnbd(features, label_window_days)

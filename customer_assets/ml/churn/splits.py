@@ -23,9 +23,7 @@ def group_codes(ids: pl.Series | None, rows: int) -> np.ndarray:
     return ids.rank("dense").to_numpy().astype(np.int64) - 1
 
 
-def stratified_group_folds(
-    labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0
-) -> np.ndarray:
+def stratified_group_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0) -> np.ndarray:
     """Fold number (0..n_splits-1) for every row; all rows of a group share one fold."""
     if n_splits < 2:
         raise ValueError("n_splits must be at least 2")
@@ -62,9 +60,7 @@ def latest_time_holdout(times: pl.Series) -> np.ndarray:
     if times.null_count():
         raise ValueError(f"time column {times.name!r} has {times.null_count()} missing values")
     if times.n_unique() < 2:
-        raise ValueError(
-            f"time column {times.name!r} has a single value: a time-based holdout needs several cutoffs"
-        )
+        raise ValueError(f"time column {times.name!r} has a single value: a time-based holdout needs several cutoffs")
     return (times == times.max()).to_numpy()
 
 

@@ -68,7 +68,9 @@ def make_churn_snapshots(
     engagement_score = 1 / (1 + np.exp(-(np.log(activity + 0.1) + rng.normal(0, 0.7, rows))))
     review_count = rng.poisson(0.3 * frequency).astype(float)
     has_review = review_count > 0
-    avg_rating = np.where(has_review, np.clip(np.round(4.3 - 3 * frustration + rng.normal(0, 0.5, rows), 1), 1, 5), np.nan)
+    avg_rating = np.where(
+        has_review, np.clip(np.round(4.3 - 3 * frustration + rng.normal(0, 0.5, rows), 1), 1, 5), np.nan
+    )
     avg_sentiment = np.where(has_review, np.clip(0.6 - 1.5 * frustration + rng.normal(0, 0.3, rows), -1, 1), np.nan)
     last_sentiment = np.where(has_review, np.clip(avg_sentiment + rng.normal(0, 0.3, rows), -1, 1), np.nan)
 
@@ -78,30 +80,32 @@ def make_churn_snapshots(
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     cutoffs = np.datetime64(first_cutoff, "D") + np.arange(n_cutoffs) * np.timedelta64(cutoff_spacing_days, "D")
 
-    return pl.DataFrame({
-        "customer_id": pl.Series(customer).cast(pl.String).str.zfill(7).str.replace(r"^", "C"),
-        "cutoff_date": pl.Series(cutoffs[snapshot], dtype=pl.Date),
-        "country": COUNTRIES[country_code],
-        "recency_days": recency_days,
-        "frequency": frequency,
-        "monetary": monetary,
-        "avg_order_value": avg_order_value,
-        "tenure_days": tenure_days,
-        "clv_to_date": monetary * 0.3,
-        "orders_90d": orders_90d,
-        "orders_prev_90d": orders_prev_90d,
-        "order_trend": orders_90d - orders_prev_90d,
-        "return_rate": np.round(rng.beta(1, 12, rows), 3),
-        "cancel_rate": np.round(rng.beta(1, 20, rows), 3),
-        "category_breadth": np.minimum(frequency, rng.integers(1, 8, rows)),
-        "login_frequency": login_frequency,
-        "sessions_90d": sessions_90d,
-        "conversion_rate": conversion_rate,
-        "support_tickets_90d": support_tickets_90d,
-        "engagement_score": np.round(engagement_score, 3),
-        "review_count": review_count,
-        "avg_rating": avg_rating,
-        "avg_sentiment": avg_sentiment,
-        "last_sentiment": last_sentiment,
-        "churned": churned,
-    }).with_columns(pl.col(pl.Float64).fill_nan(None))
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(customer).cast(pl.String).str.zfill(7).str.replace(r"^", "C"),
+            "cutoff_date": pl.Series(cutoffs[snapshot], dtype=pl.Date),
+            "country": COUNTRIES[country_code],
+            "recency_days": recency_days,
+            "frequency": frequency,
+            "monetary": monetary,
+            "avg_order_value": avg_order_value,
+            "tenure_days": tenure_days,
+            "clv_to_date": monetary * 0.3,
+            "orders_90d": orders_90d,
+            "orders_prev_90d": orders_prev_90d,
+            "order_trend": orders_90d - orders_prev_90d,
+            "return_rate": np.round(rng.beta(1, 12, rows), 3),
+            "cancel_rate": np.round(rng.beta(1, 20, rows), 3),
+            "category_breadth": np.minimum(frequency, rng.integers(1, 8, rows)),
+            "login_frequency": login_frequency,
+            "sessions_90d": sessions_90d,
+            "conversion_rate": conversion_rate,
+            "support_tickets_90d": support_tickets_90d,
+            "engagement_score": np.round(engagement_score, 3),
+            "review_count": review_count,
+            "avg_rating": avg_rating,
+            "avg_sentiment": avg_sentiment,
+            "last_sentiment": last_sentiment,
+            "churned": churned,
+        }
+    ).with_columns(pl.col(pl.Float64).fill_nan(None))

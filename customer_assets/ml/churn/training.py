@@ -100,7 +100,9 @@ def _holdout_mask(frame, labels, groups, time_column, label_window_days, holdout
         window_end = frame.select(pl.col(time_column) + pl.duration(days=label_window_days)).to_series()
         purged = (window_end > cutoff).to_numpy() & ~holdout
         description["purged_training_rows"] = int(purged.sum())
-        description["purge_rule"] = f"training snapshots whose {label_window_days}-day label window passes the holdout cutoff"
+        description["purge_rule"] = (
+            f"training snapshots whose {label_window_days}-day label window passes the holdout cutoff"
+        )
     elif label_window_days is not None:
         description["purge_rule"] = f"not applied: {time_column!r} is not a date column"
     return holdout, purged, description
@@ -119,17 +121,36 @@ def _row_caps(family, imbalance, max_training_rows, cv_max_rows):
 
 
 def _train_family(
-    family, imbalance_strategies, matrix, labels, groups, folds, n_splits, budget, max_trials,
-    max_training_rows, cv_max_rows, search_max_rows, selection_metric, seed,
+    family,
+    imbalance_strategies,
+    matrix,
+    labels,
+    groups,
+    folds,
+    n_splits,
+    budget,
+    max_trials,
+    max_training_rows,
+    cv_max_rows,
+    search_max_rows,
+    selection_metric,
+    seed,
 ):
     started = time.perf_counter()
     search_rows = group_sample(groups, search_max_rows, seed)
     if max_training_rows.get(family) is not None:
         search_rows = search_rows[group_sample(groups[search_rows], max_training_rows[family], seed + 1)]
     trials = random_search(
-        family, imbalance_strategies, matrix, labels,
-        train_rows=search_rows[folds[search_rows] != 0], validation_rows=search_rows[folds[search_rows] == 0],
-        budget_seconds=budget, max_trials=max_trials, metric=selection_metric, seed=seed,
+        family,
+        imbalance_strategies,
+        matrix,
+        labels,
+        train_rows=search_rows[folds[search_rows] != 0],
+        validation_rows=search_rows[folds[search_rows] == 0],
+        budget_seconds=budget,
+        max_trials=max_trials,
+        metric=selection_metric,
+        seed=seed,
     )
     best = max(trials, key=lambda c: (np.nan_to_num(c.score, nan=-1.0), -len(c.params)))
     search_seconds = time.perf_counter() - started
@@ -172,10 +193,14 @@ def _train_family(
     imbalance_rows = []
     for strategy in imbalance_strategies:
         scored = [c.score for c in trials if c.imbalance == strategy]
-        imbalance_rows.append({
-            "family": family, "imbalance": strategy, "trials": len(scored),
-            f"best_search_{selection_metric}": float(np.nanmax(scored)) if scored else float("nan"),
-        })
+        imbalance_rows.append(
+            {
+                "family": family,
+                "imbalance": strategy,
+                "trials": len(scored),
+                f"best_search_{selection_metric}": float(np.nanmax(scored)) if scored else float("nan"),
+            }
+        )
     return fitted, summary, imbalance_rows, (cv_rows, fold_pairs)
 
 
@@ -273,8 +298,20 @@ def train_churn_model(
     for family in families:
         family_started = time.perf_counter()
         fitted[family], summaries[family], rows, cv_splits[family] = _train_family(
-            family, imbalance, matrix, train_labels, groups, folds, n_splits, budget,
-            max_trials_per_family, caps, cv_max_rows, search_max_rows, selection_metric, seed,
+            family,
+            imbalance,
+            matrix,
+            train_labels,
+            groups,
+            folds,
+            n_splits,
+            budget,
+            max_trials_per_family,
+            caps,
+            cv_max_rows,
+            search_max_rows,
+            selection_metric,
+            seed,
         )
         summaries[family]["holdout"] = classification_metrics(
             holdout_labels, fitted[family].predict_proba(holdout_matrix), fitted[family].threshold
@@ -285,8 +322,17 @@ def train_churn_model(
     chosen_family = _choose(summaries, selection_metric)
     baseline_started = time.perf_counter()
     baseline_models, baseline_summaries, baseline_missing = _fit_serving_baselines(
-        preparer, matrix, train_labels, holdout_matrix, holdout_labels, folds, n_splits, cv_splits[chosen_family][0],
-        frequency_column, recency_column, seed,
+        preparer,
+        matrix,
+        train_labels,
+        holdout_matrix,
+        holdout_labels,
+        folds,
+        n_splits,
+        cv_splits[chosen_family][0],
+        frequency_column,
+        recency_column,
+        seed,
     )
     served, served_reason = _serving_choice(chosen_family, summaries, baseline_summaries, selection_metric)
     timings["baselines"] = time.perf_counter() - baseline_started
@@ -309,18 +355,33 @@ def train_churn_model(
 
     training_base_rate = float(train_labels.mean())
     recency_baseline, baselines = _baselines(
-        preparer, train_frame, holdout_frame, train_labels, holdout_labels, folds, n_splits,
-        recency_column, training_base_rate,
+        preparer,
+        train_frame,
+        holdout_frame,
+        train_labels,
+        holdout_labels,
+        folds,
+        n_splits,
+        recency_column,
+        training_base_rate,
     )
     model = ChurnModel(
-        label=label, id_column=id_column, time_column=time_column, preparer=preparer,
-        chosen=serving, explainer=explainer, training_base_rate=training_base_rate,
-        recency_baseline=recency_baseline, baseline_models=baseline_models,
+        label=label,
+        id_column=id_column,
+        time_column=time_column,
+        preparer=preparer,
+        chosen=serving,
+        explainer=explainer,
+        training_base_rate=training_base_rate,
+        recency_baseline=recency_baseline,
+        baseline_models=baseline_models,
     )
     importance_rows = group_sample(groups, IMPORTANCE_SAMPLE_ROWS, seed + 5)
     chosen_summary = summaries[chosen_family]
     comparison = [_comparison_row(f, s["imbalance"], s["cv"], s["holdout"]) for f, s in summaries.items()]
-    comparison.append(_comparison_row("base_rate", "-", baselines["base_rate"]["cv"], baselines["base_rate"]["holdout"]))
+    comparison.append(
+        _comparison_row("base_rate", "-", baselines["base_rate"]["cv"], baselines["base_rate"]["holdout"])
+    )
     comparison += [_comparison_row(name, "-", s["cv"], s["holdout"]) for name, s in baseline_summaries.items()]
     for row in comparison:
         row["served"] = row["model"] == served
@@ -342,9 +403,13 @@ def train_churn_model(
         "baselines": {
             "base_rate": baselines["base_rate"]["holdout"],
             "recency_only": baselines["recency_only"].get("holdout", baselines["recency_only"]),
-        } | {name: s["holdout"] for name, s in baseline_summaries.items() if name != "recency_only"}
-          | {name: {"available": False, "reason": why} for name, why in baseline_missing.items()
-             if name != "recency_only"},
+        }
+        | {name: s["holdout"] for name, s in baseline_summaries.items() if name != "recency_only"}
+        | {
+            name: {"available": False, "reason": why}
+            for name, why in baseline_missing.items()
+            if name != "recency_only"
+        },
         "baseline_models": baseline_summaries,
         "families": summaries,
         "comparison_table": comparison,
@@ -352,10 +417,13 @@ def train_churn_model(
         "explanations": {"family": explainer.family, "note": explanation_note},
         "global_importance": global_importance_table(model, matrix[importance_rows]),
         "rules": {
-            "selection": f"highest cross-validated {selection_metric}; a simpler family wins within {SELECTION_TOLERANCE}",
-            "serving": (f"the chosen family serves only if its cross-validated {selection_metric} beats the best "
-                        f"baseline (logistic_onehot, frequency_only, recency_only) by more than "
-                        f"{SELECTION_TOLERANCE} on the same rows and folds; otherwise that baseline serves"),
+            "selection": f"highest cross-validated {selection_metric}; "
+            f"a simpler family wins within {SELECTION_TOLERANCE}",
+            "serving": (
+                f"the chosen family serves only if its cross-validated {selection_metric} beats the best "
+                f"baseline (logistic_onehot, frequency_only, recency_only) by more than "
+                f"{SELECTION_TOLERANCE} on the same rows and folds; otherwise that baseline serves"
+            ),
             "threshold": "maximises F1 on calibrated out-of-fold predictions",
             "calibration": "isotonic regression fitted on out-of-fold raw scores, interpolated between block centres",
             "risk_levels": {
@@ -366,7 +434,8 @@ def train_churn_model(
             "cross_validation": f"{n_splits}-fold stratified group folds on {id_column or 'rows'}",
             "smote": "inside each training fold only (imblearn Pipeline); never on validation or holdout rows",
         },
-        "split": split | {"training_rows": int(training.sum()), "holdout_rows": int(holdout.sum()), "n_splits": n_splits},
+        "split": split
+        | {"training_rows": int(training.sum()), "holdout_rows": int(holdout.sum()), "n_splits": n_splits},
         "data": {
             "rows": frame.height,
             "base_rate": float(labels_all.mean()),
@@ -388,8 +457,19 @@ def train_churn_model(
     return model
 
 
-def _fit_serving_baselines(preparer, matrix, labels, holdout_matrix, holdout_labels, folds, n_splits, cv_rows,
-                           frequency_column, recency_column, seed):
+def _fit_serving_baselines(
+    preparer,
+    matrix,
+    labels,
+    holdout_matrix,
+    holdout_labels,
+    folds,
+    n_splits,
+    cv_rows,
+    frequency_column,
+    recency_column,
+    seed,
+):
     """The plain baselines on the chosen family's cross-validation rows and folds, and their holdout figures."""
     estimators, missing = baseline_estimators(preparer.feature_names, frequency_column, recency_column, seed)
     models, summaries = {}, {}
@@ -409,8 +489,9 @@ def _fit_serving_baselines(preparer, matrix, labels, holdout_matrix, holdout_lab
 
 def _serving_choice(chosen_family, summaries, baseline_summaries, selection_metric) -> tuple[str, str]:
     model_score = summaries[chosen_family]["cv"][selection_metric]
-    best = max(baseline_summaries, key=lambda name: np.nan_to_num(baseline_summaries[name]["cv"][selection_metric],
-                                                                  nan=-1.0))
+    best = max(
+        baseline_summaries, key=lambda name: np.nan_to_num(baseline_summaries[name]["cv"][selection_metric], nan=-1.0)
+    )
     best_score = baseline_summaries[best]["cv"][selection_metric]
     gain = model_score - best_score
     if gain > SELECTION_TOLERANCE:
@@ -442,8 +523,17 @@ def _explainer(chosen_family, fitted, summaries, selection_metric, matrix, label
     )
 
 
-def _baselines(preparer, train_frame, holdout_frame, train_labels, holdout_labels, folds, n_splits,
-               recency_column, training_base_rate):
+def _baselines(
+    preparer,
+    train_frame,
+    holdout_frame,
+    train_labels,
+    holdout_labels,
+    folds,
+    n_splits,
+    recency_column,
+    training_base_rate,
+):
     base_cv = base_rate_metrics(train_labels, training_base_rate)
     baselines = {"base_rate": {"cv": base_cv, "holdout": base_rate_metrics(holdout_labels, training_base_rate)}}
     if not recency_column or recency_column not in preparer.numeric_columns:

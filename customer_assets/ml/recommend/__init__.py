@@ -12,6 +12,7 @@ Public API:
     fit_rating_model(ratings, seed=0) -> RatingModel (.predict(pairs) -> np.ndarray, .report)
     interactions_from_order_items(order_items, as_of=None, half_life_days=180) -> pl.DataFrame
 """
+
 from customer_assets.ml.recommend.evaluate import evaluate_on_holdout, evaluate_recommender, time_split
 from customer_assets.ml.recommend.exposure import ExposureCap
 from customer_assets.ml.recommend.interactions import interactions_from_order_items, validate_interactions

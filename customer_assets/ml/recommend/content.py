@@ -3,6 +3,7 @@ price band. This is how a product nobody has bought yet reaches customers and ge
 
 products: polars DataFrame with product_id and any of name, description, category, price.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,13 +50,20 @@ def content_features(products: pl.DataFrame, items: IdIndex, n_price_bands: int 
     blocks = []
     text_columns = [c for c in TEXT_COLUMNS if c in products.columns]
     if text_columns:
-        text = products.select(
-            pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in text_columns], separator=" ")
-        ).to_series().to_list()
+        text = (
+            products.select(
+                pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in text_columns], separator=" ")
+            )
+            .to_series()
+            .to_list()
+        )
         vectoriser = TfidfVectorizer(
-            stop_words="english", sublinear_tf=True, min_df=2 if len(text) >= 1000 else 1,
+            stop_words="english",
+            sublinear_tf=True,
+            min_df=2 if len(text) >= 1000 else 1,
             max_df=0.5 if len(text) >= 20 else 1.0,  # words on most products carry no similarity
-            max_features=50_000, dtype=np.float32,
+            max_features=50_000,
+            dtype=np.float32,
         )
         try:
             blocks.append(("text", vectoriser.fit_transform(text)))

@@ -15,6 +15,7 @@ customer had not interacted with in training, because seen items are excluded fr
 with an exposure cap is evaluated on the lists all its customers get in one batch, since the cap shares items
 out between customers.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -86,8 +87,9 @@ def per_customer_metrics(
 
 def summarise(per_customer: dict[str, np.ndarray], top_items: np.ndarray, n_catalog: int, k: int) -> dict:
     shown = np.unique(top_items[top_items >= 0])
-    out = {f"{name}@{k}": float(np.mean(per_customer[name])) if per_customer[name].size else 0.0
-           for name in METRIC_NAMES}
+    out = {
+        f"{name}@{k}": float(np.mean(per_customer[name])) if per_customer[name].size else 0.0 for name in METRIC_NAMES
+    }
     out["coverage"] = float(shown.size / max(n_catalog, 1))
     out["n_customers"] = int(top_items.shape[0])
     return out
@@ -136,10 +138,12 @@ def recommend_as_batch(model, ids: pl.Series, k: int, groups=None, strategy=None
         return model.recommend(ids, k=k, exclude_seen=True, groups=groups, strategy=strategy)
     known = model.customers.ids
     wanted = ids.cast(known.dtype, strict=False)
-    recs = model.recommend(pl.concat([known, wanted]).unique(maintain_order=True), k=k, exclude_seen=True,
-                           groups=groups)
+    recs = model.recommend(
+        pl.concat([known, wanted]).unique(maintain_order=True), k=k, exclude_seen=True, groups=groups
+    )
     return recs.filter(pl.col("customer_id").is_in(wanted.implode())).with_columns(
-        pl.col("customer_id").cast(ids.dtype))
+        pl.col("customer_id").cast(ids.dtype)
+    )
 
 
 def _metrics_for(model, ids, relevant, n_relevant, k, groups, strategy) -> dict:
@@ -163,7 +167,8 @@ def evaluate_on_holdout(model, holdout: pl.DataFrame, k: int = 10, groups=None) 
         "popularity": popular,
         "lift_vs_popularity": {
             name: (model_metrics[name] / popular[name] if popular[name] > 0 else None)
-            for name in model_metrics if "@" in name or name == "coverage"
+            for name in model_metrics
+            if "@" in name or name == "coverage"
         },
     }
 

@@ -17,6 +17,7 @@ cap, so every list still has k items.
 The cap only means something over a batch (all customers scored together, e.g. the daily lists); a
 one-customer call has nobody to share with and returns the uncapped ranking.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ def n_candidates(n_customers: int, n_items: int, k: int) -> int:
     return int(min(n_items, max(3 * k, min(MAX_CANDIDATES, CANDIDATE_BUDGET // max(n_customers, 1)))))
 
 
-def capped_lists(candidates: np.ndarray, values: np.ndarray, k: int, setting: ExposureCap | None,
-                 n_items: int) -> tuple[np.ndarray, np.ndarray]:
+def capped_lists(
+    candidates: np.ndarray, values: np.ndarray, k: int, setting: ExposureCap | None, n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(items, values) (n, k) from per-customer candidates (n, M), best first, -1 / -inf = none.
 
     setting None (or fewer than 2 customers) = the first k candidates.
@@ -71,8 +73,10 @@ def capped_lists(candidates: np.ndarray, values: np.ndarray, k: int, setting: Ex
     picked = np.take_along_axis(held, order, axis=1)
     tail_items = np.where(picked, np.take_along_axis(candidates[:, head:], order, axis=1), -1)
     tail_values = np.where(picked, np.take_along_axis(values[:, head:], order, axis=1), -np.inf)
-    return (np.concatenate([candidates[:, :head], tail_items], axis=1),
-            np.concatenate([values[:, :head], tail_values], axis=1).astype(values.dtype))
+    return (
+        np.concatenate([candidates[:, :head], tail_items], axis=1),
+        np.concatenate([values[:, :head], tail_values], axis=1).astype(values.dtype),
+    )
 
 
 def _deferred_acceptance(candidates: np.ndarray, values: np.ndarray, slots: int, cap: int) -> np.ndarray:

@@ -9,6 +9,7 @@ history as their best collaborative match competes for the top slots); fit_recom
 weight that does not cost validation accuracy, because products without interactions are often not new but
 unpopular (MovieLens: ~1k never-rated titles flooded the lists at weight 1.0).
 """
+
 from __future__ import annotations
 
 import itertools

@@ -10,6 +10,7 @@ interactions. Scores are only compared within a row.
   minutes on 2 shared cores, measured; 5k items take ~10-20 s); the rest get no EASE score.
 - ALS (implicit package, optional): weighted matrix factorisation for implicit feedback.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,9 +31,7 @@ def _values(matrix: sp.csr_matrix, weighted: bool) -> sp.csr_matrix:
     return matrix.astype(np.float32) if weighted else _binary(matrix)
 
 
-def cosine_top_neighbours(
-    matrix: sp.csr_matrix, neighbours: int, shrink: float = 10.0
-) -> sp.csr_matrix:
+def cosine_top_neighbours(matrix: sp.csr_matrix, neighbours: int, shrink: float = 10.0) -> sp.csr_matrix:
     """items x items sparse matrix holding, per item (row), its `neighbours` most cosine-similar items.
 
     Computed in row chunks of the Gram matrix so the dense working set stays ~100 MB at 20k items.
@@ -130,8 +129,12 @@ class ALS:
         from threadpoolctl import threadpool_limits
 
         model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization, iterations=self.iterations,
-            alpha=self.alpha, random_state=seed, calculate_training_loss=False,
+            factors=self.factors,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            alpha=self.alpha,
+            random_state=seed,
+            calculate_training_loss=False,
         )
         with threadpool_limits(1, "blas"):  # implicit warns (and slows down) when BLAS threads fight its own
             model.fit(matrix.astype(np.float32), show_progress=False)

@@ -4,6 +4,7 @@ Implicit feedback comes from order items (quantity, damped by recency); explicit
 ratings. Everything downstream works on contiguous integer indices; `IdIndex` maps external ids (str or int)
 to and from those indices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,12 +78,7 @@ def validate_interactions(interactions: pl.DataFrame, name: str = "interactions"
     aggregations = [pl.col("weight").cast(pl.Float64).sum()]
     if "ts" in frame.columns:
         aggregations.append(pl.col("ts").max())
-    return (
-        frame.filter(pl.col("weight") > 0)
-        .group_by(list(ID_COLUMNS))
-        .agg(aggregations)
-        .sort(list(ID_COLUMNS))
-    )
+    return frame.filter(pl.col("weight") > 0).group_by(list(ID_COLUMNS)).agg(aggregations).sort(list(ID_COLUMNS))
 
 
 def interactions_from_order_items(
@@ -161,9 +157,7 @@ class IdIndex:
         return self.ids.gather(pl.Series(positions.astype(np.int64, copy=False)))
 
 
-def interaction_matrix(
-    interactions: pl.DataFrame, customers: IdIndex, products: IdIndex
-) -> sp.csr_matrix:
+def interaction_matrix(interactions: pl.DataFrame, customers: IdIndex, products: IdIndex) -> sp.csr_matrix:
     """customers x products CSR (float32) of summed weights; rows/cols for unknown ids are dropped."""
     rows = customers.lookup(interactions["customer_id"])
     cols = products.lookup(interactions["product_id"])

@@ -1,4 +1,5 @@
 """Non-negative matrix factorisation (scikit-learn) on the implicit matrix: the baseline users know."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,12 @@ class NMFRecommender:
         binary = matrix.copy()
         binary.data = np.ones_like(binary.data)  # weights of a few heavy buyers would otherwise dominate
         model = NMF(
-            n_components=n_components, init="nndsvda", max_iter=self.max_iter, random_state=seed,
-            alpha_W=self.alpha, l1_ratio=self.l1_ratio,
+            n_components=n_components,
+            init="nndsvda",
+            max_iter=self.max_iter,
+            random_state=seed,
+            alpha_W=self.alpha,
+            l1_ratio=self.l1_ratio,
         )
         self.user_factors = model.fit_transform(binary).astype(np.float32)
         self.item_factors = model.components_.astype(np.float32)

@@ -4,6 +4,7 @@ Popularity is the number of distinct customers who interacted with an item (not 
 buyer cannot make an item "popular"). Per-group popularity (country, segment) is shrunk towards the global
 ranking so that a group with a handful of customers still gets a sensible list.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,9 +55,14 @@ def group_popularity(
     names = sorted(groups["group"].unique().drop_nulls().to_list())
     if not names:
         return [], np.zeros((0, matrix.shape[1]), np.float32)
-    group_of = pl.Series(groups["group"].to_numpy()[known]).to_frame("group").join(
-        pl.DataFrame({"group": names, "gid": np.arange(len(names))}), on="group", how="left", maintain_order="left"
-    )["gid"].to_numpy()
+    group_of = (
+        pl.Series(groups["group"].to_numpy()[known])
+        .to_frame("group")
+        .join(
+            pl.DataFrame({"group": names, "gid": np.arange(len(names))}), on="group", how="left", maintain_order="left"
+        )["gid"]
+        .to_numpy()
+    )
     membership = sp.csr_matrix(
         (np.ones(known.sum(), np.float32), (group_of, positions[known])), shape=(len(names), matrix.shape[0])
     )

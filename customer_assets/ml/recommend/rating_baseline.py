@@ -3,6 +3,7 @@
 r_ui ~ mu + b_u + b_i, fitted by alternating closed-form ridge steps (b_i = sum(r - mu - b_u) / (n_i + reg_item),
 then the same for b_u). The two regularisation strengths are chosen on a validation split by `tune_biases`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ class Biases:
         return out
 
 
-def fit_biases(data: RatingArrays, n_users: int, n_items: int, reg_user: float, reg_item: float,
-               iterations: int = 12) -> Biases:
+def fit_biases(
+    data: RatingArrays, n_users: int, n_items: int, reg_user: float, reg_item: float, iterations: int = 12
+) -> Biases:
     mean = float(data.values.mean())
     user_bias = np.zeros(n_users)
     item_bias = np.zeros(n_items)
@@ -43,14 +45,14 @@ def fit_biases(data: RatingArrays, n_users: int, n_items: int, reg_user: float, 
     return Biases(mean, user_bias, item_bias)
 
 
-def tune_biases(train: RatingArrays, held: RatingArrays, n_users: int, n_items: int,
-                grid: tuple[float, ...] = REG_GRID) -> tuple[dict, float, list[dict]]:
+def tune_biases(
+    train: RatingArrays, held: RatingArrays, n_users: int, n_items: int, grid: tuple[float, ...] = REG_GRID
+) -> tuple[dict, float, list[dict]]:
     """The (reg_user, reg_item) pair with the lowest validation RMSE; held must use train's positions (-1 = unseen)."""
     trials = []
     for reg_user in grid:
         for reg_item in grid:
             biases = fit_biases(train, n_users, n_items, reg_user, reg_item)
-            trials.append({"reg_user": reg_user, "reg_item": reg_item,
-                           "rmse": rmse(biases.predict(held), held.values)})
+            trials.append({"reg_user": reg_user, "reg_item": reg_item, "rmse": rmse(biases.predict(held), held.values)})
     best = min(trials, key=lambda t: t["rmse"])
     return {"reg_user": best["reg_user"], "reg_item": best["reg_item"]}, best["rmse"], trials

@@ -4,6 +4,7 @@ Every rating model works on contiguous positions; `RatingArrays` bundles them wi
 (days since the Unix epoch) so that time-aware biases can be built. `TimeFeatures` is fitted on training
 ratings only: the (customer, day) pairs seen in training, each customer's mean day, and the product time bins.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +26,12 @@ class RatingArrays:
         return len(self.users)
 
     def subset(self, mask: np.ndarray) -> RatingArrays:
-        return RatingArrays(self.users[mask], self.items[mask],
-                            None if self.values is None else self.values[mask],
-                            None if self.days is None else self.days[mask])
+        return RatingArrays(
+            self.users[mask],
+            self.items[mask],
+            None if self.values is None else self.values[mask],
+            None if self.days is None else self.days[mask],
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,7 @@ class TimeFeatures:
         mean_day = np.bincount(data.users, data.days, minlength=n_users) / np.maximum(counts, 1)
         raw = _raw_deviation(data.days - mean_day[data.users])
         first, last = float(data.days.min()), float(data.days.max())
-        return cls(keys, mean_day, float(np.mean(np.abs(raw))) or 1.0, first,
-                   max((last - first) / N_TIME_BINS, 1.0))
+        return cls(keys, mean_day, float(np.mean(np.abs(raw))) or 1.0, first, max((last - first) / N_TIME_BINS, 1.0))
 
     @property
     def n_user_days(self) -> int:
@@ -61,8 +64,11 @@ class TimeFeatures:
         if data.days is None:
             n = len(data)
             # Undated pairs are taken as "now": the latest product bin, no session or drift term.
-            return {"user_day": np.full(n, -1), "deviation": np.zeros(n),
-                    "time_bin": np.full(n, N_TIME_BINS - 1, dtype=np.int64)}
+            return {
+                "user_day": np.full(n, -1),
+                "deviation": np.zeros(n),
+                "time_bin": np.full(n, N_TIME_BINS - 1, dtype=np.int64),
+            }
         keys = _user_day_key(np.maximum(data.users, 0), data.days)
         position = np.minimum(np.searchsorted(self.user_day_keys, keys), max(self.n_user_days - 1, 0))
         found = (self.user_day_keys[position] == keys) & (data.users >= 0) if self.n_user_days else keys < 0
@@ -70,8 +76,11 @@ class TimeFeatures:
         deviation = np.zeros(len(data))
         deviation[known] = _raw_deviation(data.days[known] - self.user_mean_day[data.users[known]])
         time_bin = np.clip(((data.days - self.first_day) // self.bin_width).astype(np.int64), 0, N_TIME_BINS - 1)
-        return {"user_day": np.where(found, position, -1), "deviation": deviation / self.deviation_scale,
-                "time_bin": time_bin}
+        return {
+            "user_day": np.where(found, position, -1),
+            "deviation": deviation / self.deviation_scale,
+            "time_bin": time_bin,
+        }
 
 
 def _user_day_key(users: np.ndarray, days: np.ndarray) -> np.ndarray:

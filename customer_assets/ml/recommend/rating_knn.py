@@ -11,6 +11,7 @@ matrix stays small; rarer products get no correction), computed with three BLAS 
 (customer, product) pair over the customer's rated products in chunks, rank them per pair with one lexsort and keep
 the top k: no loop over ratings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,14 +82,19 @@ def _chunks(ends: np.ndarray, limit: int):
         start = stop
 
 
-def fit_residual_knn(train: RatingArrays, residual: np.ndarray, n_users: int, n_items: int,
-                     params: KnnParams) -> ResidualItemKnn:
-    return next(residual_knn_candidates(train, residual, n_users, n_items, params.min_ratings,
-                                        [(params.neighbours, params.shrinkage)]))[1]
+def fit_residual_knn(
+    train: RatingArrays, residual: np.ndarray, n_users: int, n_items: int, params: KnnParams
+) -> ResidualItemKnn:
+    return next(
+        residual_knn_candidates(
+            train, residual, n_users, n_items, params.min_ratings, [(params.neighbours, params.shrinkage)]
+        )
+    )[1]
 
 
-def residual_knn_candidates(train: RatingArrays, residual: np.ndarray, n_users: int, n_items: int,
-                            min_ratings: int, grid):
+def residual_knn_candidates(
+    train: RatingArrays, residual: np.ndarray, n_users: int, n_items: int, min_ratings: int, grid
+):
     """(params, model) for each (neighbours, shrinkage) in grid; the three BLAS products are shared by all."""
     counts = np.bincount(train.items, minlength=n_items)
     dense_items = np.flatnonzero(counts >= min_ratings)

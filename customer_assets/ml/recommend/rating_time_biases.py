@@ -7,6 +7,7 @@ their scale drifts between sessions), b_{i,bin} a product's drift over time, alp
 drift. Each block has a closed-form ridge solution given the others (bincounts over ratings), so a few sweeps
 of block coordinate descent fit it exactly; no loop over ratings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,16 @@ class TimeBiases:
         return out
 
 
-def fit_time_biases(data: RatingArrays, n_users: int, n_items: int, reg_user: float, reg_item: float,
-                    reg_day: float, reg_bin: float, sweeps: int = 12) -> TimeBiases | None:
+def fit_time_biases(
+    data: RatingArrays,
+    n_users: int,
+    n_items: int,
+    reg_user: float,
+    reg_item: float,
+    reg_day: float,
+    reg_bin: float,
+    sweeps: int = 12,
+) -> TimeBiases | None:
     """None without timestamps. reg_user/reg_item as in the baseline; reg_day on the customer-day and drift
     terms, reg_bin on the product time bins."""
     time = TimeFeatures.fit(data, n_users)
@@ -57,8 +66,10 @@ def fit_time_biases(data: RatingArrays, n_users: int, n_items: int, reg_user: fl
     }
     weights = {name: np.zeros(size) for name, (_, size, _, _) in blocks.items()}
     contribution = {name: np.zeros(len(data)) for name in blocks}
-    denominators = {name: np.bincount(index, None if feature is None else feature * feature, size) + reg
-                    for name, (index, size, feature, reg) in blocks.items()}
+    denominators = {
+        name: np.bincount(index, None if feature is None else feature * feature, size) + reg
+        for name, (index, size, feature, reg) in blocks.items()
+    }
     residual = data.values - mean
     for _ in range(sweeps):
         for name, (index, size, feature, _) in blocks.items():
@@ -67,5 +78,10 @@ def fit_time_biases(data: RatingArrays, n_users: int, n_items: int, reg_user: fl
             weights[name] = np.bincount(index, signal, size) / denominators[name]
             contribution[name] = weights[name][index] if feature is None else weights[name][index] * feature
             residual = partial - contribution[name]
-    return TimeBiases(Biases(mean, weights["user"], weights["item"]), time, weights["user_day"],
-                      weights["user_drift"], weights["item_bin"].reshape(n_items, N_TIME_BINS))
+    return TimeBiases(
+        Biases(mean, weights["user"], weights["item"]),
+        time,
+        weights["user_day"],
+        weights["user_drift"],
+        weights["item_bin"].reshape(n_items, N_TIME_BINS),
+    )

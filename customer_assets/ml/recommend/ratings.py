@@ -18,6 +18,7 @@ settings (`report["served"]`, `report["served_reason"]`, `report["rmse"]` beside
 Time-aware terms use the ts of the pair being predicted (a customer-day seen in training keeps its bias; an
 undated pair is taken as "now").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -106,8 +107,12 @@ def _days(frame: pl.DataFrame) -> np.ndarray | None:
 
 
 def _arrays(frame: pl.DataFrame, customers: IdIndex, items: IdIndex, with_values: bool) -> RatingArrays:
-    return RatingArrays(customers.lookup(frame["customer_id"]), items.lookup(frame["product_id"]),
-                        frame["rating"].to_numpy().astype(np.float64) if with_values else None, _days(frame))
+    return RatingArrays(
+        customers.lookup(frame["customer_id"]),
+        items.lookup(frame["product_id"]),
+        frame["rating"].to_numpy().astype(np.float64) if with_values else None,
+        _days(frame),
+    )
 
 
 def _validation_split(frame: pl.DataFrame, validation: str, fraction: float, seed: int) -> tuple[np.ndarray, str]:
@@ -125,8 +130,12 @@ def _unseen_as_unknown(held: RatingArrays, train: RatingArrays, n_users: int, n_
     """Customers/products absent from the training part count as unknown (-1) on validation, as at serving time."""
     seen_user = np.bincount(train.users, minlength=n_users) > 0
     seen_item = np.bincount(train.items, minlength=n_items) > 0
-    return RatingArrays(np.where(seen_user[held.users], held.users, -1),
-                        np.where(seen_item[held.items], held.items, -1), held.values, held.days)
+    return RatingArrays(
+        np.where(seen_user[held.users], held.users, -1),
+        np.where(seen_item[held.items], held.items, -1),
+        held.values,
+        held.days,
+    )
 
 
 def _fit_components(data: RatingArrays, n_users: int, n_items: int, settings: dict, seed: int) -> _Blend:
@@ -138,8 +147,16 @@ def _fit_components(data: RatingArrays, n_users: int, n_items: int, settings: di
     knn = None
     if settings.get("knn") is not None:
         knn_settings = settings["knn"]
-        _, knn = next(residual_knn_candidates(data, residual, n_users, n_items, knn_settings["min_ratings"],
-                                              [(knn_settings["neighbours"], knn_settings["shrinkage"])]))
+        _, knn = next(
+            residual_knn_candidates(
+                data,
+                residual,
+                n_users,
+                n_items,
+                knn_settings["min_ratings"],
+                [(knn_settings["neighbours"], knn_settings["shrinkage"])],
+            )
+        )
     factors = None
     if settings.get("factors") is not None:
         factors = fit_residual_factors(data, residual, n_users, n_items, seed=seed, **settings["factors"])
@@ -158,8 +175,12 @@ def _select_model(train, held, n_users, n_items, baseline_settings, factors, ite
             candidate = fit_time_biases(train, n_users, n_items, **baseline_settings, reg_day=reg_day, reg_bin=reg_bin)
             trials.append((rmse(candidate.predict(held), held.values), reg_day, reg_bin, candidate))
         best = min(trials, key=lambda t: t[0])
-        components["time_biases"] = {"rmse": best[0], "reg_day": best[1], "reg_bin": best[2],
-                                     "trials": [{"reg_day": t[1], "reg_bin": t[2], "rmse": t[0]} for t in trials]}
+        components["time_biases"] = {
+            "rmse": best[0],
+            "reg_day": best[1],
+            "reg_bin": best[2],
+            "trials": [{"reg_day": t[1], "reg_bin": t[2], "rmse": t[0]} for t in trials],
+        }
         if best[0] < base_rmse:
             base, base_rmse = best[3], best[0]
             settings["time"] = {"reg_day": best[1], "reg_bin": best[2]}
@@ -174,8 +195,11 @@ def _select_model(train, held, n_users, n_items, baseline_settings, factors, ite
     components["item_knn"] = {"rmse": best_knn[0], "trials": knn_trials}
     if best_knn[0] < base_rmse:
         params = best_knn[1]
-        settings["knn"] = {"neighbours": params.neighbours, "shrinkage": params.shrinkage,
-                           "min_ratings": params.min_ratings}
+        settings["knn"] = {
+            "neighbours": params.neighbours,
+            "shrinkage": params.shrinkage,
+            "min_ratings": params.min_ratings,
+        }
     factor_trials, best_factors = [], None
     if factors > 0:
         for reg in FACTOR_REG_GRID:
@@ -187,13 +211,18 @@ def _select_model(train, held, n_users, n_items, baseline_settings, factors, ite
         components["factors"] = {"rmse": best_factors[0], "factors": factors, "trials": factor_trials}
         if best_factors[0] < base_rmse:
             settings["factors"] = {"factors": factors, "reg": best_factors[1], "iterations": iterations}
-    blend = _Blend(base, best_knn[2] if settings["knn"] else None,
-                   best_factors[2] if settings["factors"] else None)
+    blend = _Blend(base, best_knn[2] if settings["knn"] else None, best_factors[2] if settings["factors"] else None)
     return settings, blend
 
 
-def fit_rating_model(ratings: pl.DataFrame, seed: int = 0, factors: int = 16, iterations: int = 5,
-                     validation_fraction: float = 0.1, validation: str = "auto") -> RatingModel:
+def fit_rating_model(
+    ratings: pl.DataFrame,
+    seed: int = 0,
+    factors: int = 16,
+    iterations: int = 5,
+    validation_fraction: float = 0.1,
+    validation: str = "auto",
+) -> RatingModel:
     """Fit on ratings (customer_id, product_id, rating[, ts]); see the module docstring.
 
     validation: "auto" (the latest ratings when there are timestamps, else a seeded random share), "time" or
@@ -207,21 +236,33 @@ def fit_rating_model(ratings: pl.DataFrame, seed: int = 0, factors: int = 16, it
     n_users, n_items = len(customers), len(items)
     held_mask, method = _validation_split(frame, validation, validation_fraction, seed)
     train = data.subset(~held_mask)
-    report = {"primary_metric": "rmse", "validation": {"method": method, "n_ratings": int(held_mask.sum())},
-              "components": {}}
-    report["data"] = {"n_ratings": frame.height, "n_customers": n_users, "n_products": n_items,
-                      "rating_range": [low, high], "timestamps": data.days is not None}
+    report = {
+        "primary_metric": "rmse",
+        "validation": {"method": method, "n_ratings": int(held_mask.sum())},
+        "components": {},
+    }
+    report["data"] = {
+        "n_ratings": frame.height,
+        "n_customers": n_users,
+        "n_products": n_items,
+        "rating_range": [low, high],
+        "timestamps": data.days is not None,
+    }
     if not held_mask.any() or not train.values.size:
         baseline = fit_biases(data, n_users, n_items, DEFAULT_REG, DEFAULT_REG)
-        report |= {"served": "baseline", "served_reason": "too few ratings to validate a model against the baseline",
-                   "rmse": None, "baseline_rmse": None, "metrics": {},
-                   "params": {"baseline": {"reg_user": DEFAULT_REG, "reg_item": DEFAULT_REG}, "seed": seed}}
+        report |= {
+            "served": "baseline",
+            "served_reason": "too few ratings to validate a model against the baseline",
+            "rmse": None,
+            "baseline_rmse": None,
+            "metrics": {},
+            "params": {"baseline": {"reg_user": DEFAULT_REG, "reg_item": DEFAULT_REG}, "seed": seed},
+        }
         return RatingModel(customers, items, baseline, low, high, report)
 
     held = _unseen_as_unknown(data.subset(held_mask), train, n_users, n_items)
     baseline_settings, baseline_rmse, _ = tune_biases(train, held, n_users, n_items)
-    settings, blend = _select_model(train, held, n_users, n_items, baseline_settings, factors, iterations, seed,
-                                    report)
+    settings, blend = _select_model(train, held, n_users, n_items, baseline_settings, factors, iterations, seed, report)
     features = blend.features(held)
     model_held = _cross_fitted(features, held.values, low, high, seed)
     model_rmse = rmse(model_held, held.values)
@@ -233,20 +274,29 @@ def fit_rating_model(ratings: pl.DataFrame, seed: int = 0, factors: int = 16, it
     gain = (baseline_held - held.values) ** 2 - (model_held - held.values) ** 2
     gain_z = float(gain.mean() / max(gain.std(ddof=1) / np.sqrt(len(gain)), 1e-12)) if len(gain) > 1 else 0.0
     serve_model = model_rmse < baseline_rmse and gain_z > SERVE_MIN_Z
-    comparison = f"blend validation RMSE {model_rmse:.4f} vs baseline {baseline_rmse:.4f} (paired gain z = {gain_z:.1f})"
+    comparison = (
+        f"blend validation RMSE {model_rmse:.4f} vs baseline {baseline_rmse:.4f} (paired gain z = {gain_z:.1f})"
+    )
     report |= {
-        "rmse": model_rmse, "baseline_rmse": baseline_rmse, "gain_z": gain_z,
+        "rmse": model_rmse,
+        "baseline_rmse": baseline_rmse,
+        "gain_z": gain_z,
         "served": "model" if serve_model else "baseline",
-        "served_reason": (f"{comparison}: the blend beats the baseline" if serve_model
-                          else f"{comparison}: the blend does not beat the baseline by more than "
-                               f"{SERVE_MIN_Z} standard errors"),
+        "served_reason": (
+            f"{comparison}: the blend beats the baseline"
+            if serve_model
+            else f"{comparison}: the blend does not beat the baseline by more than {SERVE_MIN_Z} standard errors"
+        ),
         "metrics": {
-            "rmse": model_rmse, "rmse_biases_only": baseline_rmse,
+            "rmse": model_rmse,
+            "rmse_biases_only": baseline_rmse,
             "mae": float(np.mean(np.abs(model_held - held.values))),
             "mae_biases_only": float(np.mean(np.abs(baseline_held - held.values))),
         },
-        "baseline": {"global_mean": {"rmse": rmse(np.full(len(held), train.values.mean()), held.values)},
-                     "biases": {"rmse": baseline_rmse, **baseline_settings}},
+        "baseline": {
+            "global_mean": {"rmse": rmse(np.full(len(held), train.values.mean()), held.values)},
+            "biases": {"rmse": baseline_rmse, **baseline_settings},
+        },
         "blend": {"columns": _blend_columns(blend), "weights": [float(w) for w in weights]},
         "params": {**settings, "seed": seed},
     }

@@ -7,6 +7,7 @@ collaborative + content + popularity on the same validation customers, then refi
 The selection figures in `report` are therefore optimistic; compare models with `evaluate_on_holdout` on an
 outer `time_split` for unbiased numbers.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,10 +42,20 @@ PRIMARY_METRIC = "ndcg@10"
 class Recommender:
     """Fitted recommender. Picklable; holds the interaction matrix to exclude seen items."""
 
-    def __init__(self, customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, collaborative, content,
-                 weights: BlendWeights, new_product_weight: float, report: dict,
-                 model_matrix: sp.csr_matrix | None = None, blend_popularity: np.ndarray | None = None,
-                 exposure: ExposureCap | None = None):
+    def __init__(
+        self,
+        customers: IdIndex,
+        items: IdIndex,
+        matrix: sp.csr_matrix,
+        collaborative,
+        content,
+        weights: BlendWeights,
+        new_product_weight: float,
+        report: dict,
+        model_matrix: sp.csr_matrix | None = None,
+        blend_popularity: np.ndarray | None = None,
+        exposure: ExposureCap | None = None,
+    ):
         self.customers = customers
         self.items = items
         self.matrix = matrix
@@ -86,8 +97,11 @@ class Recommender:
     def _weights_for(self, strategy: str | None) -> tuple[BlendWeights, float]:
         if strategy in (None, "hybrid"):
             return self.weights, self.new_product_weight
-        fixed = {"collaborative": BlendWeights(1, 0, 0), "content": BlendWeights(0, 1, 0),
-                 "popular": BlendWeights(0, 0, 1)}
+        fixed = {
+            "collaborative": BlendWeights(1, 0, 0),
+            "content": BlendWeights(0, 1, 0),
+            "popular": BlendWeights(0, 0, 1),
+        }
         if strategy not in fixed:
             raise ValueError(f"strategy must be one of {STRATEGIES} or None, got {strategy!r}")
         if strategy == "collaborative" and self.collaborative is None:
@@ -107,14 +121,32 @@ class Recommender:
             collaborative = normalised(collaborative)
         if self.content is not None and (weights.content > 0 or (new_product_weight > 0 and self.new_items.size)):
             content = normalised(self.content.score(rows, history))
-        scores = blend(weights, collaborative, content, self._blend_popularity_scores(weights), self.new_items,
-                       new_product_weight) if (collaborative is not None or content is not None) else \
-            np.broadcast_to((weights.popularity + 1e-4) * self.popularity_scores, (len(rows), len(self.items))).copy()
+        scores = (
+            blend(
+                weights,
+                collaborative,
+                content,
+                self._blend_popularity_scores(weights),
+                self.new_items,
+                new_product_weight,
+            )
+            if (collaborative is not None or content is not None)
+            else np.broadcast_to(
+                (weights.popularity + 1e-4) * self.popularity_scores, (len(rows), len(self.items))
+            ).copy()
+        )
         return scores, history, signal
 
     # -- public API ----------------------------------------------------------------------------------------
-    def recommend(self, customer_ids, k: int = 10, exclude_seen: bool = True, groups=None,
-                  strategy: str | None = None, also_exclude: pl.DataFrame | None = None) -> pl.DataFrame:
+    def recommend(
+        self,
+        customer_ids,
+        k: int = 10,
+        exclude_seen: bool = True,
+        groups=None,
+        strategy: str | None = None,
+        also_exclude: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
         """Top-k per customer: DataFrame customer_id, rank, product_id, score, strategy.
 
         Unknown customers get the popular list of their group (if `groups` maps them: DataFrame customer_id,
@@ -125,7 +157,7 @@ class Recommender:
         """
         if k < 1:
             raise ValueError("k must be >= 1")
-        ids = (customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids)))
+        ids = customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids))
         ids = ids.rename("customer_id").unique(maintain_order=True)
         rows = self.customers.lookup(ids)
         weights, new_product_weight = self._weights_for(strategy)
@@ -133,8 +165,7 @@ class Recommender:
         top = np.full((ids.len(), k_eff), -1, np.int64)
         values = np.zeros((ids.len(), k_eff), np.float32)
         labels = np.full(ids.len(), "popular", dtype=object)
-        default_label = strategy or (
-            "collaborative" if weights.content == 0 and weights.popularity == 0 else "hybrid")
+        default_label = strategy or ("collaborative" if weights.content == 0 and weights.popularity == 0 else "hybrid")
         if self.collaborative is None and strategy is None:
             default_label = "content" if self.content is not None else "popular"
 
@@ -147,16 +178,19 @@ class Recommender:
         candidate_values = np.full((known.size, width), -np.inf, np.float32)
         step = rows_per_chunk(len(self.items))
         for start in range(0, known.size, step):
-            where = known[start:start + step]
+            where = known[start : start + step]
             scores, history, signal = self._score_rows(rows[where], weights, new_product_weight)
             if exclude_seen:
                 mask_seen(scores, history)
             if extra is not None:
                 mask_seen(scores, extra[where])
-            candidates[start:start + step], candidate_values[start:start + step] = top_k_rows(scores, width)
+            candidates[start : start + step], candidate_values[start : start + step] = top_k_rows(scores, width)
             if strategy is None:
-                labels[where] = np.where(signal | (self.collaborative is None), default_label,
-                                         "content" if self.content is not None else "popular")
+                labels[where] = np.where(
+                    signal | (self.collaborative is None),
+                    default_label,
+                    "content" if self.content is not None else "popular",
+                )
             else:
                 labels[where] = strategy
         if known.size:
@@ -166,17 +200,20 @@ class Recommender:
         unknown = np.flatnonzero(rows < 0)
         if unknown.size:
             top[unknown], values[unknown] = self._cold_start(
-                ids.gather(unknown), groups, k_eff, None if extra is None else extra[unknown])
+                ids.gather(unknown), groups, k_eff, None if extra is None else extra[unknown]
+            )
 
         keep = top >= 0
         position = np.repeat(np.arange(ids.len()), k_eff).reshape(top.shape)
-        frame = pl.DataFrame({
-            "customer_id": ids.gather(pl.Series(position[keep])),
-            "rank": np.tile(np.arange(1, k_eff + 1, dtype=np.int32), (ids.len(), 1))[keep],
-            "product_id": self.items.take(top[keep]),
-            "score": values[keep].astype(np.float64),
-            "strategy": pl.Series(labels[position[keep]].astype(str), dtype=pl.String),
-        })
+        frame = pl.DataFrame(
+            {
+                "customer_id": ids.gather(pl.Series(position[keep])),
+                "rank": np.tile(np.arange(1, k_eff + 1, dtype=np.int32), (ids.len(), 1))[keep],
+                "product_id": self.items.take(top[keep]),
+                "score": values[keep].astype(np.float64),
+                "strategy": pl.Series(labels[position[keep]].astype(str), dtype=pl.String),
+            }
+        )
         return frame
 
     def _exclusion_matrix(self, ids: pl.Series, pairs: pl.DataFrame | None) -> sp.csr_matrix | None:
@@ -188,33 +225,44 @@ class Recommender:
             raise ValueError(f"also_exclude needs columns customer_id and product_id; missing {sorted(missing)}")
         positions = pl.DataFrame({"customer_id": ids, "_row": np.arange(ids.len())})
         matched = pairs.select(pl.col("customer_id").cast(ids.dtype, strict=False), "product_id").join(
-            positions, on="customer_id")
+            positions, on="customer_id"
+        )
         cols = self.items.lookup(matched["product_id"])
         inside = cols >= 0
         if not inside.any():
             return None
-        out = sp.csr_matrix((np.ones(int(inside.sum()), np.float32), (matched["_row"].to_numpy()[inside],
-                                                                       cols[inside])),
-                            shape=(ids.len(), len(self.items)))
+        out = sp.csr_matrix(
+            (np.ones(int(inside.sum()), np.float32), (matched["_row"].to_numpy()[inside], cols[inside])),
+            shape=(ids.len(), len(self.items)),
+        )
         out.sum_duplicates()
         return out
 
-    def _cold_start(self, ids: pl.Series, groups, k: int,
-                    excluded: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _cold_start(
+        self, ids: pl.Series, groups, k: int, excluded: sp.csr_matrix | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         table = np.vstack([self.popularity_scores[None, :]])
         group_row = np.zeros(ids.len(), np.int64)
         mapping = groups_frame(groups)
         if mapping is not None:
             names, scores = group_popularity(self.matrix, self.customers, mapping, self.popularity)
             if names:
-                table = np.vstack([table, normalize(scores, norm="max", axis=1)
-                                   + 1e-4 * self.popularity_scores[None, :]])
+                table = np.vstack(
+                    [table, normalize(scores, norm="max", axis=1) + 1e-4 * self.popularity_scores[None, :]]
+                )
                 lookup = pl.DataFrame({"customer_id": ids}).join(
                     mapping.with_columns(pl.col("customer_id").cast(ids.dtype, strict=False)),
-                    on="customer_id", how="left", maintain_order="left")
+                    on="customer_id",
+                    how="left",
+                    maintain_order="left",
+                )
                 group_ids = pl.DataFrame({"group": names, "gid": np.arange(1, len(names) + 1)})
-                group_row = lookup.join(group_ids, on="group", how="left", maintain_order="left")["gid"] \
-                    .fill_null(0).to_numpy().astype(np.int64)
+                group_row = (
+                    lookup.join(group_ids, on="group", how="left", maintain_order="left")["gid"]
+                    .fill_null(0)
+                    .to_numpy()
+                    .astype(np.int64)
+                )
         if excluded is None or excluded.nnz == 0:
             top, values = top_k_rows(table.astype(np.float32), k)
             return top[group_row], values[group_row]
@@ -226,8 +274,10 @@ class Recommender:
         keep = (top >= 0) & ~stored_in(excluded, np.arange(top.shape[0])[:, None], top)
         order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
         kept = np.take_along_axis(keep, order, axis=1)
-        return (np.where(kept, np.take_along_axis(top, order, axis=1), -1),
-                np.where(kept, np.take_along_axis(values, order, axis=1), 0.0).astype(values.dtype))
+        return (
+            np.where(kept, np.take_along_axis(top, order, axis=1), -1),
+            np.where(kept, np.take_along_axis(values, order, axis=1), 0.0).astype(values.dtype),
+        )
 
     def similar_products(self, product_ids, k: int = 10, collaborative_share: float = 0.5) -> pl.DataFrame:
         """Neighbours per product: DataFrame product_id, rank, similar_product_id, score.
@@ -239,7 +289,7 @@ class Recommender:
             raise ValueError("k must be >= 1")
         if not 0 <= collaborative_share <= 1:
             raise ValueError("collaborative_share must be in [0, 1]")
-        ids = (product_ids if isinstance(product_ids, pl.Series) else pl.Series(list(product_ids)))
+        ids = product_ids if isinstance(product_ids, pl.Series) else pl.Series(list(product_ids))
         ids = ids.rename("product_id").unique(maintain_order=True)
         positions = self.items.lookup(ids)
         query = np.flatnonzero(positions >= 0)
@@ -255,35 +305,38 @@ class Recommender:
         values = np.zeros(top.shape, np.float32)
         step = rows_per_chunk(len(self.items))
         for start in range(0, query.size, step):
-            where = query[start:start + step]
+            where = query[start : start + step]
             items = positions[where]
             scores = share * np.asarray((item_vectors[items] @ item_vectors_t).todense(), np.float32)
             if self.content is not None and share < 1:
-                scores += (1 - share) * np.asarray((self.content.features[items] @ features_t).todense(),
-                                                   np.float32)
+                scores += (1 - share) * np.asarray((self.content.features[items] @ features_t).todense(), np.float32)
             scores[scores <= 0] = -np.inf
             scores[np.arange(len(items)), items] = -np.inf
             top[where], values[where] = top_k_rows(scores, k_eff)
         keep = top >= 0
         position = np.repeat(np.arange(ids.len()), top.shape[1]).reshape(top.shape)
-        return pl.DataFrame({
-            "product_id": ids.gather(pl.Series(position[keep])),
-            "rank": np.tile(np.arange(1, top.shape[1] + 1, dtype=np.int32), (ids.len(), 1))[keep],
-            "similar_product_id": self.items.take(top[keep]),
-            "score": values[keep].astype(np.float64),
-        })
+        return pl.DataFrame(
+            {
+                "product_id": ids.gather(pl.Series(position[keep])),
+                "rank": np.tile(np.arange(1, top.shape[1] + 1, dtype=np.int32), (ids.len(), 1))[keep],
+                "similar_product_id": self.items.take(top[keep]),
+                "score": values[keep].astype(np.float64),
+            }
+        )
 
     def seen_pairs(self, customer_ids) -> pl.DataFrame:
         """(customer_id, product_id) pairs the model was fitted on, for the given customers."""
-        ids = (customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids)))
+        ids = customer_ids if isinstance(customer_ids, pl.Series) else pl.Series(list(customer_ids))
         ids = ids.rename("customer_id").unique(maintain_order=True)
         rows = self.customers.lookup(ids)
         known = np.flatnonzero(rows >= 0)
         sub = self.matrix[rows[known]].tocoo()
-        return pl.DataFrame({
-            "customer_id": ids.gather(pl.Series(known[sub.row])),
-            "product_id": self.items.take(sub.col),
-        })
+        return pl.DataFrame(
+            {
+                "customer_id": ids.gather(pl.Series(known[sub.row])),
+                "product_id": self.items.take(sub.col),
+            }
+        )
 
 
 # -- fitting -------------------------------------------------------------------------------------------------
@@ -300,7 +353,8 @@ def _per_customer_latest(frame: pl.DataFrame, fraction: float, min_history: int 
         pl.len().over("customer_id").alias("_n"),
     )
     held = (pl.col("_n") >= min_history) & (
-        pl.col("_recent_rank") <= pl.max_horizontal(pl.lit(1), (pl.col("_n") * fraction).floor().cast(pl.UInt32)))
+        pl.col("_recent_rank") <= pl.max_horizontal(pl.lit(1), (pl.col("_n") * fraction).floor().cast(pl.UInt32))
+    )
     return (ranked.filter(~held).drop("_recent_rank", "_n"), ranked.filter(held).drop("_recent_rank", "_n"))
 
 
@@ -316,13 +370,12 @@ def _validation_targets(train_matrix, valid, customers, items, seed, max_custome
     local = np.full(len(customers), -1, np.int64)
     local[users] = np.arange(users.size)
     take = fresh & (local[rows] >= 0)
-    relevant = sp.csr_matrix((np.ones(take.sum(), np.float32), (local[rows[take]], cols[take])),
-                             shape=(users.size, len(items)))
+    relevant = sp.csr_matrix(
+        (np.ones(take.sum(), np.float32), (local[rows[take]], cols[take])), shape=(users.size, len(items))
+    )
     relevant.sum_duplicates()
     relevant.data[:] = 1.0
     return users, relevant, np.diff(relevant.indptr)
-
-
 
 
 class _Fold:
@@ -332,7 +385,8 @@ class _Fold:
         self.train = train
         self.matrix = interaction_matrix(train, customers, items)
         self.users, self.relevant, self.n_relevant = _validation_targets(
-            self.matrix, valid, customers, items, seed, max_customers)
+            self.matrix, valid, customers, items, seed, max_customers
+        )
         self.cutoff = str(train["ts"].max()) if "ts" in train.columns else None
         self.n_valid = valid.height
 
@@ -370,7 +424,8 @@ def _validation_folds(frame: pl.DataFrame, seed: int, validation_days, validatio
             if valid.height:
                 return [(train, valid)], {
                     "method": "per_customer_latest",
-                    "why": f"{len(folds)} global time splits left {pooled} returning customers"}
+                    "why": f"{len(folds)} global time splits left {pooled} returning customers",
+                }
         except ValueError:
             pass  # e.g. every ts identical, or too little history for more origins: fall back
     mask = np.random.default_rng(seed).random(frame.height) < validation_fraction
@@ -387,8 +442,9 @@ def _decay(frame: pl.DataFrame, half_life_days: float) -> np.ndarray:
     return np.maximum(0.5 ** (np.maximum(age, 0.0) / half_life_days), RECENCY_FLOOR)
 
 
-def _model_input(name: str, params: dict, frame: pl.DataFrame, matrix: sp.csr_matrix, customers, items,
-                 half_life_days: float | None):
+def _model_input(
+    name: str, params: dict, frame: pl.DataFrame, matrix: sp.csr_matrix, customers, items, half_life_days: float | None
+):
     """(matrix the collaborative model reads, its params): recency-decayed when half_life_days is set.
 
     Binary models (item-kNN, EASE) then read the decay itself (1 for today's purchase, 0.5 one half-life ago)
@@ -406,8 +462,7 @@ def _trend_popularity(frame: pl.DataFrame, items, half_life_days: float | None) 
     """Recency-weighted popularity (each customer-item pair counts 0.5 ** (age / half-life)), max 1."""
     if half_life_days is None:
         return None
-    counts = np.bincount(items.lookup(frame["product_id"]), weights=_decay(frame, half_life_days),
-                         minlength=len(items))
+    counts = np.bincount(items.lookup(frame["product_id"]), weights=_decay(frame, half_life_days), minlength=len(items))
     return normalised_popularity(counts.astype(np.float32))
 
 
@@ -416,21 +471,31 @@ def _blend_tops(candidate: Recommender, users, grid, k):
     tops: dict = {w: [] for w in grid}
     step = rows_per_chunk(len(candidate.items))
     for start in range(0, users.size, step):
-        rows = users[start:start + step]
+        rows = users[start : start + step]
         history = candidate.matrix[rows]
         collaborative = content = None
         if candidate.collaborative is not None:
             collaborative = normalised(candidate.collaborative.score(rows, candidate._model_history(rows, history)))
-        if candidate.content is not None and any(w.content > 0 for w in grid) or (
-                candidate.content is not None and candidate.new_items.size and candidate.new_product_weight > 0):
+        if (
+            candidate.content is not None
+            and any(w.content > 0 for w in grid)
+            or (candidate.content is not None and candidate.new_items.size and candidate.new_product_weight > 0)
+        ):
             content = normalised(candidate.content.score(rows, history))
         for w in grid:
             npw = candidate.new_product_weight if w.collaborative > 0 and w.content < 1 else 0.0
-            scores = blend(w, collaborative if w.collaborative > 0 else None,
-                           content if (w.content > 0 or npw > 0) else None,
-                           candidate._blend_popularity_scores(w), candidate.new_items, npw) \
-                if (collaborative is not None or content is not None) else \
-                np.broadcast_to(candidate.popularity_scores, (len(rows), len(candidate.items))).copy()
+            scores = (
+                blend(
+                    w,
+                    collaborative if w.collaborative > 0 else None,
+                    content if (w.content > 0 or npw > 0) else None,
+                    candidate._blend_popularity_scores(w),
+                    candidate.new_items,
+                    npw,
+                )
+                if (collaborative is not None or content is not None)
+                else np.broadcast_to(candidate.popularity_scores, (len(rows), len(candidate.items))).copy()
+            )
             mask_seen(scores, history)
             tops[w].append(top_k_rows(scores, k)[0])
     return {w: (np.vstack(parts) if parts else np.empty((0, k), np.int64)) for w, parts in tops.items()}
@@ -469,7 +534,7 @@ def _exposure_sweep(probes, options, k) -> dict:
         step = rows_per_chunk(n_items)
         candidates, values = [], []
         for start in range(0, rows.size, step):
-            scores, history, _ = probe._score_rows(rows[start:start + step], probe.weights, probe.new_product_weight)
+            scores, history, _ = probe._score_rows(rows[start : start + step], probe.weights, probe.new_product_weight)
             mask_seen(scores, history)
             chunk_candidates, chunk_values = top_k_rows(scores, width)
             candidates.append(chunk_candidates)
@@ -483,8 +548,10 @@ def _exposure_sweep(probes, options, k) -> dict:
     out = {}
     for option in options:
         pooled = {name: np.concatenate([p[name] for p in parts[option]]) for name in parts[option][0]}
-        out[option] = {**{f"{name}@{k}": float(per_customer.mean()) for name, per_customer in pooled.items()},
-                       "coverage_all_customers": float(np.mean(coverages[option]))}
+        out[option] = {
+            **{f"{name}@{k}": float(per_customer.mean()) for name, per_customer in pooled.items()},
+            "coverage_all_customers": float(np.mean(coverages[option])),
+        }
     return out
 
 
@@ -502,7 +569,10 @@ COST_ORDER = ("itemknn", "ease", "als", "nmf")
 SELECTION_TOLERANCE = 0.02
 NEW_PRODUCT_WEIGHTS = (0.0, 0.3, 1.0)
 # Tuned on validation when the data is small enough (tune_max_interactions): each value is one more fit per fold.
-PARAM_GRIDS: dict[str, dict[str, tuple]] = {"ease": {"l2": (100.0, 300.0, 1000.0)}, "itemknn": {"shrink": (10.0, 100.0)}}
+PARAM_GRIDS: dict[str, dict[str, tuple]] = {
+    "ease": {"l2": (100.0, 300.0, 1000.0)},
+    "itemknn": {"shrink": (10.0, 100.0)},
+}
 INTERACTION_HALF_LIVES = (None, 365.0, 90.0)  # days; None = no extra recency weighting
 POPULARITY_HALF_LIVES = (None, 365.0, 90.0)
 TUNED_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
@@ -510,8 +580,11 @@ TUNED_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
 # of all customers' lists whose validation precision@k stays within EXPOSURE_TOLERANCE of the uncapped lists'.
 EXPOSURE_OPTIONS = tuple(ExposureCap(tail, share) for share in (4.0, 1.0) for tail in (2, 3, 4, 5))
 EXPOSURE_TOLERANCE = 0.10
-def _default_candidates(n_interactions: int, nmf_max_interactions: int,
-                        als_max_interactions: int) -> tuple[list[str], dict]:
+
+
+def _default_candidates(
+    n_interactions: int, nmf_max_interactions: int, als_max_interactions: int
+) -> tuple[list[str], dict]:
     names, skipped = ["itemknn", "ease"], {}
     if not ALS.available():
         skipped["als"] = "package 'implicit' not installed"
@@ -526,14 +599,13 @@ def _default_candidates(n_interactions: int, nmf_max_interactions: int,
     return names, skipped
 
 
-
-
 def _successive_halving(configs: list[tuple[dict, float | None]], folds: list, evaluate, known: dict) -> list[dict]:
     """Tuning rows for every (params, half_life) config. `known` holds metrics already pooled over all folds (the
     candidate step's default configuration), keyed by (repr(params), half_life). With several folds and more
     than three new configs, each new config is first judged on the newest fold alone and only the best third
     (in config order on ties) on all folds: a full evaluation costs one fit per fold, so eight new configs
     over four folds cost 8 + 3 x 3 fits instead of 8 x 4, and the choice is still made on the pooled folds."""
+
     def key(config):
         return repr(config[0]), config[1]
 
@@ -544,7 +616,7 @@ def _successive_halving(configs: list[tuple[dict, float | None]], folds: list, e
     first, survivors = {}, set(new)
     if len(folds) > 1 and len(new) > 3:
         first = {i: evaluate(configs[i], folds[:1]) for i in new}
-        survivors = set(sorted(new, key=lambda i: (-first[i][PRIMARY_METRIC], i))[:-(-len(new) // 3)])
+        survivors = set(sorted(new, key=lambda i: (-first[i][PRIMARY_METRIC], i))[: -(-len(new) // 3)])
     rows = []
     for i, config in enumerate(configs):
         if key(config) in known:
@@ -602,6 +674,7 @@ def fit_recommender(
     frame = validate_interactions(interactions)
     if products is not None:
         from customer_assets.ml.recommend.content import validate_products
+
         products = validate_products(products)
     model_params = model_params or {}
     customers = IdIndex.from_values(frame["customer_id"])
@@ -624,8 +697,11 @@ def fit_recommender(
     popularity_options = half_lives(popularity_half_life_days, POPULARITY_HALF_LIVES)
 
     if algorithm == "auto":
-        names, skipped = (list(candidates), {}) if candidates else _default_candidates(
-            frame.height, nmf_max_interactions, als_max_interactions)
+        names, skipped = (
+            (list(candidates), {})
+            if candidates
+            else _default_candidates(frame.height, nmf_max_interactions, als_max_interactions)
+        )
     else:
         names, skipped = [algorithm], {}
 
@@ -634,16 +710,32 @@ def fit_recommender(
     content = ContentModel().fit(products, items) if products is not None else None
     timings["prepare"] = time.perf_counter() - started
 
-    def fit_on(fold, name, params, half_life, with_content=False, weights=BlendWeights(1, 0, 0),
-               popularity_half_life=None):
+    def fit_on(
+        fold, name, params, half_life, with_content=False, weights=BlendWeights(1, 0, 0), popularity_half_life=None
+    ):
         model_matrix, fit_params = _model_input(name, params, fold.train, fold.matrix, customers, items, half_life)
         model = make_model(name, **fit_params).fit(model_matrix, seed)
-        return Recommender(customers, items, fold.matrix, model, content if with_content else None, weights, 0.0,
-                           {}, model_matrix=None if half_life is None else model_matrix,
-                           blend_popularity=_trend_popularity(fold.train, items, popularity_half_life))
+        return Recommender(
+            customers,
+            items,
+            fold.matrix,
+            model,
+            content if with_content else None,
+            weights,
+            0.0,
+            {},
+            model_matrix=None if half_life is None else model_matrix,
+            blend_popularity=_trend_popularity(fold.train, items, popularity_half_life),
+        )
 
-    baseline = _validate_one([(Recommender(customers, items, fold.matrix, None, None, BlendWeights(0, 0, 1), 0.0,
-                                           {}), fold) for fold in folds], BlendWeights(0, 0, 1), k)
+    baseline = _validate_one(
+        [
+            (Recommender(customers, items, fold.matrix, None, None, BlendWeights(0, 0, 1), 0.0, {}), fold)
+            for fold in folds
+        ],
+        BlendWeights(0, 0, 1),
+        k,
+    )
 
     # 1. the collaborative model, each with its default (or given) parameters and no extra recency weighting
     # (with one candidate there is nothing to choose: its configurations are judged in step 2 alone)
@@ -652,47 +744,67 @@ def fit_recommender(
         tick = time.perf_counter()
         probes = [(fit_on(fold, name, model_params.get(name, {}), None), fold) for fold in folds]
         fit_seconds = time.perf_counter() - tick
-        candidate_metrics[name] = {**_validate_one(probes, BlendWeights(1, 0, 0), k),
-                                   "fit_seconds": round(fit_seconds, 3)}
+        candidate_metrics[name] = {
+            **_validate_one(probes, BlendWeights(1, 0, 0), k),
+            "fit_seconds": round(fit_seconds, 3),
+        }
     if candidate_metrics:
         best = max(candidate_metrics[n][PRIMARY_METRIC] for n in names)
-        good_enough = [n for n in names
-                       if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
-        chosen = min(good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER),
-                                                 names.index(n)))
+        good_enough = [n for n in names if candidate_metrics[n][PRIMARY_METRIC] >= best * (1 - SELECTION_TOLERANCE)]
+        chosen = min(
+            good_enough, key=lambda n: (COST_ORDER.index(n) if n in COST_ORDER else len(COST_ORDER), names.index(n))
+        )
     else:
         chosen = names[0]
     timings["candidates"] = time.perf_counter() - started - timings["prepare"]
 
     # 2. the chosen model's parameters and the recency weighting of its input, on the same folds
     base_params = model_params.get(chosen, {})
-    configs = [(params, half_life) for half_life in interaction_options
-               for params in (_param_grid(chosen, base_params) if tune else [base_params])]
+    configs = [
+        (params, half_life)
+        for half_life in interaction_options
+        for params in (_param_grid(chosen, base_params) if tune else [base_params])
+    ]
     kept_probes = None
     if len(configs) == 1:
         # A fixed recipe (a refit of a resolved one): fit once and keep the fold models for the blend step.
         tick = time.perf_counter()
         kept_probes = [(fit_on(fold, chosen, *configs[0]), fold) for fold in folds]
-        metrics = {**_validate_one(kept_probes, BlendWeights(1, 0, 0), k),
-                   "fit_seconds": round(time.perf_counter() - tick, 3)}
-        tuning = [{"params": configs[0][0], "interaction_half_life_days": configs[0][1], **metrics,
-                   "folds_evaluated": len(folds)}]
+        metrics = {
+            **_validate_one(kept_probes, BlendWeights(1, 0, 0), k),
+            "fit_seconds": round(time.perf_counter() - tick, 3),
+        }
+        tuning = [
+            {
+                "params": configs[0][0],
+                "interaction_half_life_days": configs[0][1],
+                **metrics,
+                "folds_evaluated": len(folds),
+            }
+        ]
     else:
         tuning = _successive_halving(
-            configs, folds,
-            lambda config, on: _validate_one([(fit_on(fold, chosen, *config), fold) for fold in on],
-                                             BlendWeights(1, 0, 0), k),
-            known={(repr(base_params), None): candidate_metrics[chosen]} if chosen in candidate_metrics else {})
+            configs,
+            folds,
+            lambda config, on: _validate_one(
+                [(fit_on(fold, chosen, *config), fold) for fold in on], BlendWeights(1, 0, 0), k
+            ),
+            known={(repr(base_params), None): candidate_metrics[chosen]} if chosen in candidate_metrics else {},
+        )
     # Ties (and anything within 0.5 %) go to the earlier, simpler configuration, among those seen on every fold.
     finalists = [t for t in tuning if t["folds_evaluated"] == len(folds)]
     top_score = max(t[PRIMARY_METRIC] for t in finalists)
     best_config = next(t for t in finalists if t[PRIMARY_METRIC] >= top_score * 0.995)
     chosen_params, chosen_half_life = best_config["params"], best_config["interaction_half_life_days"]
     if chosen not in candidate_metrics:  # the candidate's untuned figures when judged, else the chosen ones
-        untuned = next((t for t in finalists if (t["params"], t["interaction_half_life_days"]) == (base_params, None)),
-                       best_config)
-        candidate_metrics[chosen] = {key: value for key, value in untuned.items()
-                                     if key not in ("params", "interaction_half_life_days", "folds_evaluated")}
+        untuned = next(
+            (t for t in finalists if (t["params"], t["interaction_half_life_days"]) == (base_params, None)), best_config
+        )
+        candidate_metrics[chosen] = {
+            key: value
+            for key, value in untuned.items()
+            if key not in ("params", "interaction_half_life_days", "folds_evaluated")
+        }
     timings["tuning"] = time.perf_counter() - started - timings["prepare"] - timings["candidates"]
 
     # 3. blend weights (collaborative + content + popularity, the popularity recency-weighted or not)
@@ -701,8 +813,7 @@ def fit_recommender(
         for probe, _ in probes:
             probe.content = content
     else:
-        probes = [(fit_on(fold, chosen, chosen_params, chosen_half_life, with_content=True), fold)
-                  for fold in folds]
+        probes = [(fit_on(fold, chosen, chosen_params, chosen_half_life, with_content=True), fold) for fold in folds]
     popularity_weights = TUNED_POPULARITY_WEIGHTS if tune else None
     grid = weight_grid(True, content is not None, popularity_weights)
     blends, blend_table = {}, []
@@ -712,8 +823,9 @@ def fit_recommender(
             probe.blend_popularity = _trend_popularity(fold.train, items, pop_half_life)
         results = _validate(probes, grid, k)
         for w in grid:
-            blend_table.append({**w.as_dict(), "popularity_half_life_days": pop_half_life,
-                                PRIMARY_METRIC: results[w][PRIMARY_METRIC]})
+            blend_table.append(
+                {**w.as_dict(), "popularity_half_life_days": pop_half_life, PRIMARY_METRIC: results[w][PRIMARY_METRIC]}
+            )
         local_best = max(grid, key=lambda w: (results[w][PRIMARY_METRIC], -grid.index(w)))
         if best_blend is None or results[local_best][PRIMARY_METRIC] > best_blend[PRIMARY_METRIC] * 1.005:
             chosen_pop_half_life, weights, best_blend = pop_half_life, local_best, results[local_best]
@@ -728,8 +840,9 @@ def fit_recommender(
                 probe.new_product_weight = candidate_weight
             new_product_sweep[candidate_weight] = _validate_one(probes, weights, k)
         top = max(m[PRIMARY_METRIC] for m in new_product_sweep.values())
-        new_product_weight = max(w for w, m in new_product_sweep.items()
-                                 if m[PRIMARY_METRIC] >= top * (1 - SELECTION_TOLERANCE))
+        new_product_weight = max(
+            w for w, m in new_product_sweep.items() if m[PRIMARY_METRIC] >= top * (1 - SELECTION_TOLERANCE)
+        )
         blends[weights] = new_product_sweep[new_product_weight]
     new_product_weight = float(new_product_weight or 0.0)
     for probe, _ in probes:
@@ -753,25 +866,31 @@ def fit_recommender(
     probes.clear()
 
     tick = time.perf_counter()
-    final_input, final_params = _model_input(chosen, chosen_params, frame, full_matrix, customers, items,
-                                             chosen_half_life)
+    final_input, final_params = _model_input(
+        chosen, chosen_params, frame, full_matrix, customers, items, chosen_half_life
+    )
     final_model = make_model(chosen, **final_params).fit(final_input, seed)
     timings["refit"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
 
     chosen_metrics = blends[weights]
     others = ", ".join(f"{n} {candidate_metrics[n][PRIMARY_METRIC]:.4f}" for n in names if n != chosen)
-    recency = (f"; tuned on the same validation: params {chosen_params or 'default'}, interaction half-life "
-               f"{chosen_half_life or 'none'} days ({PRIMARY_METRIC} {best_config[PRIMARY_METRIC]:.4f} of "
-               f"{len(tuning)} configurations, {sum(t['folds_evaluated'] == len(folds) for t in tuning)} of them on "
-               f"every fold), blend popularity half-life {chosen_pop_half_life or 'none'} "
-               f"days, blend {PRIMARY_METRIC} {chosen_metrics[PRIMARY_METRIC]:.4f}")
+    recency = (
+        f"; tuned on the same validation: params {chosen_params or 'default'}, interaction half-life "
+        f"{chosen_half_life or 'none'} days ({PRIMARY_METRIC} {best_config[PRIMARY_METRIC]:.4f} of "
+        f"{len(tuning)} configurations, {sum(t['folds_evaluated'] == len(folds) for t in tuning)} of them on "
+        f"every fold), blend popularity half-life {chosen_pop_half_life or 'none'} "
+        f"days, blend {PRIMARY_METRIC} {chosen_metrics[PRIMARY_METRIC]:.4f}"
+    )
     report = {
         "primary_metric": PRIMARY_METRIC,
         "metrics": chosen_metrics,
         "baseline": {"popularity": baseline},
-        "lift_vs_popularity": {m: (chosen_metrics[m] / baseline[m] if baseline[m] > 0 else None)
-                               for m in chosen_metrics if "@" in m or m == "coverage"},
+        "lift_vs_popularity": {
+            m: (chosen_metrics[m] / baseline[m] if baseline[m] > 0 else None)
+            for m in chosen_metrics
+            if "@" in m or m == "coverage"
+        },
         "strategies": strategies,
         "candidates": candidate_metrics,
         "skipped_candidates": skipped,
@@ -781,55 +900,99 @@ def fit_recommender(
         "popularity_half_life_days": chosen_pop_half_life,
         "tuning": tuning,
         "tuned": tune,
-        "why": (f"{chosen}: validation {PRIMARY_METRIC} {candidate_metrics[chosen][PRIMARY_METRIC]:.4f} "
-                f"({others or 'no other candidate'}; popularity {baseline[PRIMARY_METRIC]:.4f}); the cheapest "
-                f"model within {SELECTION_TOLERANCE:.0%} of the best is chosen, cost order {list(COST_ORDER)}"
-                + recency),
+        "why": (
+            f"{chosen}: validation {PRIMARY_METRIC} {candidate_metrics[chosen][PRIMARY_METRIC]:.4f} "
+            f"({others or 'no other candidate'}; popularity {baseline[PRIMARY_METRIC]:.4f}); the cheapest "
+            f"model within {SELECTION_TOLERANCE:.0%} of the best is chosen, cost order {list(COST_ORDER)}" + recency
+        ),
         "blend_weights": weights.as_dict(),
         "blend_grid": blend_table,
         "new_product_weight": new_product_weight,
         "new_product_weight_sweep": {str(w): m[PRIMARY_METRIC] for w, m in new_product_sweep.items()},
         "exposure_cap": None if chosen_exposure is None else chosen_exposure.as_dict(),
-        "exposure_sweep": [{**(option.as_dict() if option else {"tail": 0, "fair_share": None}), **metrics}
-                           for option, metrics in exposure_sweep.items()],
-        "exposure_rule": (f"highest coverage of all validation-fold customers' top-{k} lists with validation "
-                          f"precision@{k} >= {1 - EXPOSURE_TOLERANCE:.0%} of the uncapped lists'"
-                          if exposure_sweep else "not tuned"),
-        "validation": {**validation, "n_customers": int(sum(f.users.size for f in folds)),
-                       "folds": [{"cutoff": f.cutoff, "n_customers": int(f.users.size),
-                                  "n_train_interactions": f.train.height, "n_validation_interactions": f.n_valid}
-                                 for f in folds],
-                       "n_train_interactions": folds[0].train.height,
-                       "n_validation_interactions": folds[0].n_valid,
-                       "note": "used for model, parameter and weight selection, so optimistic; compare models "
-                               "with evaluate_on_holdout on an outer time_split"},
-        "data": {"n_customers": len(customers), "n_products": len(items), "n_interactions": frame.height,
-                 "n_products_without_interactions": int((item_popularity(full_matrix) == 0).sum()),
-                 "has_content": content is not None},
+        "exposure_sweep": [
+            {**(option.as_dict() if option else {"tail": 0, "fair_share": None}), **metrics}
+            for option, metrics in exposure_sweep.items()
+        ],
+        "exposure_rule": (
+            f"highest coverage of all validation-fold customers' top-{k} lists with validation "
+            f"precision@{k} >= {1 - EXPOSURE_TOLERANCE:.0%} of the uncapped lists'"
+            if exposure_sweep
+            else "not tuned"
+        ),
+        "validation": {
+            **validation,
+            "n_customers": int(sum(f.users.size for f in folds)),
+            "folds": [
+                {
+                    "cutoff": f.cutoff,
+                    "n_customers": int(f.users.size),
+                    "n_train_interactions": f.train.height,
+                    "n_validation_interactions": f.n_valid,
+                }
+                for f in folds
+            ],
+            "n_train_interactions": folds[0].train.height,
+            "n_validation_interactions": folds[0].n_valid,
+            "note": "used for model, parameter and weight selection, so optimistic; compare models "
+            "with evaluate_on_holdout on an outer time_split",
+        },
+        "data": {
+            "n_customers": len(customers),
+            "n_products": len(items),
+            "n_interactions": frame.height,
+            "n_products_without_interactions": int((item_popularity(full_matrix) == 0).sum()),
+            "has_content": content is not None,
+        },
         "seed": seed,
         "k": k,
         "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
     }
     if validation.get("cutoff") is None and folds[0].cutoff is not None:
         report["validation"]["cutoff"] = folds[0].cutoff
-    return Recommender(customers, items, full_matrix, final_model, content, weights, new_product_weight, report,
-                       model_matrix=None if chosen_half_life is None else final_input,
-                       blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life),
-                       exposure=chosen_exposure)
+    return Recommender(
+        customers,
+        items,
+        full_matrix,
+        final_model,
+        content,
+        weights,
+        new_product_weight,
+        report,
+        model_matrix=None if chosen_half_life is None else final_input,
+        blend_popularity=_trend_popularity(frame, items, chosen_pop_half_life),
+        exposure=chosen_exposure,
+    )
 
 
-def _popularity_recommender(customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, seed: int, k: int,
-                            seconds: float) -> Recommender:
+def _popularity_recommender(
+    customers: IdIndex, items: IdIndex, matrix: sp.csr_matrix, seed: int, k: int, seconds: float
+) -> Recommender:
     report = {
-        "primary_metric": PRIMARY_METRIC, "chosen_model": POPULARITY, "model_params": {},
-        "metrics": {}, "baseline": {}, "strategies": {}, "candidates": {},  # nothing validated: no choice made
+        "primary_metric": PRIMARY_METRIC,
+        "chosen_model": POPULARITY,
+        "model_params": {},
+        "metrics": {},
+        "baseline": {},
+        "strategies": {},
+        "candidates": {},  # nothing validated: no choice made
         "why": "popularity asked for: the plain baseline (distinct customers per item) serves, no model fitted",
-        "blend_weights": BlendWeights(0, 0, 1).as_dict(), "new_product_weight": 0.0, "exposure_cap": None,
-        "exposure_sweep": [], "exposure_rule": "not tuned", "interaction_half_life_days": None,
+        "blend_weights": BlendWeights(0, 0, 1).as_dict(),
+        "new_product_weight": 0.0,
+        "exposure_cap": None,
+        "exposure_sweep": [],
+        "exposure_rule": "not tuned",
+        "interaction_half_life_days": None,
         "popularity_half_life_days": None,
-        "data": {"n_customers": len(customers), "n_products": len(items), "n_interactions": int(matrix.nnz),
-                 "n_products_without_interactions": int((item_popularity(matrix) == 0).sum()),
-                 "has_content": False},
-        "seed": seed, "k": k, "timings_seconds": {"total": round(seconds, 3)},
+        "data": {
+            "n_customers": len(customers),
+            "n_products": len(items),
+            "n_interactions": int(matrix.nnz),
+            "n_products_without_interactions": int((item_popularity(matrix) == 0).sum()),
+            "has_content": False,
+        },
+        "seed": seed,
+        "k": k,
+        "timings_seconds": {"total": round(seconds, 3)},
     }
     return Recommender(customers, items, matrix, None, None, BlendWeights(0, 0, 1), 0.0, report)

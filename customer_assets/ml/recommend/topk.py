@@ -4,6 +4,7 @@
 reduced to per-block maxima: the k best items must lie in the k blocks with the highest maxima, which leaves
 a few hundred candidates per row to partition.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -124,6 +125,7 @@ def top_neighbour_matrix(n_items: int, neighbours: int, similarities) -> sp.csr_
     if not rows:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items),
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_items, n_items),
         dtype=np.float32,
     )

@@ -129,7 +129,9 @@ def fit_kmeans(
         candidates.append(_k_candidate(selection_points, fitted.labels_, k, silhouette_sample_size, seed))
     k = choose_k(candidates)
     # Lloyd iterations are linear in rows, so the chosen k is refined on every row from the sample start.
-    final = KMeans(n_clusters=k, init=centres_by_k[k], n_init=1, max_iter=FULL_FIT_MAX_ITER, random_state=seed).fit(points)
+    final = KMeans(n_clusters=k, init=centres_by_k[k], n_init=1, max_iter=FULL_FIT_MAX_ITER, random_state=seed).fit(
+        points
+    )
     model = CentroidModel(KMEANS, final.cluster_centers_, {"k": int(k)})
     return AlgorithmFit(
         model,
@@ -201,9 +203,7 @@ def dbscan_eps_from_k_distance(points: np.ndarray, min_samples: int) -> tuple[fl
         "min_samples": int(min_samples),
         "eps": eps,
         "knee_quantile": float(knee / max(len(k_distance) - 1, 1)),
-        "k_distance_quantiles": {
-            f"p{q}": float(np.percentile(k_distance, q)) for q in (10, 25, 50, 75, 90, 95, 99)
-        },
+        "k_distance_quantiles": {f"p{q}": float(np.percentile(k_distance, q)) for q in (10, 25, 50, 75, 90, 95, 99)},
     }
 
 

@@ -53,8 +53,13 @@ class QuantileBaseline:
         return np.searchsorted(self.edges, points[:, self.position], side="right").astype(np.int64)
 
     def describe(self) -> dict:
-        return {"rule": BASELINE_RULE, "column": self.column, "n_groups": int(self.n_groups),
-                "n_groups_realised": self.n_groups_realised, "edges_transformed": [float(e) for e in self.edges]}
+        return {
+            "rule": BASELINE_RULE,
+            "column": self.column,
+            "n_groups": int(self.n_groups),
+            "n_groups_realised": self.n_groups_realised,
+            "edges_transformed": [float(e) for e in self.edges],
+        }
 
 
 def baseline_column(points: np.ndarray, columns: list[str], n_groups: int) -> int:

@@ -27,7 +27,8 @@ from .repair import refit_same_procedure
 
 TIE_TOLERANCE = 0.01
 SELECTION_RULE = (
-    "eligible = number of clusters inside k_range (a 2-way split is not a segmentation), smallest cluster share >= min_segment_share, noise share <= "
+    "eligible = number of clusters inside k_range (a 2-way split is not a segmentation), "
+    "smallest cluster share >= min_segment_share, noise share <= "
     "max_noise_share and stability ARI >= min_stability; choose the eligible algorithm with the highest "
     f"silhouette; silhouettes within {TIE_TOLERANCE} of the best are a tie, broken by the lower "
     "Davies-Bouldin. If none is eligible, the same ordering is applied to every algorithm with at least "
@@ -113,7 +114,9 @@ def select_algorithm(
 ) -> tuple[str, bool]:
     """Apply ``SELECTION_RULE``; returns (algorithm name, whether the fallback was used). Marks rows."""
     for row in rows:
-        row["ineligible_reasons"] = eligibility_problems(row, k_range, min_segment_share, max_noise_share, min_stability)
+        row["ineligible_reasons"] = eligibility_problems(
+            row, k_range, min_segment_share, max_noise_share, min_stability
+        )
         row["eligible"] = not row["ineligible_reasons"]
     eligible = [r for r in rows if r["eligible"]]
     if eligible:

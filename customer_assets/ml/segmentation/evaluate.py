@@ -2,7 +2,8 @@
 
 ``evaluate_on_holdout(model, holdout_features)`` transforms the rows with the model's own fitted
 transform, labels them with its chosen clusterer, and returns the quality figures beside those of the
-single-feature quantile baseline in the same space (its edges learnt on the model's fit rows). The primary metric is silhouette (higher is better),
+single-feature quantile baseline in the same space (its edges learnt on the model's fit rows). The primary metric is
+silhouette (higher is better),
 under ``metrics``. Each model is scored in its own transformed space, so compare models built with the
 same feature columns and transform recipe.
 """
@@ -29,7 +30,8 @@ def evaluate_on_holdout(
     clusters = segment_model.cluster_points(points)
     metrics = clustering_quality(points, clusters, silhouette_sample_size, seed)
     quantile_baseline = getattr(segment_model, "baseline", None) or fit_quantile_baseline(
-        points, segment_model.feature_columns, max(2, metrics["n_clusters"]))
+        points, segment_model.feature_columns, max(2, metrics["n_clusters"])
+    )
     baseline = clustering_quality(points, quantile_baseline.predict(points), silhouette_sample_size, seed)
     segment_ids, segment_names = segment_model.naming.map(clusters)
     names, counts = np.unique(segment_names.astype(str), return_counts=True)
@@ -58,21 +60,34 @@ def beats_baseline(evaluation: dict) -> bool:
     return baseline is None or (isinstance(baseline, float) and np.isnan(baseline)) or model > baseline
 
 
-def serve_baseline_unless_beaten(model: SegmentModel, holdout_eval: dict, fit_features: pl.DataFrame,
-                                 holdout_features: pl.DataFrame, silhouette_sample_size: int = 5_000,
-                                 seed: int = 0) -> tuple[SegmentModel, dict, str]:
+def serve_baseline_unless_beaten(
+    model: SegmentModel,
+    holdout_eval: dict,
+    fit_features: pl.DataFrame,
+    holdout_features: pl.DataFrame,
+    silhouette_sample_size: int = 5_000,
+    seed: int = 0,
+) -> tuple[SegmentModel, dict, str]:
     """(model that serves, its holdout evaluation, why): the clustering when it beats the single-feature
     quantile baseline on the holdout, else the baseline itself (same transform, groups named by the same
     rule on the fit rows)."""
     metric = holdout_eval["primary_metric"]
     model_score, baseline_score = holdout_eval["metrics"].get(metric), holdout_eval["baseline"].get(metric)
     if beats_baseline(holdout_eval) or model.baseline is None:
-        return model, holdout_eval, (f"{model.algorithm} {metric} {model_score:.4f} beats the quantile baseline "
-                                     f"{baseline_score if baseline_score is None else round(baseline_score, 4)} "
-                                     "on the holdout: the clustering serves")
+        return (
+            model,
+            holdout_eval,
+            (
+                f"{model.algorithm} {metric} {model_score:.4f} beats the quantile baseline "
+                f"{baseline_score if baseline_score is None else round(baseline_score, 4)} "
+                "on the holdout: the clustering serves"
+            ),
+        )
     served = model.as_baseline(fit_features)
-    reason = (f"{model.algorithm} {metric} "
-              f"{'n/a' if model_score is None else round(model_score, 4)} does not beat the quantile baseline "
-              f"({served.baseline.column}, {served.baseline.n_groups_realised} groups) {baseline_score:.4f} on the "
-              "holdout: the baseline serves")
+    reason = (
+        f"{model.algorithm} {metric} "
+        f"{'n/a' if model_score is None else round(model_score, 4)} does not beat the quantile baseline "
+        f"({served.baseline.column}, {served.baseline.n_groups_realised} groups) {baseline_score:.4f} on the "
+        "holdout: the baseline serves"
+    )
     return served, evaluate_on_holdout(served, holdout_features, silhouette_sample_size, seed), reason

@@ -48,7 +48,9 @@ def exact_silhouette(points: np.ndarray, labels: np.ndarray, chunk_rows: int = 2
         other[rows, own] = np.inf
         nearest_other = other.min(axis=1)
         denominator = np.maximum(within, nearest_other)
-        silhouette = np.where(denominator > 0, (nearest_other - within) / np.where(denominator > 0, denominator, 1.0), 0.0)
+        silhouette = np.where(
+            denominator > 0, (nearest_other - within) / np.where(denominator > 0, denominator, 1.0), 0.0
+        )
         scores[block] = np.where(own_size > 1, silhouette, 0.0)
     return float(scores.mean())
 

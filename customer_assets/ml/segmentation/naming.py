@@ -11,7 +11,8 @@ Cluster ids are arbitrary (they change with the seed and the algorithm); names a
    cluster with the lowest value score is).
 2. The other m clusters are ordered by value score, lowest first. For m >= 4 they are spread
    evenly over Low Value, Medium Value, High Value, Premium: the r-th (0-based) gets name index
-   round_half_down(r * 3 / (m - 1)), so the lowest is Low Value and the highest Premium. k = 5 gives the five names once each; m=5 -> Low, Medium, Medium, High, Premium, and
+   round_half_down(r * 3 / (m - 1)), so the lowest is Low Value and the highest Premium. k = 5 gives the five
+   names once each; m=5 -> Low, Medium, Medium, High, Premium, and
    larger m share names the same way. With m <= 3 there is no separate top tier, so Premium is not
    used: m=3 -> Low, Medium, High; m=2 -> Low, High; m=1 -> Medium Value.
 3. segment_id follows the same order: 0 = Inactive, then 1..m by rising value, so ids are stable

@@ -49,9 +49,7 @@ def _validate(features: pl.DataFrame, id_column: str, k_range: tuple[int, int]) 
     if not (2 <= low <= high):
         raise ValueError(f"k_range must satisfy 2 <= low <= high, got {k_range}")
     if features.height < high:
-        raise ValueError(
-            f"only {features.height} rows: fewer than the {high} clusters at the top of k_range {k_range}"
-        )
+        raise ValueError(f"only {features.height} rows: fewer than the {high} clusters at the top of k_range {k_range}")
 
 
 def threadpool_info_threads() -> int | None:
@@ -78,8 +76,9 @@ def _named_repair(repair: dict, naming) -> dict:
     merges = []
     for merge in repair["merges"]:
         segment_id, segment_name = naming.map(np.asarray([merge["repaired_label"]]))
-        merges.append({**merge, "merged_into_segment_id": int(segment_id[0]),
-                       "merged_into_segment_name": str(segment_name[0])})
+        merges.append(
+            {**merge, "merged_into_segment_id": int(segment_id[0]), "merged_into_segment_name": str(segment_name[0])}
+        )
     return {**repair, "merges": merges, "repaired": bool(merges)}
 
 
@@ -109,16 +108,40 @@ def segment_customers(
     """
     with threadpool_limits(limits=n_threads):
         return _segment_customers(
-            features, id_column, seed, feature_columns, k_range, sample_size, kmeans_selection_size,
-            silhouette_sample_size, n_resamples, stability_sample_size, holdout_fraction,
-            min_segment_share, max_noise_share, min_stability, clip_at,
+            features,
+            id_column,
+            seed,
+            feature_columns,
+            k_range,
+            sample_size,
+            kmeans_selection_size,
+            silhouette_sample_size,
+            n_resamples,
+            stability_sample_size,
+            holdout_fraction,
+            min_segment_share,
+            max_noise_share,
+            min_stability,
+            clip_at,
         )
 
 
 def _segment_customers(
-    features, id_column, seed, feature_columns, k_range, sample_size, kmeans_selection_size,
-    silhouette_sample_size, n_resamples, stability_sample_size, holdout_fraction,
-    min_segment_share, max_noise_share, min_stability, clip_at,
+    features,
+    id_column,
+    seed,
+    feature_columns,
+    k_range,
+    sample_size,
+    kmeans_selection_size,
+    silhouette_sample_size,
+    n_resamples,
+    stability_sample_size,
+    holdout_fraction,
+    min_segment_share,
+    max_noise_share,
+    min_stability,
+    clip_at,
 ) -> SegmentationResult:
     _validate(features, id_column, k_range)
     if not 0.0 <= holdout_fraction < 1.0:
@@ -153,7 +176,9 @@ def _segment_customers(
     ):
         clock = time.perf_counter()
         fitted = fit()
-        repaired, repaired_labels, repair = repair_small_clusters(fitted.model, points, fitted.labels, min_segment_share)
+        repaired, repaired_labels, repair = repair_small_clusters(
+            fitted.model, points, fitted.labels, min_segment_share
+        )
         fits[name] = AlgorithmFit(repaired, repaired_labels, {**fitted.selection, "repair": repair})
         timings[f"fit_{name}"] = time.perf_counter() - clock
 
@@ -161,8 +186,9 @@ def _segment_customers(
     rows = []
     for name in ALGORITHMS:
         stability = bootstrap_stability(fits[name].model, points, n_resamples, stability_sample_size, seed)
-        row = comparison_row(name, points, fits[name].labels, fits[name].model.params, silhouette_sample_size, seed,
-                             stability)
+        row = comparison_row(
+            name, points, fits[name].labels, fits[name].model.params, silhouette_sample_size, seed, stability
+        )
         repair = fits[name].selection["repair"]
         row.update({"n_clusters_before_repair": repair["n_clusters_before"], "clusters_merged": len(repair["merges"])})
         rows.append(row)
@@ -192,9 +218,7 @@ def _segment_customers(
     segment_ids, segment_names = naming.map(clusters_all)
     labels = labels_frame(features.get_column(id_column), segment_ids, segment_names)
     profile_table = segment_profiles(features, labels, columns, id_column)
-    holdout = (
-        evaluate_on_holdout(model, features[holdout_rows], silhouette_sample_size, seed) if n_holdout else None
-    )
+    holdout = evaluate_on_holdout(model, features[holdout_rows], silhouette_sample_size, seed) if n_holdout else None
     timings["name_and_label"] = time.perf_counter() - clock
 
     shares = dict(zip(profile_table["segment_id"].to_list(), profile_table["share"].to_list()))

@@ -62,7 +62,9 @@ def plot_segment_scatter(
     axes = figure.add_subplot()
     for name in _segment_order(frame.get_column("segment_name").unique().to_list()):
         part = frame.filter(pl.col("segment_name") == name)
-        axes.scatter(part[x], part[y], s=4, alpha=0.5, label=f"{name} ({shares[name]:.1%})", color=SEGMENT_COLOURS.get(name))
+        axes.scatter(
+            part[x], part[y], s=4, alpha=0.5, label=f"{name} ({shares[name]:.1%})", color=SEGMENT_COLOURS.get(name)
+        )
     axes.set_xlabel(x)
     axes.set_ylabel(y)
     axes.set_title(f"Customer segments ({x.split('_')[0].upper()})")
@@ -110,9 +112,8 @@ def plot_segment_sizes_over_time(
     if missing:
         raise ValueError(f"history has no column(s) {missing}")
     counts = (
-        history.group_by(date_column, segment_column).agg(
-            (pl.col(count_column).sum() if count_column else pl.len()).alias("customers")
-        )
+        history.group_by(date_column, segment_column)
+        .agg((pl.col(count_column).sum() if count_column else pl.len()).alias("customers"))
         .with_columns((pl.col("customers") / pl.col("customers").sum().over(date_column)).alias("share"))
         .sort(date_column)
     )
@@ -122,7 +123,13 @@ def plot_segment_sizes_over_time(
     axes = figure.add_subplot()
     for name in _segment_order(counts.get_column(segment_column).unique().to_list()):
         part = counts.filter(pl.col(segment_column) == name)
-        axes.plot(part[date_column].to_list(), part["share"].to_list(), marker="o", label=name, color=SEGMENT_COLOURS.get(name))
+        axes.plot(
+            part[date_column].to_list(),
+            part["share"].to_list(),
+            marker="o",
+            label=name,
+            color=SEGMENT_COLOURS.get(name),
+        )
     axes.set_ylabel("share of customers")
     axes.set_title("Segment sizes over time")
     axes.legend(fontsize=8)

@@ -24,6 +24,12 @@ def segment_profiles(
             *[v.median().alias(f"median_{c}") for v, c in zip(values, feature_columns)],
         )
         .with_columns((pl.col("size") / joined.height).alias("share"))
-        .select("segment_id", "segment_name", "size", "share", pl.all().exclude("segment_id", "segment_name", "size", "share"))
+        .select(
+            "segment_id",
+            "segment_name",
+            "size",
+            "share",
+            pl.all().exclude("segment_id", "segment_name", "size", "share"),
+        )
         .sort("segment_id")
     )

@@ -18,9 +18,7 @@ def movielens_customer_features(ratings_csv: str | Path) -> pl.DataFrame:
     path = Path(ratings_csv)
     if not path.is_file():
         raise ValueError(f"ratings file not found: {path}")
-    ratings = pl.read_csv(path).with_columns(
-        pl.from_epoch("timestamp", time_unit="s").dt.date().alias("day")
-    )
+    ratings = pl.read_csv(path).with_columns(pl.from_epoch("timestamp", time_unit="s").dt.date().alias("day"))
     as_of = ratings.get_column("day").max() + pl.duration(days=1)
     as_of_date = pl.select(as_of).item()
     return (

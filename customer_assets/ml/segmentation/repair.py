@@ -48,8 +48,11 @@ class RepairedClusterer:
 
     @property
     def params(self) -> dict:
-        return {**self.base.params, "clusters_before_repair": int(len(self.label_map)),
-                "clusters_merged": len(self.merges)}
+        return {
+            **self.base.params,
+            "clusters_before_repair": int(len(self.label_map)),
+            "clusters_merged": len(self.merges),
+        }
 
     @property
     def n_clusters(self) -> int:
@@ -72,8 +75,9 @@ def _initial_centroids(model, points: np.ndarray, labels: np.ndarray, n_base: in
     """(sizes, centroids) per base label; a label with no fit row keeps the model's own centroid."""
     keep = labels != NOISE_LABEL
     sizes = np.bincount(labels[keep], minlength=n_base).astype(np.float64)
-    sums = np.stack([np.bincount(labels[keep], weights=points[keep, j], minlength=n_base)
-                     for j in range(points.shape[1])], axis=1)
+    sums = np.stack(
+        [np.bincount(labels[keep], weights=points[keep, j], minlength=n_base) for j in range(points.shape[1])], axis=1
+    )
     centroids = sums / np.maximum(sizes, 1.0)[:, None]
     empty = sizes == 0
     if empty.any():
@@ -106,9 +110,15 @@ def repair_small_clusters(
         total = sizes[target] + sizes[smallest]
         if total > 0:
             centroids[target] = (sizes[target] * centroids[target] + sizes[smallest] * centroids[smallest]) / total
-        merges.append({"cluster_id": int(smallest), "merged_into_cluster_id": int(target),
-                       "size": int(sizes[smallest]), "share": float(share),
-                       "centroid_distance": float(distances.min())})
+        merges.append(
+            {
+                "cluster_id": int(smallest),
+                "merged_into_cluster_id": int(target),
+                "size": int(sizes[smallest]),
+                "share": float(share),
+                "centroid_distance": float(distances.min()),
+            }
+        )
         sizes[target] = total
         sizes[smallest] = 0.0
         active[smallest] = False
@@ -119,8 +129,11 @@ def repair_small_clusters(
     dense[survivors] = np.arange(len(survivors))
     label_map = dense[group_of]
     repaired_labels = np.where(labels == NOISE_LABEL, NOISE_LABEL, label_map[np.maximum(labels, 0)])
-    unrepaired = [{"cluster_id": int(c), "size": int(sizes[c]), "share": float(sizes[c] / n_rows)}
-                  for c in survivors if sizes[c] / n_rows < min_share]
+    unrepaired = [
+        {"cluster_id": int(c), "size": int(sizes[c]), "share": float(sizes[c] / n_rows)}
+        for c in survivors
+        if sizes[c] / n_rows < min_share
+    ]
     for merge in merges:
         merge["repaired_label"] = int(label_map[merge["merged_into_cluster_id"]])
     record = {

@@ -82,7 +82,12 @@ def _skip_reason(series: pl.Series) -> str | None:
         return "entirely null/NaN"
     if values.n_unique() == 1:
         return f"constant ({values[0]})"
-    if series.dtype.is_integer() and series.len() > 2 and series.null_count() == 0 and series.n_unique() == series.len():
+    if (
+        series.dtype.is_integer()
+        and series.len() > 2
+        and series.null_count() == 0
+        and series.n_unique() == series.len()
+    ):
         # A counter stays consecutive on the full export and sorted on any row subset taken in file order.
         if series.max() - series.min() + 1 == series.len() or series.is_sorted() or series.is_sorted(descending=True):
             return "row number (distinct integers, consecutive or in row order)"
@@ -99,8 +104,11 @@ def select_feature_columns(
     present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
     defaults = [c for c in present if _is_numeric(features.schema[c])]
     if defaults:
-        return FeatureSelection(defaults, "default_columns",
-                                {c: f"not numeric ({features.schema[c]})" for c in present if c not in defaults})
+        return FeatureSelection(
+            defaults,
+            "default_columns",
+            {c: f"not numeric ({features.schema[c]})" for c in present if c not in defaults},
+        )
     skipped: dict[str, str] = {}
     columns = []
     for name, dtype in features.schema.items():
@@ -136,8 +144,7 @@ def resolve_feature_columns(
         non_numeric = [c for c in columns if not _is_numeric(features.schema[c])]
         if non_numeric:
             raise ValueError(
-                f"feature column(s) are not numeric: "
-                f"{ {c: str(features.schema[c]) for c in non_numeric} }"
+                f"feature column(s) are not numeric: { {c: str(features.schema[c]) for c in non_numeric} }"
             )
         return columns, []
     present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
@@ -163,7 +170,9 @@ def to_float_matrix(features: pl.DataFrame, columns: list[str]) -> np.ndarray:
     )
     infinite = np.isinf(matrix).any(axis=0)
     if infinite.any():
-        raise ValueError(f"feature column(s) contain infinite values: {[c for c, bad in zip(columns, infinite) if bad]}")
+        raise ValueError(
+            f"feature column(s) contain infinite values: {[c for c, bad in zip(columns, infinite) if bad]}"
+        )
     return np.ascontiguousarray(matrix)
 
 

@@ -24,20 +24,69 @@ from .vader import COMMERCE_LEXICON, VADER_LANGUAGE, vader_scores
 
 DEFAULT_ASPECT_LEXICON: dict[str, list[str]] = {
     "quality": [
-        "quality", "durable", "sturdy", "flimsy", "broke", "broken", "breaks", "defective", "material*",
-        "build", "well made", "cheaply made", "fake", "counterfeit", "damaged", "faulty",
+        "quality",
+        "durable",
+        "sturdy",
+        "flimsy",
+        "broke",
+        "broken",
+        "breaks",
+        "defective",
+        "material*",
+        "build",
+        "well made",
+        "cheaply made",
+        "fake",
+        "counterfeit",
+        "damaged",
+        "faulty",
     ],
     "price": [
-        "price*", "pricing", "cost*", "expensive", "cheap", "cheaper", "overpriced", "afford*", "value",
-        "money", "tariff*", "fee", "fees", "discount*", "deal", "deals",
+        "price*",
+        "pricing",
+        "cost*",
+        "expensive",
+        "cheap",
+        "cheaper",
+        "overpriced",
+        "afford*",
+        "value",
+        "money",
+        "tariff*",
+        "fee",
+        "fees",
+        "discount*",
+        "deal",
+        "deals",
     ],
     "shipping": [
-        "ship*", "deliver*", "arriv*", "packag*", "parcel*", "courier*", "tracking", "dispatch*",
-        "on time", "late", "driver*",
+        "ship*",
+        "deliver*",
+        "arriv*",
+        "packag*",
+        "parcel*",
+        "courier*",
+        "tracking",
+        "dispatch*",
+        "on time",
+        "late",
+        "driver*",
     ],
     "service": [
-        "service", "customer service", "support", "refund*", "return*", "staff", "agent*", "help*",
-        "chat", "respond*", "response*", "rude", "representative*", "complaint*",
+        "service",
+        "customer service",
+        "support",
+        "refund*",
+        "return*",
+        "staff",
+        "agent*",
+        "help*",
+        "chat",
+        "respond*",
+        "response*",
+        "rude",
+        "representative*",
+        "complaint*",
     ],
 }
 SENTENCE_END = r"[.!?;\n]+"
@@ -102,8 +151,13 @@ def extract_aspects(
         raise ValueError("lexicon must be a non-empty dict aspect -> list of terms")
     if sentiment_model is None and language_resources(language).language != VADER_LANGUAGE:
         raise ValueError(f"no sentiment_model given and VADER is English-only: pass a model trained for {language}")
-    schema = {"doc_index": pl.Int64, "aspect": pl.String, "sentence": pl.String,
-              "sentiment_label": pl.String, "sentiment_score": pl.Float64}
+    schema = {
+        "doc_index": pl.Int64,
+        "aspect": pl.String,
+        "sentence": pl.String,
+        "sentiment_label": pl.String,
+        "sentiment_score": pl.Float64,
+    }
     clauses = split_clauses(texts, language, max_chars)
     mentions = pl.concat(
         [

@@ -142,7 +142,10 @@ class ReviewVectorizer:
         def term(key: int) -> str:
             return (NEGATION_PREFIX if key % 2 else "") + stems[key // 2]
 
-        return [term(k) if k < n_terms else f"{term(k // n_terms - 1)} {term(k % n_terms)}" for k in self.word_keys_.tolist()]
+        return [
+            term(k) if k < n_terms else f"{term(k // n_terms - 1)} {term(k % n_terms)}"
+            for k in self.word_keys_.tolist()
+        ]
 
     # -- token level -------------------------------------------------------------------------------
     def _word_keys(self, tokens: pl.DataFrame, stem_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +168,7 @@ class ReviewVectorizer:
         unigram = 2 * stem_ids + marked["negated"].to_numpy()
         n_terms = 2 * len(stem_index)
         keep_unigram = known & ~dropped
-        pair_ok = (
-            known[:-1] & known[1:] & ~punctuation[:-1] & ~punctuation[1:] & (docs[:-1] == docs[1:])
-        )
+        pair_ok = known[:-1] & known[1:] & ~punctuation[:-1] & ~punctuation[1:] & (docs[:-1] == docs[1:])
         pair_ok &= self.word_bigrams
         bigram = (unigram[:-1][pair_ok] + 1) * n_terms + unigram[1:][pair_ok]
         doc_keys = np.concatenate([docs[keep_unigram], docs[:-1][pair_ok]])
@@ -182,9 +183,7 @@ class ReviewVectorizer:
         padded = f" {word} "
         low, high = self.char_ngram_range
         return [
-            padded[start : start + n]
-            for n in range(low, high + 1)
-            for start in range(0, max(len(padded) - n + 1, 1))
+            padded[start : start + n] for n in range(low, high + 1) for start in range(0, max(len(padded) - n + 1, 1))
         ]
 
     def _token_char_matrix(self, words: list[str], vocabulary: dict[str, int]) -> sp.csr_matrix:
@@ -261,8 +260,10 @@ class ReviewVectorizer:
             blocks = (word_block, _tfidf(char_counts, self.char_idf_))
         if self.column_scales_ is None:
             return blocks
-        return tuple(scale_columns(block, scales) for block, scales in
-                     zip(blocks, np.split(self.column_scales_, [self.n_word_features])))
+        return tuple(
+            scale_columns(block, scales)
+            for block, scales in zip(blocks, np.split(self.column_scales_, [self.n_word_features]))
+        )
 
     def transform(self, cleaned: pl.Series) -> sp.csr_matrix:
         if self.word_idf_ is None:
@@ -294,4 +295,3 @@ class BlockUnion:
         if name == "parts":
             raise AttributeError(name)
         return getattr(self.parts[0], name)
-

@@ -52,9 +52,14 @@ class ModelConfig:
     plain_words: bool = False  # add the baseline's unstemmed word 1-2 gram TF-IDF block as a third block
 
     def describe(self) -> dict:
-        return {"C": self.C, "nb_scaling": self.nb_scaling, "word_ngram_range": [1, 2 if self.word_bigrams else 1],
-                "char_ngram_range": list(self.char_ngram_range) if self.char_ngram_range else None,
-                "class_weight": self.class_weight, "plain_word_block": self.plain_words}
+        return {
+            "C": self.C,
+            "nb_scaling": self.nb_scaling,
+            "word_ngram_range": [1, 2 if self.word_bigrams else 1],
+            "char_ngram_range": list(self.char_ngram_range) if self.char_ngram_range else None,
+            "class_weight": self.class_weight,
+            "plain_word_block": self.plain_words,
+        }
 
 
 def binary_macro_f1(true_labels: np.ndarray, scores: np.ndarray) -> float:
@@ -64,8 +69,9 @@ def binary_macro_f1(true_labels: np.ndarray, scores: np.ndarray) -> float:
     if not polar.any():
         return float("nan")
     predicted = np.where(np.asarray(scores)[polar] > 0, "positive", "negative")
-    return float(f1_score(true_labels[polar], predicted, labels=["negative", "positive"], average="macro",
-                          zero_division=0))
+    return float(
+        f1_score(true_labels[polar], predicted, labels=["negative", "positive"], average="macro", zero_division=0)
+    )
 
 
 def polarity_scores(classifier: LogisticRegression, features: sp.csr_matrix) -> np.ndarray:
@@ -82,8 +88,9 @@ def polarity_scores(classifier: LogisticRegression, features: sp.csr_matrix) -> 
 def fit_logistic(features, labels: np.ndarray, C: float, class_weight: str | None, seed: int) -> LogisticRegression:
     # No warm start along C: scikit-learn scales the loss by 1/n, so the gradient change between grid points
     # falls below tol and a warm-started L-BFGS stops at once (every C scored the same).
-    return LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, tol=1e-3,
-                              random_state=seed).fit(features, labels)
+    return LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, tol=1e-3, random_state=seed).fit(
+        features, labels
+    )
 
 
 def log_count_ratios(features: sp.csr_matrix, labels: np.ndarray, smoothing: float = NB_SMOOTHING) -> np.ndarray:
@@ -147,9 +154,18 @@ def _fold_features(cleaned: pl.Series, folds, language: str) -> list[_FoldFeatur
         vectorizer = ReviewVectorizer(language=language, char_ngram_range=WIDE_CHAR_RANGE).fit(cleaned.gather(fit_rows))
         is_bigram, char_lengths = vectorizer.column_groups()
         plain = WordNgramTfidf().fit(cleaned.gather(fit_rows))
-        prepared.append(_FoldFeatures(fit_rows, val_rows, vectorizer.transform(cleaned.gather(fit_rows)),
-                                      vectorizer.transform(cleaned.gather(val_rows)), is_bigram, char_lengths,
-                                      plain.transform(cleaned.gather(fit_rows)), plain.transform(cleaned.gather(val_rows))))
+        prepared.append(
+            _FoldFeatures(
+                fit_rows,
+                val_rows,
+                vectorizer.transform(cleaned.gather(fit_rows)),
+                vectorizer.transform(cleaned.gather(val_rows)),
+                is_bigram,
+                char_lengths,
+                plain.transform(cleaned.gather(fit_rows)),
+                plain.transform(cleaned.gather(val_rows)),
+            )
+        )
     return prepared
 
 
@@ -178,8 +194,9 @@ def _neighbours(C: float, grid: tuple[float, ...]) -> list[float]:
     return [grid[j] for j in (i - 1, i + 1) if 0 <= j < len(grid)]
 
 
-def search_model(cleaned: pl.Series, labels: np.ndarray, folds, language: str, seed: int,
-                 c_grid: tuple[float, ...] = C_GRID) -> tuple[ModelConfig, list[dict], float]:
+def search_model(
+    cleaned: pl.Series, labels: np.ndarray, folds, language: str, seed: int, c_grid: tuple[float, ...] = C_GRID
+) -> tuple[ModelConfig, list[dict], float]:
     """(best ModelConfig, every config tried with its mean validation score, seconds spent)."""
     started = time.perf_counter()
     scorer = _Scorer(_fold_features(cleaned, folds, language), labels, seed)
@@ -189,10 +206,14 @@ def search_model(cleaned: pl.Series, labels: np.ndarray, folds, language: str, s
         results.update(zip(configs, scorer.path(configs)))
     # ties go to the earlier (simpler, more regularised) candidate: max keeps the first maximum
     best = max(results, key=results.get)
-    variants = [dataclasses.replace(best, char_ngram_range=None),
-                dataclasses.replace(best, char_ngram_range=(3, 5)), dataclasses.replace(best, char_ngram_range=(2, 4)),
-                dataclasses.replace(best, word_bigrams=False), dataclasses.replace(best, plain_words=True),
-                dataclasses.replace(best, class_weight="balanced")]
+    variants = [
+        dataclasses.replace(best, char_ngram_range=None),
+        dataclasses.replace(best, char_ngram_range=(3, 5)),
+        dataclasses.replace(best, char_ngram_range=(2, 4)),
+        dataclasses.replace(best, word_bigrams=False),
+        dataclasses.replace(best, plain_words=True),
+        dataclasses.replace(best, class_weight="balanced"),
+    ]
     for variant in variants:
         results[variant] = scorer.path([variant])[0]
     best = max(results, key=results.get)
@@ -204,8 +225,9 @@ def search_model(cleaned: pl.Series, labels: np.ndarray, folds, language: str, s
     return best, scorer.table, time.perf_counter() - started
 
 
-def search_baseline_c(cleaned: pl.Series, labels: np.ndarray, folds, seed: int,
-                      c_grid: tuple[float, ...] = C_GRID) -> tuple[float, list[dict]]:
+def search_baseline_c(
+    cleaned: pl.Series, labels: np.ndarray, folds, seed: int, c_grid: tuple[float, ...] = C_GRID
+) -> tuple[float, list[dict]]:
     """The baseline's C (word 1-2 gram TF-IDF + logistic regression, no class weights) on the same folds."""
     totals = np.zeros(len(c_grid))
     for fit_rows, val_rows in folds:

@@ -59,9 +59,7 @@ def supported_languages() -> list[str]:
 def language_resources(language: str) -> LanguageResources:
     """Bundled resources for `language`; ValueError listing the supported ones otherwise."""
     if not isinstance(language, str) or language.lower() not in _bundled_languages():
-        raise ValueError(
-            f"language {language!r} is not supported; choose one of {supported_languages()}"
-        )
+        raise ValueError(f"language {language!r} is not supported; choose one of {supported_languages()}")
     spec = _bundled_languages()[language.lower()]
     return LanguageResources(
         language=language.lower(),
@@ -160,7 +158,9 @@ def mark_negation(tokens: pl.DataFrame, resources_: LanguageResources, window: i
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     scope = (is_breaker | (pl.col("position") == 0)).cast(pl.UInt32).cum_sum()
     return (
-        tokens.with_columns(is_negation.alias("_neg"), is_breaker.alias("_brk"), scope.alias("_scope"), row.alias("_row"))
+        tokens.with_columns(
+            is_negation.alias("_neg"), is_breaker.alias("_brk"), scope.alias("_scope"), row.alias("_row")
+        )
         .with_columns(
             pl.when("_neg").then("_row").forward_fill().alias("_neg_row"),
             pl.when("_neg").then("_scope").forward_fill().alias("_neg_scope"),
@@ -184,7 +184,9 @@ def dense_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     distinct = values.unique()
     if values.is_empty():  # replace_strict keeps the input dtype on an empty series
         return distinct, pl.Series(values.name, [], dtype=pl.UInt32)
-    codes = values.replace_strict(distinct, pl.Series(np.arange(len(distinct), dtype=np.uint32)), return_dtype=pl.UInt32)
+    codes = values.replace_strict(
+        distinct, pl.Series(np.arange(len(distinct), dtype=np.uint32)), return_dtype=pl.UInt32
+    )
     return distinct, codes
 
 

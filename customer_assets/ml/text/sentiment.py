@@ -91,7 +91,9 @@ def classification_metrics(true_labels: np.ndarray, predicted_labels: np.ndarray
     binary_predictions = np.where(np.asarray(scores)[polar] > 0, "positive", "negative")
     return {
         "accuracy": float(accuracy_score(true_labels, predicted_labels)),
-        "macro_f1": float(f1_score(true_labels, predicted_labels, labels=list(LABELS), average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(true_labels, predicted_labels, labels=list(LABELS), average="macro", zero_division=0)
+        ),
         "per_class_f1": {label: float(value) for label, value in zip(LABELS, per_class)},
         "binary_accuracy": float(np.mean(binary_predictions == true_labels[polar])) if polar.any() else float("nan"),
         "n_rows": int(len(true_labels)),
@@ -169,8 +171,9 @@ def _classifier_metrics(model: "SentimentModel", texts: pl.Series, labels: np.nd
 
 
 def _fit_model(cleaned: pl.Series, labels: np.ndarray, config: ModelConfig, language: str, seed: int):
-    vectorizer = ReviewVectorizer(language=language, char_ngram_range=config.char_ngram_range,
-                                  word_bigrams=config.word_bigrams).fit(cleaned)
+    vectorizer = ReviewVectorizer(
+        language=language, char_ngram_range=config.char_ngram_range, word_bigrams=config.word_bigrams
+    ).fit(cleaned)
     features = vectorizer.transform(cleaned)
     if config.nb_scaling:
         vectorizer.column_scales_ = log_count_ratios(features, labels)
@@ -234,12 +237,15 @@ def train_sentiment_model(
     vectorizer, classifier = _fit_model(train_texts, train_labels, config, language, seed)
     model = SentimentModel(language=language, vectorizer=vectorizer, classifier=classifier, max_chars=max_chars)
     baseline_vectorizer, baseline_classifier = _fit_baseline(train_texts, train_labels, baseline_C, seed)
-    baseline = SentimentModel(language=language, vectorizer=baseline_vectorizer, classifier=baseline_classifier,
-                              max_chars=max_chars)
+    baseline = SentimentModel(
+        language=language, vectorizer=baseline_vectorizer, classifier=baseline_classifier, max_chars=max_chars
+    )
 
     holdout_texts, holdout_labels = cleaned.gather(holdout_rows), labels[holdout_rows]
-    candidates = {"model": _classifier_metrics(model, holdout_texts, holdout_labels),
-                  "baseline": _classifier_metrics(baseline, holdout_texts, holdout_labels)}
+    candidates = {
+        "model": _classifier_metrics(model, holdout_texts, holdout_labels),
+        "baseline": _classifier_metrics(baseline, holdout_texts, holdout_labels),
+    }
     model_score, baseline_score = (candidates[name][SELECTION_METRIC] for name in ("model", "baseline"))
     served = "model" if model_score > baseline_score else "baseline"
     served_reason = (
@@ -253,8 +259,10 @@ def train_sentiment_model(
     if refit_on_all:
         all_texts, all_labels = cleaned.gather(rows), labels[rows]
         model.vectorizer, model.classifier = (
-            _fit_model(all_texts, all_labels, config, language, seed) if served == "model"
-            else _fit_baseline(all_texts, all_labels, baseline_C, seed))
+            _fit_model(all_texts, all_labels, config, language, seed)
+            if served == "model"
+            else _fit_baseline(all_texts, all_labels, baseline_C, seed)
+        )
         if served == "baseline":
             baseline_vectorizer = model.vectorizer
         else:
@@ -265,8 +273,9 @@ def train_sentiment_model(
         original = clean_texts(texts, max_chars=max_chars, lowercase=False).gather(holdout_rows)
         vader = vader_scores(original, max_chars=max_chars)
         metrics[ENGINE_VADER] = {
-            **classification_metrics(holdout_labels, vader["sentiment_label"].to_numpy(),
-                                     vader["sentiment_score"].to_numpy()),
+            **classification_metrics(
+                holdout_labels, vader["sentiment_label"].to_numpy(), vader["sentiment_score"].to_numpy()
+            ),
             SELECTION_METRIC: binary_macro_f1(holdout_labels, vader["sentiment_score"].to_numpy()),
         }
         vader_note = "VADER (vaderSentiment lexicon) scored on the same holdout"
@@ -332,7 +341,8 @@ def train_sentiment_model(
         "max_chars": int(max_chars),
         "preprocessing": "NFKC, lower case, NLTK-compatible regexp tokens, Snowball stems, negation marking "
         "(3 tokens after a negator, stopping at punctuation/contrast words); bundled language file, no downloads"
-        if served == "model" else "NFKC, lower case, scikit-learn word tokens (baseline serves)",
+        if served == "model"
+        else "NFKC, lower case, scikit-learn word tokens (baseline serves)",
     }
     return model
 

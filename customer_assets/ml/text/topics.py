@@ -78,7 +78,9 @@ class TopicResult:
     def assign(self, texts: Any) -> pl.DataFrame:
         """Most probable topic of new texts with the fitted model (doc_index, topic_id, topic_probability)."""
         cleaned = clean_texts(texts, max_chars=self.max_chars)
-        counts = _count_matrix(_topic_tokens(cleaned, self.language, SnowballStems(self.language)), len(cleaned), self.vocabulary)
+        counts = _count_matrix(
+            _topic_tokens(cleaned, self.language, SnowballStems(self.language)), len(cleaned), self.vocabulary
+        )
         return _assign_topics(self.model, counts)
 
 
@@ -107,7 +109,9 @@ def _assign_topics(model, counts: sp.csr_matrix, chunk: int = 20_000) -> pl.Data
         topic_id[rows] = shares.argmax(axis=1)
         probability[rows] = shares.max(axis=1)
     assigned = topic_id >= 0
-    return pl.DataFrame({"doc_index": np.arange(n_docs, dtype=np.int64), "topic_id": topic_id, "p": probability}).select(
+    return pl.DataFrame(
+        {"doc_index": np.arange(n_docs, dtype=np.int64), "topic_id": topic_id, "p": probability}
+    ).select(
         "doc_index",
         pl.when(pl.Series(assigned)).then(pl.col("topic_id")).alias("topic_id"),
         pl.when(pl.Series(assigned)).then(pl.col("p")).alias("topic_probability"),
@@ -241,8 +245,12 @@ def fit_topics(
     seed_jaccards = [
         matched_topic_jaccard(
             reference_topics,
-            _top_stems(_fit_lda(sample_bows, id2word, chosen_k, **{**selection_args, "seed": seed + offset}),
-                       chosen_k, top_n, stems_by_id),
+            _top_stems(
+                _fit_lda(sample_bows, id2word, chosen_k, **{**selection_args, "seed": seed + offset}),
+                chosen_k,
+                top_n,
+                stems_by_id,
+            ),
         )
         for offset in range(1, stability_seeds + 1)
     ]
@@ -254,11 +262,20 @@ def fit_topics(
         final_model = candidates[chosen_k]
     else:
         final_model = _fit_lda(
-            _bows(counts[nonempty]), id2word, chosen_k, seed=seed, passes=final_passes,
-            iterations=iterations, chunksize=chunksize,
+            _bows(counts[nonempty]),
+            id2word,
+            chosen_k,
+            seed=seed,
+            passes=final_passes,
+            iterations=iterations,
+            chunksize=chunksize,
         )
     final_topics = _top_stems(final_model, chosen_k, top_n, stems_by_id)
-    final_c_v = float(c_v_model.compare_model_topics([final_topics])[0][1]) if final_model is not candidates[chosen_k] else c_v[ks.index(chosen_k)]
+    final_c_v = (
+        float(c_v_model.compare_model_topics([final_topics])[0][1])
+        if final_model is not candidates[chosen_k]
+        else c_v[ks.index(chosen_k)]
+    )
     lap("fit_final")
     doc_topics = _assign_topics(final_model, counts)
     lap("assign")
@@ -286,8 +303,7 @@ def fit_topics(
         "language": language,
         "primary_metric": "c_v",
         "higher_is_better": True,
-        "metrics": {"c_v": final_c_v, "chosen_k": chosen_k,
-                    "stability_mean_jaccard": stability["mean_jaccard"]},
+        "metrics": {"c_v": final_c_v, "chosen_k": chosen_k, "stability_mean_jaccard": stability["mean_jaccard"]},
         "coherence_by_k": coherence.to_dicts(),
         "chosen_k": chosen_k,
         "k_range": [low_k, high_k],
@@ -297,13 +313,28 @@ def fit_topics(
         "n_selection_sample": int(len(sample_rows)),
         "vocabulary_size": len(vocabulary),
         "topics": topics.select("topic_id", "label", "size").to_dicts(),
-        "settings": {"no_below": no_below, "no_above": no_above, "max_vocabulary": max_vocabulary,
-                     "selection_passes": selection_passes, "final_passes": final_passes,
-                     "iterations": iterations, "top_n": top_n, "seed": seed},
+        "settings": {
+            "no_below": no_below,
+            "no_above": no_above,
+            "max_vocabulary": max_vocabulary,
+            "selection_passes": selection_passes,
+            "final_passes": final_passes,
+            "iterations": iterations,
+            "top_n": top_n,
+            "seed": seed,
+        },
         "seconds": seconds,
         "baseline_note": "c_v of a topic model has no trivial baseline; compare models on the same texts",
     }
     return TopicResult(
-        doc_topics=doc_topics, topics=topics, coherence=coherence, chosen_k=chosen_k, stability=stability,
-        report=report, model=final_model, vocabulary=vocabulary, language=language, max_chars=max_chars,
+        doc_topics=doc_topics,
+        topics=topics,
+        coherence=coherence,
+        chosen_k=chosen_k,
+        stability=stability,
+        report=report,
+        model=final_model,
+        vocabulary=vocabulary,
+        language=language,
+        max_chars=max_chars,
     )

@@ -20,11 +20,31 @@ POSITIVE_THRESHOLD = 0.05
 # Used only where the caller asks (aspect extraction without a trained model), never for the
 # baseline figures, which stay plain VADER.
 COMMERCE_LEXICON: dict[str, float] = {
-    "slow": -1.5, "slowly": -1.2, "late": -1.5, "delayed": -1.6, "delay": -1.4, "delays": -1.4,
-    "overpriced": -2.0, "pricey": -1.0, "expensive": -1.2, "flimsy": -1.8, "damaged": -2.0,
-    "broke": -2.0, "refund": -0.6, "rude": -2.0, "unhelpful": -1.8,
-    "fast": 1.5, "quick": 1.4, "quickly": 1.3, "prompt": 1.3, "affordable": 1.5, "cheap": 0.3,
-    "sturdy": 1.6, "durable": 1.6, "helpful": 1.8, "responsive": 1.4,
+    "slow": -1.5,
+    "slowly": -1.2,
+    "late": -1.5,
+    "delayed": -1.6,
+    "delay": -1.4,
+    "delays": -1.4,
+    "overpriced": -2.0,
+    "pricey": -1.0,
+    "expensive": -1.2,
+    "flimsy": -1.8,
+    "damaged": -2.0,
+    "broke": -2.0,
+    "refund": -0.6,
+    "rude": -2.0,
+    "unhelpful": -1.8,
+    "fast": 1.5,
+    "quick": 1.4,
+    "quickly": 1.3,
+    "prompt": 1.3,
+    "affordable": 1.5,
+    "cheap": 0.3,
+    "sturdy": 1.6,
+    "durable": 1.6,
+    "helpful": 1.8,
+    "responsive": 1.4,
 }
 
 

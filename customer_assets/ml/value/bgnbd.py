@@ -40,15 +40,23 @@ def _unique_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, inverse.reshape(x.shape)
 
 
-def _loglik_and_grad(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
-                     ux: np.ndarray, inv: np.ndarray, k: int = 0, weights: np.ndarray | None = None
-                     ) -> tuple[float, np.ndarray]:
+def _loglik_and_grad(
+    log_params: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    ux: np.ndarray,
+    inv: np.ndarray,
+    k: int = 0,
+    weights: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
     """Sum of log-likelihoods and its gradient with respect to the log-parameters (k = 1: MBG/NBD)."""
     r, alpha, a, b = np.exp(log_params)
     can_drop = (x > 0) | (k == 1)
     # Terms that depend on x only: once per distinct x.
-    lg = (gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b)
-          - gammaln(a + b + ux + k))[inv]
+    lg = (gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b) - gammaln(a + b + ux + k))[
+        inv
+    ]
     log_alpha_T = np.log(alpha + T)
     log_alpha_tx = np.log(alpha + t_x)
     a3 = -(r + x) * log_alpha_T
@@ -121,8 +129,10 @@ class BgNbd:
         if x.size < 2:
             raise ValueError(f"BG/NBD needs at least 2 customers, got {x.size}")
         if not (x > 0).any():
-            raise ValueError("no repeat purchases: every customer bought once, so the purchase and dropout "
-                             "processes cannot be told apart")
+            raise ValueError(
+                "no repeat purchases: every customer bought once, so the purchase and dropout "
+                "processes cannot be told apart"
+            )
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         n = float(x.size if w is None else w.sum())
         ux, inv = _unique_x(x)
@@ -136,12 +146,17 @@ class BgNbd:
 
         # Moment start: r/alpha ~ the repeat rate of repeat buyers over their tenure; a mild dropout.
         rate = float(np.sum(x) / max(np.sum(T), 1e-9))
-        starts = [np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, 3.0]),
-                  np.log([0.5, max(float(T.mean()), 1.0), 0.8, 2.0])]
+        starts = [np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, 3.0]), np.log([0.5, max(float(T.mean()), 1.0), 0.8, 2.0])]
         best = None
         for start in starts:
-            result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 4,
-                              options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8})
+            result = minimize(
+                objective,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[LOG_BOUNDS] * 4,
+                options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+            )
             if best is None or result.fun < best.fun:
                 best = result
             if result.success and np.all(np.abs(result.x) < LOG_BOUNDS[1] - 1e-3):
@@ -151,8 +166,7 @@ class BgNbd:
         self.converged = bool(best.success)
         self.iterations = int(best.nit)
         self.message = str(best.message)
-        self.at_bounds = [name for name, v in zip(("r", "alpha", "a", "b"), best.x)
-                          if abs(v) >= LOG_BOUNDS[1] - 1e-3]
+        self.at_bounds = [name for name, v in zip(("r", "alpha", "a", "b"), best.x) if abs(v) >= LOG_BOUNDS[1] - 1e-3]
         if not np.isfinite(self.log_likelihood):
             raise ValueError(f"BG/NBD fit failed: the likelihood is not finite ({self.message})")
         return self
@@ -165,8 +179,7 @@ class BgNbd:
         k = self._k
         can_drop = (x > 0) | (k == 1)
         bxk = np.where(can_drop, self.b + x + k - 1.0, 1.0)
-        value = (np.log(self.a) - np.log(bxk)
-                 + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x)))
+        value = np.log(self.a) - np.log(bxk) + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
         return np.where(can_drop, value, -np.inf)
 
     def p_alive(self, x, t_x_days, T_days) -> np.ndarray:

@@ -29,13 +29,29 @@ from customer_assets.ml.value.summary import _as_date, purchase_days, summarize_
 
 FREQUENCY_BUCKETS = 8  # 0, 1, ..., 6, 7+
 P_ALIVE_BINS = 10
-METRICS = ("orders_mae", "orders_rmse", "orders_spearman", "orders_aggregate_ratio", "orders_aggregate_error",
-           "value_mae", "value_rmse", "value_spearman", "value_aggregate_ratio", "value_aggregate_error")
+METRICS = (
+    "orders_mae",
+    "orders_rmse",
+    "orders_spearman",
+    "orders_aggregate_ratio",
+    "orders_aggregate_error",
+    "value_mae",
+    "value_rmse",
+    "value_spearman",
+    "value_aggregate_ratio",
+    "value_aggregate_error",
+)
 
 
-def split_in_time(transactions: pl.DataFrame, calibration_end, holdout_days: int, id_column="customer_id",
-                  time_column="order_ts", amount_column="amount", observed_until=None
-                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_in_time(
+    transactions: pl.DataFrame,
+    calibration_end,
+    holdout_days: int,
+    id_column="customer_id",
+    time_column="order_ts",
+    amount_column="amount",
+    observed_until=None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(calibration summary, actual holdout orders and value per calibration customer, same row order).
 
     ``observed_until``: the last day the orders are known to be complete (default: the last order day); the
@@ -45,13 +61,17 @@ def split_in_time(transactions: pl.DataFrame, calibration_end, holdout_days: int
     end = calibration_end + dt.timedelta(days=holdout_days)
     observed = days["day"].max() if observed_until is None else _as_date(observed_until)
     if observed < end:
-        raise ValueError(f"the holdout {calibration_end + dt.timedelta(days=1)}..{end} passes the last observed "
-                         f"day {observed}")
+        raise ValueError(
+            f"the holdout {calibration_end + dt.timedelta(days=1)}..{end} passes the last observed day {observed}"
+        )
     summary = summarize_days(days, calibration_end, id_column)
     window = days.filter((pl.col("day") > calibration_end) & (pl.col("day") <= end))
     actual = window.group_by("id").agg(pl.len().alias("actual_orders"), pl.col("amount").sum().alias("actual_value"))
-    actual = summary.select(id_column).join(actual.rename({"id": id_column}), on=id_column, how="left").with_columns(
-        pl.col("actual_orders").fill_null(0).cast(pl.Float64), pl.col("actual_value").fill_null(0.0))
+    actual = (
+        summary.select(id_column)
+        .join(actual.rename({"id": id_column}), on=id_column, how="left")
+        .with_columns(pl.col("actual_orders").fill_null(0).cast(pl.Float64), pl.col("actual_value").fill_null(0.0))
+    )
     return summary, actual
 
 
@@ -72,40 +92,67 @@ def _spearman(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 def metrics(predicted_orders, predicted_value, actual_orders, actual_value) -> dict[str, float]:
     out = {}
-    for name, predicted, actual in (("orders", predicted_orders, actual_orders),
-                                    ("value", predicted_value, actual_value)):
+    for name, predicted, actual in (
+        ("orders", predicted_orders, actual_orders),
+        ("value", predicted_value, actual_value),
+    ):
         predicted, actual = np.asarray(predicted, dtype=np.float64), np.asarray(actual, dtype=np.float64)
         ratio = float(predicted.sum() / actual.sum()) if actual.sum() > 0 else float("nan")
-        out.update({f"{name}_mae": float(np.mean(np.abs(predicted - actual))),
-                    f"{name}_rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
-                    f"{name}_spearman": _spearman(predicted, actual),
-                    f"{name}_aggregate_ratio": ratio, f"{name}_aggregate_error": abs(ratio - 1.0)})
+        out.update(
+            {
+                f"{name}_mae": float(np.mean(np.abs(predicted - actual))),
+                f"{name}_rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
+                f"{name}_spearman": _spearman(predicted, actual),
+                f"{name}_aggregate_ratio": ratio,
+                f"{name}_aggregate_error": abs(ratio - 1.0),
+            }
+        )
     return out
 
 
 def by_frequency(summary: pl.DataFrame, model_orders, naive_orders, actual_orders) -> pl.DataFrame:
     bucket = np.minimum(summary["orders"].to_numpy() - 1, FREQUENCY_BUCKETS - 1)
-    frame = pl.DataFrame({"repeat_purchases": bucket, "model": model_orders, "naive": naive_orders,
-                          "actual": actual_orders})
-    return frame.group_by("repeat_purchases").agg(
-        pl.len().alias("customers"), pl.col("actual").mean(), pl.col("model").mean(), pl.col("naive").mean(),
-    ).sort("repeat_purchases").with_columns(
-        pl.col("repeat_purchases").cast(pl.String).replace({str(FREQUENCY_BUCKETS - 1): f"{FREQUENCY_BUCKETS - 1}+"}))
+    frame = pl.DataFrame(
+        {"repeat_purchases": bucket, "model": model_orders, "naive": naive_orders, "actual": actual_orders}
+    )
+    return (
+        frame.group_by("repeat_purchases")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("actual").mean(),
+            pl.col("model").mean(),
+            pl.col("naive").mean(),
+        )
+        .sort("repeat_purchases")
+        .with_columns(
+            pl.col("repeat_purchases")
+            .cast(pl.String)
+            .replace({str(FREQUENCY_BUCKETS - 1): f"{FREQUENCY_BUCKETS - 1}+"})
+        )
+    )
 
 
 def p_alive_calibration(p_alive, p_order, actual_orders) -> pl.DataFrame:
     frame = pl.DataFrame({"p_alive": p_alive, "p_order": p_order, "ordered": (np.asarray(actual_orders) > 0) * 1.0})
     edges = np.linspace(0, 1, P_ALIVE_BINS + 1)
     bins = np.clip(np.digitize(frame["p_alive"].to_numpy(), edges[1:-1]), 0, P_ALIVE_BINS - 1)
-    return frame.with_columns(pl.Series("bin", bins)).group_by("bin").agg(
-        pl.len().alias("customers"), pl.col("p_alive").mean().alias("mean_p_alive"),
-        pl.col("p_order").mean().alias("predicted_share_ordering"),
-        pl.col("ordered").mean().alias("observed_share_ordering"),
-    ).sort("bin").drop("bin")
+    return (
+        frame.with_columns(pl.Series("bin", bins))
+        .group_by("bin")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("p_alive").mean().alias("mean_p_alive"),
+            pl.col("p_order").mean().alias("predicted_share_ordering"),
+            pl.col("ordered").mean().alias("observed_share_ordering"),
+        )
+        .sort("bin")
+        .drop("bin")
+    )
 
 
-def evaluate_holdout(model: ValueModel, summary: pl.DataFrame, actual: pl.DataFrame, horizon_days: int,
-                     as_of=None) -> dict:
+def evaluate_holdout(
+    model: ValueModel, summary: pl.DataFrame, actual: pl.DataFrame, horizon_days: int, as_of=None
+) -> dict:
     """Model and naive metrics on the same customers, the frequency table and the P(alive) calibration table.
     ``as_of``: the date the summary was taken at (default the model's own as-of date); a model fitted at another
     date (e.g. the registry's champion) is scored with its own parameters on this summary."""
@@ -122,20 +169,30 @@ def evaluate_holdout(model: ValueModel, summary: pl.DataFrame, actual: pl.DataFr
         "horizon_days": int(horizon_days),
         "actual_orders": float(actual_orders.sum()),
         "actual_value": float(actual_value.sum()),
-        "model": {**metrics(orders, value, actual_orders, actual_value),
-                  "p_order_brier": float(np.mean((p_order - ordered) ** 2))},
+        "model": {
+            **metrics(orders, value, actual_orders, actual_value),
+            "p_order_brier": float(np.mean((p_order - ordered) ** 2)),
+        },
         "naive": metrics(naive_orders, naive_value, actual_orders, actual_value),
         "by_frequency": by_frequency(summary, orders, naive_orders, actual_orders),
         "p_alive_calibration": p_alive_calibration(p_alive, p_order, actual_orders),
     }
 
 
-def holdout_evaluation(transactions: pl.DataFrame, calibration_end, holdout_days: int, id_column="customer_id",
-                       time_column="order_ts", amount_column="amount", observed_until=None, **fit_options
-                       ) -> tuple[ValueModel, dict]:
+def holdout_evaluation(
+    transactions: pl.DataFrame,
+    calibration_end,
+    holdout_days: int,
+    id_column="customer_id",
+    time_column="order_ts",
+    amount_column="amount",
+    observed_until=None,
+    **fit_options,
+) -> tuple[ValueModel, dict]:
     """Fit on the orders up to ``calibration_end`` and evaluate on the ``holdout_days`` after it."""
-    summary, actual = split_in_time(transactions, calibration_end, holdout_days, id_column, time_column,
-                                    amount_column, observed_until)
+    summary, actual = split_in_time(
+        transactions, calibration_end, holdout_days, id_column, time_column, amount_column, observed_until
+    )
     calibration = transactions.filter(_day_filter(transactions, time_column, _as_date(calibration_end)))
     model = fit_value_model(calibration, id_column, time_column, amount_column, as_of=calibration_end, **fit_options)
     return model, evaluate_holdout(model, summary, actual, holdout_days)
@@ -143,8 +200,11 @@ def holdout_evaluation(transactions: pl.DataFrame, calibration_end, holdout_days
 
 def _day_filter(frame: pl.DataFrame, column: str, end: dt.date) -> pl.Expr:
     dtype = frame.schema[column]
-    day = pl.col(column).dt.date() if isinstance(dtype, pl.Datetime) else (
-        pl.col(column).str.to_date(strict=False) if dtype == pl.String else pl.col(column))
+    day = (
+        pl.col(column).dt.date()
+        if isinstance(dtype, pl.Datetime)
+        else (pl.col(column).str.to_date(strict=False) if dtype == pl.String else pl.col(column))
+    )
     return day <= end
 
 

@@ -30,8 +30,15 @@ def _loglik_and_grad(theta: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[f
     px = p * x
     log_m, log_x = np.log(m), np.log(x)
     log_gmx = np.log(g + m * x)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1.0) * log_m + px * log_x
-          - (px + q) * log_gmx)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_gmx
+    )
     d_p = x * (digamma(px + q) - digamma(px) + log_m + log_x - log_gmx)
     d_q = digamma(px + q) - digamma(q) + np.log(g) - log_gmx
     d_g = q / g - (px + q) / (g + m * x)
@@ -67,8 +74,7 @@ class GammaGamma:
         usable = (x > 0) & np.isfinite(m) & (m > 0)
         x, m = x[usable], m[usable]
         if x.size < 2:
-            raise ValueError(f"Gamma-Gamma needs at least 2 repeat buyers with a positive order value, got "
-                             f"{x.size}")
+            raise ValueError(f"Gamma-Gamma needs at least 2 repeat buyers with a positive order value, got {x.size}")
         scale = float(np.median(m))
         ms = m / scale
         n = float(x.size)
@@ -83,8 +89,14 @@ class GammaGamma:
                 return 1e10, np.zeros_like(theta)
             return -value / n, -grad / n
 
-        result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 3,
-                          options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8})
+        result = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[LOG_BOUNDS] * 3,
+            options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+        )
         log_p, log_q1, log_g = result.x
         self.p, self.q, self.gamma = float(np.exp(log_p)), float(1.0 + np.exp(log_q1)), float(np.exp(log_g) * scale)
         # The likelihood in the original money unit: each customer's density picks up a factor 1/scale.
@@ -93,8 +105,9 @@ class GammaGamma:
         self.iterations = int(result.nit)
         self.message = str(result.message)
         self.customers = int(x.size)
-        self.frequency_value_correlation = (float(np.corrcoef(x, m)[0, 1])
-                                            if x.size > 2 and x.std() > 0 and m.std() > 0 else float("nan"))
+        self.frequency_value_correlation = (
+            float(np.corrcoef(x, m)[0, 1]) if x.size > 2 and x.std() > 0 and m.std() > 0 else float("nan")
+        )
         if not np.isfinite(self.log_likelihood):
             raise ValueError(f"Gamma-Gamma fit failed: the likelihood is not finite ({self.message})")
         return self

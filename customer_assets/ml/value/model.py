@@ -39,12 +39,16 @@ DEFAULT_VALIDATION_DAYS = 90
 DAYS_PER_MONTH = 365.25 / 12
 VALUE_BASES = ("repeat", "all")
 PURCHASE_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD"}
-IMPLEMENTATION = ("own NumPy/SciPy maximum likelihood (BG/NBD: Fader, Hardie & Lee 2005; Gamma-Gamma: Fader, "
-                  "Hardie & Lee 2005), analytic gradients, L-BFGS-B on log-parameters")
-WHY_IMPLEMENTATION = ("closed-form likelihoods: a million customers fit in seconds with no extra dependency; "
-                      "PyMC-Marketing is not installed here and brings pymc + pytensor (heavy; Bayesian sampling "
-                      "by default); lifetimes is unmaintained and did not converge on a real retail history "
-                      "without a heavy penalizer")
+IMPLEMENTATION = (
+    "own NumPy/SciPy maximum likelihood (BG/NBD: Fader, Hardie & Lee 2005; Gamma-Gamma: Fader, "
+    "Hardie & Lee 2005), analytic gradients, L-BFGS-B on log-parameters"
+)
+WHY_IMPLEMENTATION = (
+    "closed-form likelihoods: a million customers fit in seconds with no extra dependency; "
+    "PyMC-Marketing is not installed here and brings pymc + pytensor (heavy; Bayesian sampling "
+    "by default); lifetimes is unmaintained and did not converge on a real retail history "
+    "without a heavy penalizer"
+)
 
 
 @dataclass
@@ -116,10 +120,12 @@ class ValueModel:
         t_x, T, clock = arrays["t_x"], arrays["T"], None
         if self.seasonal is not None:
             longest = int(np.max(arrays["T"])) if arrays["T"].size else 0
-            clock = self.seasonal.clock(as_of - dt.timedelta(days=longest),
-                                        as_of + dt.timedelta(days=int(np.ceil(max_horizon_days)) + 1))
-            t_x, T = seasonality.warped_inputs(clock, as_of, arrays["T"].astype(np.int64),
-                                               (arrays["T"] - arrays["t_x"]).astype(np.int64))
+            clock = self.seasonal.clock(
+                as_of - dt.timedelta(days=longest), as_of + dt.timedelta(days=int(np.ceil(max_horizon_days)) + 1)
+            )
+            t_x, T = seasonality.warped_inputs(
+                clock, as_of, arrays["T"].astype(np.int64), (arrays["T"] - arrays["t_x"]).astype(np.int64)
+            )
         return Prepared(ids, arrays["x"], t_x, T, spend_x, spend_mean, as_of, clock, arrays["T"])
 
     @staticmethod
@@ -186,8 +192,7 @@ class ValueModel:
             previous = cumulative
         return total * value
 
-    def score(self, frame, horizon_days, months: int = 12, annual_discount: float = 0.10, as_of=None
-              ) -> pl.DataFrame:
+    def score(self, frame, horizon_days, months: int = 12, annual_discount: float = 0.10, as_of=None) -> pl.DataFrame:
         """Everything for every row: id, p_alive, p_order, expected_orders, expected_order_value,
         expected_value (over ``horizon_days``) and clv (over ``months``)."""
         horizon_days = self._check_horizon(horizon_days)
@@ -195,8 +200,11 @@ class ValueModel:
         orders = self.expected_orders(p, horizon_days)
         value = self.expected_order_value(p)
         columns = {
-            "p_alive": self.p_alive(p), "p_order": self.p_order(p, horizon_days), "expected_orders": orders,
-            "expected_order_value": value, "expected_value": orders * value,
+            "p_alive": self.p_alive(p),
+            "p_order": self.p_order(p, horizon_days),
+            "expected_orders": orders,
+            "expected_order_value": value,
+            "expected_value": orders * value,
             "clv": self.clv(p, months, annual_discount),
         }
         frame_out = pl.DataFrame({name: pl.Series(name, v, dtype=pl.Float64) for name, v in columns.items()})
@@ -208,13 +216,15 @@ class ValueModel:
 # --- fitting --------------------------------------------------------------------------------------------
 
 
-def _fit_purchases(summary: pl.DataFrame, as_of: dt.date, clock: seasonality.Clock | None,
-                   variant: str = "bgnbd") -> BgNbd:
+def _fit_purchases(
+    summary: pl.DataFrame, as_of: dt.date, clock: seasonality.Clock | None, variant: str = "bgnbd"
+) -> BgNbd:
     arrays = check_summary(summary)
     t_x, T = arrays["t_x"], arrays["T"]
     if clock is not None:
-        t_x, T = seasonality.warped_inputs(clock, as_of, arrays["T"].astype(np.int64),
-                                           (arrays["T"] - arrays["t_x"]).astype(np.int64))
+        t_x, T = seasonality.warped_inputs(
+            clock, as_of, arrays["T"].astype(np.int64), (arrays["T"] - arrays["t_x"]).astype(np.int64)
+        )
     return BgNbd(variant=variant).fit(arrays["x"], t_x, T)
 
 
@@ -234,36 +244,56 @@ def _fit_variant(days: pl.DataFrame, as_of: dt.date, use_seasonal: bool, id_colu
     return model, index, rounds
 
 
-def _validation(days: pl.DataFrame, as_of: dt.date, validation_days: int, id_column: str, value_basis: str,
-                variant: str) -> tuple[bool, dict]:
+def _validation(
+    days: pl.DataFrame, as_of: dt.date, validation_days: int, id_column: str, value_basis: str, variant: str
+) -> tuple[bool, dict]:
     """Fit flat and seasonal on the data before the window; keep seasonal iff its per-customer RMSE is lower."""
     split = as_of - dt.timedelta(days=validation_days)
     summary = summarize_days(days, split, id_column)
     window = days.filter((pl.col("day") > split) & (pl.col("day") <= as_of))
-    actual = summary.select(id_column).join(
-        window.group_by("id").len().rename({"id": id_column, "len": "actual"}), on=id_column, how="left"
-    )["actual"].fill_null(0).to_numpy().astype(np.float64)
+    actual = (
+        summary.select(id_column)
+        .join(window.group_by("id").len().rename({"id": id_column, "len": "actual"}), on=id_column, how="left")[
+            "actual"
+        ]
+        .fill_null(0)
+        .to_numpy()
+        .astype(np.float64)
+    )
     spend = _fit_spend(summary, value_basis)
     results = {}
     for name, use in (("flat", False), ("seasonal", True)):
         purchases, index, _ = _fit_variant(days, split, use, id_column, variant)
         model = ValueModel(purchases, spend, split, index, id_column, value_basis=value_basis)
         predicted = model.expected_orders(summary, validation_days)
-        results[name] = {"orders_rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
-                         "orders_mae": float(np.mean(np.abs(predicted - actual))),
-                         "orders_aggregate_ratio": float(predicted.sum() / max(actual.sum(), 1e-12)),
-                         "index": None if index is None else index.as_dict()}
+        results[name] = {
+            "orders_rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))),
+            "orders_mae": float(np.mean(np.abs(predicted - actual))),
+            "orders_aggregate_ratio": float(predicted.sum() / max(actual.sum(), 1e-12)),
+            "index": None if index is None else index.as_dict(),
+        }
     # RMSE, not MAE: with mostly-zero counts MAE rewards predicting too few purchases (the median is 0), so it
     # would prefer whichever clock happens to predict less in the window; squared error is minimised by the mean.
     keep = results["seasonal"]["orders_rmse"] < results["flat"]["orders_rmse"]
-    return keep, {"window": [str(split + dt.timedelta(days=1)), str(as_of)], "customers": int(summary.height),
-                  "actual_orders": float(actual.sum()), **results}
+    return keep, {
+        "window": [str(split + dt.timedelta(days=1)), str(as_of)],
+        "customers": int(summary.height),
+        "actual_orders": float(actual.sum()),
+        **results,
+    }
 
 
-def fit_value_model(transactions: pl.DataFrame, id_column: str = "customer_id", time_column: str = "order_ts",
-                    amount_column: str = "amount", as_of=None, seasonal: bool | str = "auto",
-                    validation_days: int = DEFAULT_VALIDATION_DAYS, value_basis: str = "repeat",
-                    purchase_model: str = "bgnbd") -> ValueModel:
+def fit_value_model(
+    transactions: pl.DataFrame,
+    id_column: str = "customer_id",
+    time_column: str = "order_ts",
+    amount_column: str = "amount",
+    as_of=None,
+    seasonal: bool | str = "auto",
+    validation_days: int = DEFAULT_VALIDATION_DAYS,
+    value_basis: str = "repeat",
+    purchase_model: str = "bgnbd",
+) -> ValueModel:
     """Fit BG/NBD + Gamma-Gamma on completed orders up to ``as_of`` (default: the last order day).
 
     ``transactions``: one row per completed order (customer, date or timestamp, amount >= 0). Raises ValueError
@@ -286,40 +316,55 @@ def fit_value_model(transactions: pl.DataFrame, id_column: str = "customer_id", 
         raise ValueError(f"no orders on or before as_of {as_of}")
     summary = summarize_days(days, as_of, id_column)
     if summary.height < 2:
-        raise ValueError(f"only {summary.height} customer has orders up to {as_of}: the value model learns how "
-                         "purchase rates and dropout vary across customers and needs many of them")
+        raise ValueError(
+            f"only {summary.height} customer has orders up to {as_of}: the value model learns how "
+            "purchase rates and dropout vary across customers and needs many of them"
+        )
     repeat_buyers = int((summary["orders"] > 1).sum())
     if repeat_buyers == 0:
-        raise ValueError(f"no repeat buyers: none of the {summary.height} customers bought on more than one day up "
-                         f"to {as_of}, so purchase rates and dropout cannot be told apart")
+        raise ValueError(
+            f"no repeat buyers: none of the {summary.height} customers bought on more than one day up "
+            f"to {as_of}, so purchase rates and dropout cannot be told apart"
+        )
     first_day = days["day"].min()
     history_days = (as_of - first_day).days + 1
 
     validation = None
     if seasonal is True:
         if history_days < seasonality.MIN_HISTORY_DAYS:
-            raise ValueError(f"seasonal=True needs at least {seasonality.MIN_HISTORY_DAYS} days of history, got "
-                             f"{history_days}")
+            raise ValueError(
+                f"seasonal=True needs at least {seasonality.MIN_HISTORY_DAYS} days of history, got {history_days}"
+            )
         use, decision = True, "forced on (seasonal=True)"
     elif seasonal is False:
         use, decision = False, "forced off (seasonal=False)"
     elif history_days < seasonality.MIN_HISTORY_DAYS + validation_days:
-        use, decision = False, (f"off: {history_days} days of history, fewer than a year plus the "
-                                f"{validation_days}-day validation window "
-                                f"({seasonality.MIN_HISTORY_DAYS + validation_days})")
+        use, decision = (
+            False,
+            (
+                f"off: {history_days} days of history, fewer than a year plus the "
+                f"{validation_days}-day validation window "
+                f"({seasonality.MIN_HISTORY_DAYS + validation_days})"
+            ),
+        )
     else:
         use, validation = _validation(days, as_of, validation_days, id_column, value_basis, purchase_model)
         flat, with_clock = validation["flat"]["orders_rmse"], validation["seasonal"]["orders_rmse"]
-        decision = (f"{'kept' if use else 'dropped'}: validation window {validation['window'][0]}.."
-                    f"{validation['window'][1]} orders RMSE {with_clock:.4f} with the seasonal clock vs {flat:.4f} "
-                    "without")
+        decision = (
+            f"{'kept' if use else 'dropped'}: validation window {validation['window'][0]}.."
+            f"{validation['window'][1]} orders RMSE {with_clock:.4f} with the seasonal clock vs {flat:.4f} "
+            "without"
+        )
 
     purchases, index, rounds = _fit_variant(days, as_of, use, id_column, purchase_model)
     spend = _fit_spend(summary, value_basis)
     orders = summary["orders"].to_numpy()
     report = {
-        "model": (PURCHASE_MODEL_NAMES[purchase_model] + " + Gamma-Gamma"
-                  + (" on a seasonal clock" if index is not None else "")),
+        "model": (
+            PURCHASE_MODEL_NAMES[purchase_model]
+            + " + Gamma-Gamma"
+            + (" on a seasonal clock" if index is not None else "")
+        ),
         "purchase_model": purchase_model,
         "implementation": IMPLEMENTATION,
         "why_implementation": WHY_IMPLEMENTATION,
@@ -331,16 +376,29 @@ def fit_value_model(transactions: pl.DataFrame, id_column: str = "customer_id", 
         "purchase_days": int(orders.sum()),
         "orders_after_as_of_ignored": later,
         "value_basis": value_basis,
-        "bgnbd": {**purchases.params, "log_likelihood": purchases.log_likelihood, "converged": purchases.converged,
-                  "iterations": purchases.iterations, "at_bounds": purchases.at_bounds,
-                  "time_unit": "operational days (seasonal clock)" if index is not None else "days"},
-        "gamma_gamma": {**spend.params, "population_mean_order_value": spend.population_mean,
-                        "log_likelihood": spend.log_likelihood, "converged": spend.converged,
-                        "customers": spend.customers,
-                        "frequency_value_correlation": spend.frequency_value_correlation},
-        "seasonal": {"used": index is not None, "decision": decision,
-                     "index": None if index is None else index.as_dict(), "validation": validation,
-                     "rounds": rounds},
+        "bgnbd": {
+            **purchases.params,
+            "log_likelihood": purchases.log_likelihood,
+            "converged": purchases.converged,
+            "iterations": purchases.iterations,
+            "at_bounds": purchases.at_bounds,
+            "time_unit": "operational days (seasonal clock)" if index is not None else "days",
+        },
+        "gamma_gamma": {
+            **spend.params,
+            "population_mean_order_value": spend.population_mean,
+            "log_likelihood": spend.log_likelihood,
+            "converged": spend.converged,
+            "customers": spend.customers,
+            "frequency_value_correlation": spend.frequency_value_correlation,
+        },
+        "seasonal": {
+            "used": index is not None,
+            "decision": decision,
+            "index": None if index is None else index.as_dict(),
+            "validation": validation,
+            "rounds": rounds,
+        },
     }
     report["fit_seconds"] = round(time.perf_counter() - started, 3)
     return ValueModel(purchases, spend, as_of, index, id_column, time_column, amount_column, value_basis, report)

@@ -37,10 +37,19 @@ def plot_p_alive_calibration(evaluation: dict, folder: Path) -> Path:
     table = evaluation["p_alive_calibration"]
     figure, axis = plt.subplots(figsize=(5.5, 4.5))
     axis.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
-    axis.plot(table["predicted_share_ordering"].to_list(), table["observed_share_ordering"].to_list(), "C0-o",
-              label="P(order in holdout), by P(alive) bin")
-    axis.plot(table["mean_p_alive"].to_list(), table["observed_share_ordering"].to_list(), "C2--s", alpha=0.7,
-              label="P(alive) itself (an upper bound)")
+    axis.plot(
+        table["predicted_share_ordering"].to_list(),
+        table["observed_share_ordering"].to_list(),
+        "C0-o",
+        label="P(order in holdout), by P(alive) bin",
+    )
+    axis.plot(
+        table["mean_p_alive"].to_list(),
+        table["observed_share_ordering"].to_list(),
+        "C2--s",
+        alpha=0.7,
+        label="P(alive) itself (an upper bound)",
+    )
     axis.set_xlabel("predicted")
     axis.set_ylabel("observed share who ordered in the holdout")
     axis.set_xlim(0, 1)
@@ -52,5 +61,7 @@ def plot_p_alive_calibration(evaluation: dict, folder: Path) -> Path:
 
 
 def write_plots(evaluation: dict, folder: Path) -> dict[str, Path]:
-    return {"by_frequency": plot_by_frequency(evaluation, Path(folder)),
-            "p_alive_calibration": plot_p_alive_calibration(evaluation, Path(folder))}
+    return {
+        "by_frequency": plot_by_frequency(evaluation, Path(folder)),
+        "p_alive_calibration": plot_p_alive_calibration(evaluation, Path(folder)),
+    }

@@ -76,8 +76,9 @@ def _offsets(dates: np.ndarray, start: dt.date) -> np.ndarray:
     return (dates.astype("datetime64[D]") - np.datetime64(start, "D")).astype(np.int64)
 
 
-def warped_inputs(clock: Clock, as_of: dt.date, days_since_first: np.ndarray, days_since_last: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def warped_inputs(
+    clock: Clock, as_of: dt.date, days_since_first: np.ndarray, days_since_last: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(t_x, T) on the operational clock for customers summarized at ``as_of``."""
     end = (as_of - clock.start).days
     first = end - np.asarray(days_since_first, dtype=np.int64)
@@ -103,19 +104,23 @@ def monthly_windows(first: dt.date, as_of: dt.date) -> list[tuple[dt.date, dt.da
     return windows
 
 
-def learn(days: pl.DataFrame, as_of: dt.date, fit_on_clock, rounds: int = ROUNDS,
-          pseudo_count: float = PSEUDO_COUNT) -> tuple[SeasonalIndex, object, list[dict]]:
+def learn(
+    days: pl.DataFrame, as_of: dt.date, fit_on_clock, rounds: int = ROUNDS, pseudo_count: float = PSEUDO_COUNT
+) -> tuple[SeasonalIndex, object, list[dict]]:
     """Seasonal index from purchase days (id, day) up to ``as_of``; ``fit_on_clock(clock)`` fits and returns the
     BG/NBD on that clock. Returns (index, the model fitted on its clock, per-round diagnostics)."""
     before = days.filter(pl.col("day") <= as_of)
     firsts = before.group_by("id").agg(pl.col("day").min().alias("first_day"))
     start = firsts["first_day"].min()
     if (as_of - start).days + 1 < MIN_HISTORY_DAYS:
-        raise ValueError(f"a seasonal index needs at least {MIN_HISTORY_DAYS} days of history, got "
-                         f"{(as_of - start).days + 1}")
+        raise ValueError(
+            f"a seasonal index needs at least {MIN_HISTORY_DAYS} days of history, got {(as_of - start).days + 1}"
+        )
     repeats = before.join(firsts, on="id").filter(pl.col("day") > pl.col("first_day"))
     windows = monthly_windows(start, as_of)
-    edges: np.ndarray = np.array([(w[0] - start).days for w in windows] + [(as_of - start).days + 1])  # window i: [e_i, e_i+1)
+    edges: np.ndarray = np.array(
+        [(w[0] - start).days for w in windows] + [(as_of - start).days + 1]
+    )  # window i: [e_i, e_i+1)
     offsets = _offsets(repeats["day"].to_numpy(), start)
     actual = np.histogram(offsets, bins=edges)[0].astype(np.float64)
     month_of_window = np.array([w[2] for w in windows])
@@ -134,13 +139,18 @@ def learn(days: pl.DataFrame, as_of: dt.date, fit_on_clock, rounds: int = ROUNDS
         tau_cohort = clock.at(cohort_offsets)  # end of the first-purchase day
         ages = np.clip(tau_edges[None, :] - tau_cohort[:, None], 0.0, None)
         cumulative = model.unconditional_expected(ages)  # operational days
-        expected = (cohort_sizes @ np.diff(cumulative, axis=1))
+        expected = cohort_sizes @ np.diff(cumulative, axis=1)
         ratio = np.ones(12)
         for month in range(12):
             in_month = month_of_window == month
             ratio[month] = (actual[in_month].sum() + pseudo_count) / (expected[in_month].sum() + pseudo_count)
-        diagnostics.append({"round": round_, "index": [round(float(v), 4) for v in monthly],
-                            "actual_vs_expected": [round(float(v), 4) for v in ratio]})
+        diagnostics.append(
+            {
+                "round": round_,
+                "index": [round(float(v), 4) for v in monthly],
+                "actual_vs_expected": [round(float(v), 4) for v in ratio],
+            }
+        )
         if np.max(np.abs(ratio - 1.0)) < 1e-3:
             break
         monthly = normalized(monthly * ratio)

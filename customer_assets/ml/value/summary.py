@@ -21,8 +21,14 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-SUMMARY_COLUMNS = ("orders", "days_since_first", "days_since_last", "total_value", "mean_order_value",
-                   "mean_repeat_value")
+SUMMARY_COLUMNS = (
+    "orders",
+    "days_since_first",
+    "days_since_last",
+    "total_value",
+    "mean_order_value",
+    "mean_repeat_value",
+)
 REQUIRED_SUMMARY_COLUMNS = ("orders", "days_since_first", "days_since_last")
 
 
@@ -45,36 +51,43 @@ def _as_date(value) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def purchase_days(transactions: pl.DataFrame, id_column: str, time_column: str, amount_column: str
-                  ) -> pl.DataFrame:
+def purchase_days(transactions: pl.DataFrame, id_column: str, time_column: str, amount_column: str) -> pl.DataFrame:
     """Validated purchases: (id, day, amount), one row per customer and day, sorted."""
     if not isinstance(transactions, pl.DataFrame):
         raise ValueError(f"transactions must be a polars DataFrame, got {type(transactions).__name__}")
     missing = [c for c in (id_column, time_column, amount_column) if c not in transactions.columns]
     if missing:
-        raise ValueError(f"transactions lack the columns {missing}; columns are {transactions.columns} (set "
-                         "id_column / time_column / amount_column)")
+        raise ValueError(
+            f"transactions lack the columns {missing}; columns are {transactions.columns} (set "
+            "id_column / time_column / amount_column)"
+        )
     if transactions.is_empty():
         raise ValueError("transactions are empty: the value model needs completed orders")
     if not transactions.schema[amount_column].is_numeric():
         raise ValueError(f"amount column {amount_column!r} must be numeric, got {transactions.schema[amount_column]}")
     frame = transactions.select(
-        pl.col(id_column).cast(pl.String).alias("id"), _day_expression(transactions, time_column).alias("day"),
-        pl.col(amount_column).cast(pl.Float64).alias("amount"))
+        pl.col(id_column).cast(pl.String).alias("id"),
+        _day_expression(transactions, time_column).alias("day"),
+        pl.col(amount_column).cast(pl.Float64).alias("amount"),
+    )
     for name, column in (("id", id_column), ("day", time_column), ("amount", amount_column)):
         nulls = frame[name].null_count()
         if nulls:
-            raise ValueError(f"column {column!r} has {nulls} null or unreadable values: every order needs a "
-                             "customer, a date and an amount")
+            raise ValueError(
+                f"column {column!r} has {nulls} null or unreadable values: every order needs a "
+                "customer, a date and an amount"
+            )
     bad = frame.filter(~pl.col("amount").is_finite())
     if bad.height:
         raise ValueError(f"amount column {amount_column!r} has {bad.height} NaN or infinite values")
     negative = frame.filter(pl.col("amount") < 0)
     if negative.height:
         example = negative.row(0, named=True)
-        raise ValueError(f"amount column {amount_column!r} has {negative.height} negative values (e.g. customer "
-                         f"{example['id']!r} on {example['day']}: {example['amount']}): transactions must be "
-                         "completed orders; take refunds and returns out first")
+        raise ValueError(
+            f"amount column {amount_column!r} has {negative.height} negative values (e.g. customer "
+            f"{example['id']!r} on {example['day']}: {example['amount']}): transactions must be "
+            "completed orders; take refunds and returns out first"
+        )
     return frame.group_by("id", "day").agg(pl.col("amount").sum()).sort("id", "day")
 
 
@@ -82,13 +95,17 @@ def summarize_days(days: pl.DataFrame, as_of: dt.date, id_column: str) -> pl.Dat
     """The summary (see module doc) of purchase days on or before ``as_of``."""
     before = days.filter(pl.col("day") <= as_of)
     first_amount = pl.col("amount").sort_by("day").first()
-    summary = before.group_by("id").agg(
-        pl.len().cast(pl.Int64).alias("orders"),
-        pl.col("day").min().alias("first_day"),
-        pl.col("day").max().alias("last_day"),
-        pl.col("amount").sum().alias("total_value"),
-        first_amount.alias("first_value"),
-    ).sort("id")
+    summary = (
+        before.group_by("id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("orders"),
+            pl.col("day").min().alias("first_day"),
+            pl.col("day").max().alias("last_day"),
+            pl.col("amount").sum().alias("total_value"),
+            first_amount.alias("first_value"),
+        )
+        .sort("id")
+    )
     return summary.select(
         pl.col("id").alias(id_column),
         "orders",
@@ -96,13 +113,20 @@ def summarize_days(days: pl.DataFrame, as_of: dt.date, id_column: str) -> pl.Dat
         (pl.lit(as_of) - pl.col("last_day")).dt.total_days().cast(pl.Int64).alias("days_since_last"),
         "total_value",
         (pl.col("total_value") / pl.col("orders")).alias("mean_order_value"),
-        pl.when(pl.col("orders") > 1).then((pl.col("total_value") - pl.col("first_value")) / (pl.col("orders") - 1))
-        .otherwise(None).alias("mean_repeat_value"),
+        pl.when(pl.col("orders") > 1)
+        .then((pl.col("total_value") - pl.col("first_value")) / (pl.col("orders") - 1))
+        .otherwise(None)
+        .alias("mean_repeat_value"),
     )
 
 
-def summarize(transactions: pl.DataFrame, id_column: str = "customer_id", time_column: str = "order_ts",
-              amount_column: str = "amount", as_of=None) -> pl.DataFrame:
+def summarize(
+    transactions: pl.DataFrame,
+    id_column: str = "customer_id",
+    time_column: str = "order_ts",
+    amount_column: str = "amount",
+    as_of=None,
+) -> pl.DataFrame:
     """One purchase summary per customer as of ``as_of`` (default: the last purchase day)."""
     days = purchase_days(transactions, id_column, time_column, amount_column)
     as_of = days["day"].max() if as_of is None else _as_date(as_of)
@@ -132,17 +156,27 @@ def check_summary(frame: pl.DataFrame) -> dict[str, np.ndarray]:
         if mask.any():
             raise ValueError(f"{message} (row {int(np.flatnonzero(mask)[0])})")
 
-    fail(~np.isfinite(orders) | (orders < 1) | (np.abs(orders - np.round(orders)) > 1e-9),
-         "orders must be a whole number >= 1 (purchase days up to the as-of date)")
+    fail(
+        ~np.isfinite(orders) | (orders < 1) | (np.abs(orders - np.round(orders)) > 1e-9),
+        "orders must be a whole number >= 1 (purchase days up to the as-of date)",
+    )
     fail(~np.isfinite(first) | (first < 0), "days_since_first must be >= 0")
     fail(~np.isfinite(last) | (last < 0) | (last > first), "days_since_last must be between 0 and days_since_first")
     fail((orders == 1) & (last != first), "a one-time buyer's days_since_last must equal days_since_first")
-    fail((orders > 1) & (last == first), "a customer with several purchase days cannot have bought them all on "
-                                         "one day (days_since_last = days_since_first)")
+    fail(
+        (orders > 1) & (last == first),
+        "a customer with several purchase days cannot have bought them all on "
+        "one day (days_since_last = days_since_first)",
+    )
     for column in ("mean_order_value", "mean_repeat_value"):
         if column in out:
             values = out[column]
             fail(np.isfinite(values) & (values < 0) | np.isinf(values), f"{column} must be >= 0 (or null)")
-    return {"x": orders - 1.0, "t_x": first - last, "T": first, "orders": orders,
-            "mean_order_value": out.get("mean_order_value", np.full(orders.shape, np.nan)),
-            "mean_repeat_value": out.get("mean_repeat_value", np.full(orders.shape, np.nan))}
+    return {
+        "x": orders - 1.0,
+        "t_x": first - last,
+        "T": first,
+        "orders": orders,
+        "mean_order_value": out.get("mean_order_value", np.full(orders.shape, np.nan)),
+        "mean_repeat_value": out.get("mean_repeat_value", np.full(orders.shape, np.nan)),
+    }

@@ -33,9 +33,15 @@ class Planted:
         return self.p * self.gamma / (self.q - 1.0)
 
 
-def simulate(customers: int, planted: Planted = Planted(), start: dt.date = dt.date(2024, 1, 1),
-             acquisition_days: int = 84, total_days: int = 546, seed: int = 0,
-             seasonal: tuple[float, ...] | None = None) -> pl.DataFrame:
+def simulate(
+    customers: int,
+    planted: Planted = Planted(),
+    start: dt.date = dt.date(2024, 1, 1),
+    acquisition_days: int = 84,
+    total_days: int = 546,
+    seed: int = 0,
+    seasonal: tuple[float, ...] | None = None,
+) -> pl.DataFrame:
     """Transactions (customer_id, order_ts as a date, amount) from ``start`` over ``total_days`` days."""
     rng = np.random.default_rng(seed)
     n = customers
@@ -65,8 +71,10 @@ def simulate(customers: int, planted: Planted = Planted(), start: dt.date = dt.d
     customer = np.concatenate(ids)
     day = np.concatenate(offsets)
     amount = rng.gamma(planted.p, 1.0 / nu[customer])
-    return pl.DataFrame({
-        "customer_id": pl.Series(customer).cast(pl.String).str.zfill(7),
-        "order_ts": pl.Series(np.datetime64(start, "D") + day.astype("timedelta64[D]")).cast(pl.Date),
-        "amount": np.round(amount, 2),
-    }).sort("customer_id", "order_ts")
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(customer).cast(pl.String).str.zfill(7),
+            "order_ts": pl.Series(np.datetime64(start, "D") + day.astype("timedelta64[D]")).cast(pl.Date),
+            "amount": np.round(amount, 2),
+        }
+    ).sort("customer_id", "order_ts")
