@@ -39,10 +39,31 @@ def _schemathesis(url: str, spec: dict, workdir: Path, *args: str) -> dict:
     (fetched with the key: the docs need it) against `url`; asserts it found nothing."""
     report, document = workdir / "report.json", workdir / "openapi.json"
     document.write_text(json.dumps(spec))
-    command = [str(SCHEMATHESIS), "run", str(document), "--url", url, "--checks", CHECKS,
-               "--phases", "examples,coverage,fuzzing", "--seed", "18", "--generation-database", "none",
-               "--workers", "2", "--no-color", "--request-timeout", "30",
-               "--report", "json", "--report-json-path", str(report), *args]
+    command = [
+        str(SCHEMATHESIS),
+        "run",
+        str(document),
+        "--url",
+        url,
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--seed",
+        "18",
+        "--generation-database",
+        "none",
+        "--workers",
+        "2",
+        "--no-color",
+        "--request-timeout",
+        "30",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+        *args,
+    ]
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(report.read_text())
@@ -83,8 +104,15 @@ def test_the_reviewed_error_bodies_are_documented(service, spec):
     url, settings = service
     headers = {"X-API-Key": KEY}
     with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
-        for path in ("/predict/churn", "/predict/churn/batch", "/predict/segment", "/predict/sentiment",
-                     "/recommendations", "/similar-products", "/predict/value"):
+        for path in (
+            "/predict/churn",
+            "/predict/churn/batch",
+            "/predict/segment",
+            "/predict/sentiment",
+            "/recommendations",
+            "/similar-products",
+            "/predict/value",
+        ):
             answer = client.post(path, json={"no_such_field": 1})
             assert answer.status_code == 400, (path, answer.text)
             body = _check(spec, "post", path, answer)
@@ -116,8 +144,9 @@ def test_the_reviewed_error_bodies_are_documented(service, spec):
         assert known.status_code == 200 and _check(spec, "post", "/predict/churn", known)["customer_id"] == customer
         model = client.get("/models/churn_model")
         assert model.status_code == 200 and _check(spec, "get", "/models/{name}", model)["name"] == "churn_model"
-        value = client.post("/predict/value", json={"summary": {"orders": 3, "days_since_first": 200,
-                                                                 "days_since_last": 20}})
+        value = client.post(
+            "/predict/value", json={"summary": {"orders": 3, "days_since_first": 200, "days_since_last": 20}}
+        )
         assert value.status_code == 200 and _check(spec, "post", "/predict/value", value)["customer_id"] is None
     unauthorized = httpx.get(f"{url}/models", timeout=30)
     assert unauthorized.status_code == 401 and _check(spec, "get", "/models", unauthorized)["error"]

@@ -23,8 +23,16 @@ DETECT_SECRETS = Path(sys.executable).with_name("detect-secrets")
 
 
 def repository_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return sorted(f for f in listed if f and (ROOT / f).is_file() and f != BASELINE.name)
 
 
@@ -33,8 +41,13 @@ EXCLUDE_LINES = r'^\s*"image/[a-z+.-]+": "'
 
 
 def scan(files: list[str]) -> dict:
-    done = subprocess.run([str(DETECT_SECRETS), "scan", "--exclude-lines", EXCLUDE_LINES, *files], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(DETECT_SECRETS), "scan", "--exclude-lines", EXCLUDE_LINES, *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -45,11 +58,16 @@ def findings(report: dict) -> dict[tuple[str, str, str], dict]:
 def check() -> list[str]:
     """Problems: findings not in the baseline, and baseline entries audited as real secrets."""
     baseline = findings(json.loads(BASELINE.read_text()))
-    problems = [f"{name}:{s['line_number']}: {kind} (not in {BASELINE.name})"
-                for (name, kind, digest), s in findings(scan(repository_files())).items()
-                if (name, kind, digest) not in baseline]
-    problems += [f"{name}:{s['line_number']}: {kind} is audited as a real secret: remove it"
-                 for (name, kind, _), s in baseline.items() if s.get("is_secret")]
+    problems = [
+        f"{name}:{s['line_number']}: {kind} (not in {BASELINE.name})"
+        for (name, kind, digest), s in findings(scan(repository_files())).items()
+        if (name, kind, digest) not in baseline
+    ]
+    problems += [
+        f"{name}:{s['line_number']}: {kind} is audited as a real secret: remove it"
+        for (name, kind, _), s in baseline.items()
+        if s.get("is_secret")
+    ]
     return problems
 
 

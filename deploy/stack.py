@@ -42,12 +42,18 @@ LOCATION = "customer_assets"
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 DEFAULT_PORTS = {"webserver": 3000, "service": 3001, "grpc": 4000, "mlflow": 5000, "app": 8501, "prometheus": 9090}
 # Knobs of the test stack (small data and searches, as the test suite's shared home).
-SMALL = {"CUSTOMER_ML_SYNTHETIC_CUSTOMERS": "300", "CUSTOMER_ML_CHURN_SEARCH_SECONDS": "0",
-         "CUSTOMER_ML_REVIEW_TOPICS_K_MIN": "3", "CUSTOMER_ML_REVIEW_TOPICS_K_MAX": "5",
-         "CUSTOMER_ML_REVIEW_TOPICS_SAMPLE": "2000", "CUSTOMER_ML_REVIEW_TOPICS_STABILITY_SEEDS": "1",
-         "CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_SIZE": "150", "CUSTOMER_ML_SEGMENTATION_STABILITY_RESAMPLES": "3",
-         "CUSTOMER_ML_SEGMENTATION_STABILITY_SAMPLE_SIZE": "250",
-         "CUSTOMER_ML_SEGMENTATION_SILHOUETTE_SAMPLE_SIZE": "250"}
+SMALL = {
+    "CUSTOMER_ML_SYNTHETIC_CUSTOMERS": "300",
+    "CUSTOMER_ML_CHURN_SEARCH_SECONDS": "0",
+    "CUSTOMER_ML_REVIEW_TOPICS_K_MIN": "3",
+    "CUSTOMER_ML_REVIEW_TOPICS_K_MAX": "5",
+    "CUSTOMER_ML_REVIEW_TOPICS_SAMPLE": "2000",
+    "CUSTOMER_ML_REVIEW_TOPICS_STABILITY_SEEDS": "1",
+    "CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_SIZE": "150",
+    "CUSTOMER_ML_SEGMENTATION_STABILITY_RESAMPLES": "3",
+    "CUSTOMER_ML_SEGMENTATION_STABILITY_SAMPLE_SIZE": "250",
+    "CUSTOMER_ML_SEGMENTATION_SILHOUETTE_SAMPLE_SIZE": "250",
+}
 DAGSTER_PROCESSES = ("code_server", "webserver", "daemon")
 
 
@@ -75,8 +81,27 @@ def http(url: str, data: bytes | None = None, headers: dict | None = None, timeo
 
 
 def _psql(sql: str, database: str = "postgres") -> None:
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                    "-d", database, "-qAt", "-c", sql], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            PG["host"],
+            "-p",
+            PG["port"],
+            "-U",
+            PG["user"],
+            "-d",
+            database,
+            "-qAt",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 # --- state ---------------------------------------------------------------------------------------------------
@@ -145,9 +170,15 @@ def _pid_alive(pid: int) -> bool:
 # --- start ---------------------------------------------------------------------------------------------------
 
 
-def start(home: Path | None = None, ports: dict | None = None, extra_env: dict | None = None,
-          rules_for: str | None = None, scrape_interval: str = "15s", automation: str = "running",
-          quiet: bool = False) -> Stack:
+def start(
+    home: Path | None = None,
+    ports: dict | None = None,
+    extra_env: dict | None = None,
+    rules_for: str | None = None,
+    scrape_interval: str = "15s",
+    automation: str = "running",
+    quiet: bool = False,
+) -> Stack:
     home = (home or default_home()).resolve()
     previous = Stack.load(home) if home.exists() else None
     if previous and previous.alive():
@@ -159,8 +190,19 @@ def start(home: Path | None = None, ports: dict | None = None, extra_env: dict |
     tag = "cmlstack_" + secrets.token_hex(3)
     ports = {**DEFAULT_PORTS, **(ports or {})}
     databases = {"dagster": f"{tag}_dagster", "mlflow": f"{tag}_mlflow", "warehouse": f"{tag}_warehouse"}
-    stack = Stack(home, {"home": str(home), "tag": tag, "ports": ports, "databases": databases,
-                         "grafana_role": f"{tag}_grafana", "api_key": secrets.token_hex(24), "pids": {}, "cmd": {}})
+    stack = Stack(
+        home,
+        {
+            "home": str(home),
+            "tag": tag,
+            "ports": ports,
+            "databases": databases,
+            "grafana_role": f"{tag}_grafana",
+            "api_key": secrets.token_hex(24),
+            "pids": {},
+            "cmd": {},
+        },
+    )
     stack.save()
     try:
         _create_databases(stack)
@@ -177,11 +219,24 @@ def start(home: Path | None = None, ports: dict | None = None, extra_env: dict |
 
 def _create_databases(stack: Stack) -> None:
     names = stack.state["databases"]
-    env = {**os.environ, "POSTGRES_USER": PG["user"], "PGHOST": PG["host"], "PGPORT": PG["port"],
-           "DAGSTER_PG_DB": names["dagster"], "MLFLOW_PG_DB": names["mlflow"], "WAREHOUSE_PG_DB": names["warehouse"],
-           "GRAFANA_PG_USER": stack.state["grafana_role"], "GRAFANA_PG_PASSWORD": secrets.token_hex(16)}
-    done = subprocess.run(["bash", str(ROOT / "deploy" / "postgres" / "init-databases.sh")], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "POSTGRES_USER": PG["user"],
+        "PGHOST": PG["host"],
+        "PGPORT": PG["port"],
+        "DAGSTER_PG_DB": names["dagster"],
+        "MLFLOW_PG_DB": names["mlflow"],
+        "WAREHOUSE_PG_DB": names["warehouse"],
+        "GRAFANA_PG_USER": stack.state["grafana_role"],
+        "GRAFANA_PG_PASSWORD": secrets.token_hex(16),
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "postgres" / "init-databases.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"deploy/postgres/init-databases.sh failed: {done.stderr.strip()}")
 
@@ -190,22 +245,38 @@ def _postgres_url(database: str) -> str:
     return f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{database}"
 
 
-def _start_processes(stack: Stack, extra_env: dict, rules_for: str | None, scrape_interval: str,
-                     automation: str) -> None:
+def _start_processes(
+    stack: Stack, extra_env: dict, rules_for: str | None, scrape_interval: str, automation: str
+) -> None:
     home, ports, names = stack.home, stack.state["ports"], stack.state["databases"]
     dagster_home = home / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     workspace = home / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {ports['grpc']}\n"
-                         f"      location_name: {LOCATION}\n")
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "DAGSTER_PG_HOST": PG["host"],
-           "DAGSTER_PG_PORT": PG["port"], "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_PASSWORD": "",
-           "DAGSTER_PG_DB": names["dagster"], "CUSTOMER_ML_HOME": str(home / "data"),
-           "WAREHOUSE_URL": _postgres_url(names["warehouse"]), "MLFLOW_TRACKING_URI": stack.url("mlflow"),
-           "CUSTOMER_ML_API_KEY": stack.state["api_key"], "CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS": automation,
-           "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-           "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore", **extra_env}
+    workspace.write_text(
+        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {ports['grpc']}\n"
+        f"      location_name: {LOCATION}\n"
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": PG["port"],
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": names["dagster"],
+        "CUSTOMER_ML_HOME": str(home / "data"),
+        "WAREHOUSE_URL": _postgres_url(names["warehouse"]),
+        "MLFLOW_TRACKING_URI": stack.url("mlflow"),
+        "CUSTOMER_ML_API_KEY": stack.state["api_key"],
+        "CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS": automation,
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "TQDM_DISABLE": "1",
+        "PYTHONWARNINGS": "ignore",
+        **extra_env,
+    }
     env.pop("CUSTOMER_ML_AS_OF", None)
     (home / "data").mkdir()
     prometheus_dir = home / "prometheus"
@@ -219,44 +290,118 @@ def _start_processes(stack: Stack, extra_env: dict, rules_for: str | None, scrap
         f"  external_labels:\n    stack: customer-ml\nrule_files:\n  - rules.yml\nscrape_configs:\n"
         f"  - job_name: customer-ml-service\n    metrics_path: /metrics\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{ports['service']}']\n        labels:\n          service: scoring\n"
-        f"  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{ports['prometheus']}']\n")
+        f"  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{ports['prometheus']}']\n"
+    )
     commands = {
-        "mlflow": [str(BIN / "mlflow"), "server", "--backend-store-uri", _postgres_url(names["mlflow"]),
-                   "--serve-artifacts", "--artifacts-destination", str(home / "data" / "mlartifacts"),
-                   "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1"],
-        "code_server": [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(ports["grpc"]),
-                        "-m", "customer_assets.definitions", "-a", "defs", "--location-name", LOCATION],
-        "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(ports["webserver"]),
-                      "-w", str(workspace)],
+        "mlflow": [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            _postgres_url(names["mlflow"]),
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(home / "data" / "mlartifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["mlflow"]),
+            "--workers",
+            "1",
+        ],
+        "code_server": [
+            str(BIN / "dagster"),
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(ports["grpc"]),
+            "-m",
+            "customer_assets.definitions",
+            "-a",
+            "defs",
+            "--location-name",
+            LOCATION,
+        ],
+        "webserver": [
+            str(BIN / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(ports["webserver"]),
+            "-w",
+            str(workspace),
+        ],
         "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-        "service": [str(BIN / "bentoml"), "serve", "bentos.service:CustomerML", "--host", "127.0.0.1",
-                    "--port", str(ports["service"])],
-        "app": [sys.executable, "-m", "streamlit", "run", "customer_assets/app/main.py", "--server.address",
-                "127.0.0.1", "--server.port", str(ports["app"]), "--server.headless", "true",
-                "--browser.gatherUsageStats", "false"],
-        "prometheus": [shutil.which("prometheus") or "/usr/bin/prometheus",
-                       f"--config.file={prometheus_dir / 'prometheus.yml'}",
-                       f"--storage.tsdb.path={prometheus_dir / 'data'}",
-                       f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle"],
+        "service": [
+            str(BIN / "bentoml"),
+            "serve",
+            "bentos.service:CustomerML",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["service"]),
+        ],
+        "app": [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "customer_assets/app/main.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(ports["app"]),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        "prometheus": [
+            shutil.which("prometheus") or "/usr/bin/prometheus",
+            f"--config.file={prometheus_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={prometheus_dir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            "--web.enable-lifecycle",
+        ],
     }
     for name, command in commands.items():
         start_process(stack, name, command, env)
         if name == "code_server":  # the webserver and daemon load the location once: it must answer first
-            _wait(stack, lambda: subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-p",
-                                                 str(ports["grpc"])], env=env, capture_output=True,
-                                                timeout=30).returncode == 0, 180, "the code server")
+            _wait(
+                stack,
+                lambda: (
+                    subprocess.run(
+                        [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(ports["grpc"])],
+                        env=env,
+                        capture_output=True,
+                        timeout=30,
+                    ).returncode
+                    == 0
+                ),
+                180,
+                "the code server",
+            )
 
 
 def start_process(stack: Stack, name: str, command: list[str], env: dict) -> None:
     """Start one process in its own session (its id is its process group's), SIGINT restored; record it."""
     with open(stack.home / "logs" / f"{name}.log", "ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_restore_sigint)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_restore_sigint,
+        )
     stack.state["pids"][name] = process.pid
     stack.state["cmd"][name] = command
-    stack.state.setdefault("env", {})[name] = {k: v for k, v in env.items() if k.startswith(("CUSTOMER_ML_",
-                                                                                              "DAGSTER_", "MLFLOW_",
-                                                                                              "WAREHOUSE_"))}
+    stack.state.setdefault("env", {})[name] = {
+        k: v for k, v in env.items() if k.startswith(("CUSTOMER_ML_", "DAGSTER_", "MLFLOW_", "WAREHOUSE_"))
+    }
     stack.save()
 
 
@@ -323,16 +468,19 @@ def _wait(stack: Stack, check, seconds: float, what: str) -> None:
 
 def describe(stack: Stack) -> str:
     s = stack.state
-    return "\n".join([
-        f"customer-ml stack on 127.0.0.1, home {stack.home} (state and PIDs in stack.json, logs in logs/)",
-        f"  Dagster UI / GraphQL  {stack.url('webserver')}   (code server gRPC 127.0.0.1:{s['ports']['grpc']})",
-        f"  scoring API           {stack.url('service')}   (X-API-Key: see api_key in stack.json)",
-        f"  MLflow                {stack.url('mlflow')}",
-        f"  app                   {stack.url('app')}",
-        f"  Prometheus            {stack.url('prometheus')}",
-        f"  PostgreSQL databases  {', '.join(s['databases'].values())} at 127.0.0.1:5432",
-        "Materialize from the UI (load_source, then build_marts for a day) or wait for the schedule; "
-        "`make stack-stop` stops it."])
+    return "\n".join(
+        [
+            f"customer-ml stack on 127.0.0.1, home {stack.home} (state and PIDs in stack.json, logs in logs/)",
+            f"  Dagster UI / GraphQL  {stack.url('webserver')}   (code server gRPC 127.0.0.1:{s['ports']['grpc']})",
+            f"  scoring API           {stack.url('service')}   (X-API-Key: see api_key in stack.json)",
+            f"  MLflow                {stack.url('mlflow')}",
+            f"  app                   {stack.url('app')}",
+            f"  Prometheus            {stack.url('prometheus')}",
+            f"  PostgreSQL databases  {', '.join(s['databases'].values())} at 127.0.0.1:5432",
+            "Materialize from the UI (load_source, then build_marts for a day) or wait for the schedule; "
+            "`make stack-stop` stops it.",
+        ]
+    )
 
 
 # --- stop ----------------------------------------------------------------------------------------------------
@@ -391,10 +539,18 @@ def stop(stack: Stack | None = None, quiet: bool = False, seconds: float = 30) -
     stack.state["stopped"] = {"pids": stack.state["pids"], "children": stack.state.get("children", {})}
     stack.state["pids"], stack.state["children"] = {}, {}
     stack.save()
+    waited = time.monotonic()
     _drop_databases(stack)
+    stack.state["stop_seconds"] = {
+        "processes": round(waited - deadline + seconds, 1),
+        "databases": round(time.monotonic() - waited, 1),
+    }
+    stack.save()
     if not quiet:
-        print(f"stopped {', '.join(alive) or 'nothing (no process was running)'}"
-              + (f"; had to SIGKILL {killed}" if killed else ""))
+        print(
+            f"stopped {', '.join(alive) or 'nothing (no process was running)'}"
+            + (f"; had to SIGKILL {killed}" if killed else "")
+        )
     return killed
 
 
