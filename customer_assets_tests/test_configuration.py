@@ -21,11 +21,12 @@ def test_the_reference_in_docs_is_the_generated_one():
     assert stored == reference_markdown(), "run: .venv/bin/python -m customer_assets.config > docs/configuration.md"
 
 
-def test_every_section_setting_the_readme_names_exists():
+def test_every_section_setting_the_docs_name_exists():
     known = {env_name(cls, f) for cls in _sections().values() for f in dataclasses.fields(cls)}
     prefixes = tuple(f"CUSTOMER_ML_{p}_" for p in _sections())
-    readme = (REPO / "README.md").read_text()
-    named = set(re.findall(r"CUSTOMER_ML_[A-Z0-9_]*[A-Z0-9]", readme))
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    text = "\n".join(p.read_text() for p in pages if p.name != "configuration.md")
+    named = set(re.findall(r"CUSTOMER_ML_[A-Z0-9_]*[A-Z0-9]", text))
     # README shortens a family of names as `CUSTOMER_ML_REVIEW_TOPICS_K_MIN`, `_TOPICS_K_MAX`: only full names count.
     unknown = sorted(n for n in named if n.startswith(prefixes) and n not in known)
     assert not unknown, f"documented but read by nothing: {unknown}"
