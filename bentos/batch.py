@@ -13,13 +13,14 @@ that unfinished jobs and results were lost, instead of a bare 404.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
+
+from customer_assets.config import serve_settings
 
 PARQUET_MAGIC = b"PAR1"
 MAX_KEPT_JOBS = 100  # finished jobs kept for GET; the oldest finished ones are dropped beyond this
@@ -33,11 +34,11 @@ class BatchError(Exception):
 
 
 def max_rows() -> int:
-    return int(os.environ.get("CUSTOMER_ML_SERVE_BATCH_MAX_ROWS") or 100_000)
+    return serve_settings().batch_max_rows
 
 
 def max_jobs() -> int:
-    return int(os.environ.get("CUSTOMER_ML_SERVE_BATCH_MAX_JOBS") or 4)
+    return serve_settings().batch_max_jobs
 
 
 def parse_upload(body: bytes) -> pl.DataFrame:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import time
+
+from customer_assets.config import serve_settings
 
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -65,7 +66,7 @@ def endpoint_label(path: str) -> str:
 
 
 def max_body_bytes() -> int:
-    return int(os.environ.get("CUSTOMER_ML_SERVE_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+    return serve_settings().max_body_bytes
 
 
 def _field_name(loc) -> str:
@@ -118,7 +119,7 @@ def provide_readiness(answer) -> None:
 class Gate:
     def __init__(self, app, api_key: str | None = None, max_body: int | None = None):
         self.app = app
-        self.api_key = (api_key if api_key is not None else os.environ.get("CUSTOMER_ML_API_KEY")) or None
+        self.api_key = (api_key if api_key is not None else serve_settings().api_key) or None
         self.max_body = max_body or max_body_bytes()
 
     async def __call__(self, scope, receive, send):

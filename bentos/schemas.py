@@ -7,13 +7,14 @@ body size limit are checked by the service and answer 413.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from customer_assets.config import serve_settings
+
 MAX_K = 100
-MAX_BATCH_ROWS = int(os.environ.get("CUSTOMER_ML_SERVE_MAX_BATCH_ROWS") or 1000)
+MAX_BATCH_ROWS = serve_settings().max_batch_rows
 MAX_TEXTS = 100
 MAX_TEXT_CHARS = 5000
 

@@ -123,7 +123,7 @@ def load_settings() -> Settings:
 
 def api_key() -> str | None:
     """The shared key the scoring service and the app ask for (CUSTOMER_ML_API_KEY); None leaves them open."""
-    return _env("CUSTOMER_ML_API_KEY")
+    return read_section(ServeSettings).api_key or None
 
 
 # --- settings sections ------------------------------------------------------------------------------------
@@ -282,6 +282,87 @@ def reference_markdown() -> str:
             lines.append(f"| `{env_name(cls, item)}` | `{_shown(default)}` | {doc.replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)
+
+
+@section("SERVE")
+@dataclass(frozen=True)
+class ServeSettings:
+    """The scoring service and the online snapshot."""
+
+    poll_seconds: float = setting(5.0, "How often the service looks for a new snapshot or champion.", low=0.01)
+    required_models: tuple[str, ...] = setting(
+        (),
+        "Comma list of models without which /readyz answers 503 (`all`: "
+        "every model; unset: ready once the snapshot is loaded).",
+    )
+    max_batch_rows: int = setting(1000, "Rows per /predict/churn/batch request.", low=1)
+    batch_max_rows: int = setting(100_000, "Rows per uploaded file of POST /batch/churn.", low=1)
+    batch_max_jobs: int = setting(4, "Batch jobs kept (queued, running or done) at once.", low=1)
+    max_body_bytes: int = setting(2 * 1024 * 1024, "Largest request body the service reads.", low=1024)
+    api_key: str = setting(
+        "",
+        "Shared key the service and the app ask for (required when exposed beyond loopback); unset leaves them open.",
+        env="CUSTOMER_ML_API_KEY",
+    )
+    online_keep_versions: int = setting(
+        3,
+        "Published online snapshots kept (a reader may hold the previous one).",
+        env="CUSTOMER_ML_ONLINE_KEEP_VERSIONS",
+        low=2,
+    )
+
+
+@section("AUTOMATION")
+@dataclass(frozen=True)
+class AutomationSettings:
+    """Schedules, sensors and alerts."""
+
+    timezone: str = setting("UTC", "Time zone of the daily schedule (an IANA name).", env="CUSTOMER_ML_TIMEZONE")
+    default_status: str = setting(
+        "running", "Whether schedules and sensors start running or stopped.", choices=("running", "stopped")
+    )
+    retrain_cooldown_hours: float = setting(
+        24.0, "Least time between two retraining runs of one model.", env="CUSTOMER_ML_RETRAIN_COOLDOWN_HOURS", low=0
+    )
+    retrain_psi: float = setting(
+        0.2, "Feature PSI above which the drift sensor retrains.", env="CUSTOMER_ML_RETRAIN_PSI", low=0
+    )
+    drift_bins: int = setting(10, "Bins of the PSI drift figure.", env="CUSTOMER_ML_DRIFT_BINS", low=2)
+    model_specs: str = setting(
+        "", "JSON file of watched-model specs replacing the defaults (monitoring).", env="CUSTOMER_ML_MODEL_SPECS"
+    )
+    alert_webhook_url: str = setting(
+        "", "URL a failed run's alert is POSTed to as JSON (unset: logged only).", env="CUSTOMER_ML_ALERT_WEBHOOK_URL"
+    )
+
+
+@section("VALUE")
+@dataclass(frozen=True)
+class ValueKnobs:
+    horizon_days: int = setting(
+        90, "Value horizon: the churn window (one setting for both).", env="CUSTOMER_ML_CHURN_WINDOW_DAYS", low=1
+    )
+    seasonal: str = setting(
+        "auto",
+        "Seasonal purchase clock: auto (chosen on a validation window), on or off.",
+        choices=("auto", "on", "off"),
+    )
+    validation_days: int = setting(90, "Validation window inside the training orders that decides `auto`.", low=1)
+    annual_discount: float = setting(0.10, "Yearly discount rate of the 12-month CLV.", low=0, high=9.99)
+    promotion_tolerance: float = setting(0.02, "Relative loss a newer fit may show and still take the alias.", low=0)
+    purchase_model: str = setting(
+        "bgnbd",
+        "Purchase model: bgnbd or mbgnbd (dropout also right after the first purchase).",
+        choices=("bgnbd", "mbgnbd"),
+    )
+
+
+def serve_settings() -> ServeSettings:
+    return read_section(ServeSettings)
+
+
+def automation_settings() -> AutomationSettings:
+    return read_section(AutomationSettings)
 
 
 SECTION_MODULES = (

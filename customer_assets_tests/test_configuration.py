@@ -61,7 +61,21 @@ def test_values_are_typed_and_empty_keeps_the_default():
     assert read_section(_sections()["RECOMMEND"], {"CUSTOMER_ML_RECOMMEND_INCLUDE_SEEN": "yes"}).include_seen is True
 
 
-def test_domain_modules_read_no_environment_themselves():
-    for cls in _sections().values():
-        source = Path(__import__(cls.__module__, fromlist=["_"]).__file__).read_text()
-        assert "os.environ" not in source and "getenv" not in source, cls.__module__
+# Environment reads outside the settings module that are not settings: a child process's environment or a tool's
+# own variable. Anything else must be a section field.
+NOT_SETTINGS = {
+    "customer_assets/cli.py": "DAGSTER_HOME, Dagster's own variable",
+    "customer_assets/defs/dbt_assets.py": "PATH, so dbt finds the venv's executables",
+    "customer_assets/mlops/registry.py": "MLFLOW_TRACKING_URI, MLflow's own variable",
+    "customer_assets/evaluation/__init__.py": "CUSTOMER_ML_SHARED_DATA, the evaluation harness's data path",
+    "customer_assets/notebook.py": "JUPYTER_PATH and the notebook's switch, handed to the kernel",
+}
+
+
+def test_no_module_but_the_settings_one_reads_a_setting():
+    readers = set()
+    for path in sorted([*(REPO / "customer_assets").rglob("*.py"), *(REPO / "bentos").rglob("*.py")]):
+        relative = path.relative_to(REPO).as_posix()
+        if relative != "customer_assets/config.py" and re.search(r"os\.environ\.get|os\.getenv", path.read_text()):
+            readers.add(relative)
+    assert readers <= set(NOT_SETTINGS), sorted(readers - set(NOT_SETTINGS))

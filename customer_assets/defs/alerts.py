@@ -7,11 +7,12 @@ loop: the sensor must not fail because the alert channel is down.
 """
 
 import json
-import os
 import urllib.error
 import urllib.request
 
 import dagster as dg
+
+from customer_assets.config import automation_settings
 
 WEBHOOK_ENV = "CUSTOMER_ML_ALERT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
@@ -51,7 +52,7 @@ def build_run_failure_alert(default_status: dg.DefaultSensorStatus = dg.DefaultS
         error = context.failure_event.message or "run failed"
         payload = failure_payload(context.dagster_run, error)
         context.log.error(f"ALERT {payload['text']}")
-        url = os.environ.get(WEBHOOK_ENV)
+        url = automation_settings().alert_webhook_url
         if not url:
             return
         try:

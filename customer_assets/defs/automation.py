@@ -19,12 +19,12 @@ CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS=stopped starts the schedule and sensors st
 """
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from customer_assets.config import automation_settings
 from customer_assets.defs.alerts import build_run_failure_alert
 from customer_assets.defs.business_checks import churn_rate_check, metric_floor_check
 from customer_assets.defs.model_specs import ModelSpec, load_model_specs
@@ -42,15 +42,13 @@ DAILY_CRON = "0 2 * * *"
 
 
 def timezone() -> str:
-    name = os.environ.get("CUSTOMER_ML_TIMEZONE") or "UTC"
+    name = automation_settings().timezone
     ZoneInfo(name)  # an unknown zone fails at load time with the zone's name, not at 02:00
     return name
 
 
 def default_status() -> tuple[dg.DefaultScheduleStatus, dg.DefaultSensorStatus]:
-    value = (os.environ.get("CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS") or "running").lower()
-    if value not in ("running", "stopped"):
-        raise ValueError(f"CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS must be running or stopped, got {value!r}")
+    value = automation_settings().default_status
     running = value == "running"
     return (
         (dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED),

@@ -10,11 +10,12 @@ CUSTOMER_ML_MODEL_SPECS replaces them (a list of objects with the fields of `Mod
 """
 
 import json
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import dagster as dg
+
+from customer_assets.config import automation_settings
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def spec_from_dict(data: dict) -> ModelSpec:
 
 
 def load_model_specs() -> tuple[ModelSpec, ...]:
-    path = os.environ.get("CUSTOMER_ML_MODEL_SPECS")
+    path = automation_settings().model_specs
     if not path:
         return DEFAULT_MODEL_SPECS
     data = json.loads(Path(path).read_text())

@@ -17,11 +17,11 @@ the champion's metric on the most recent scores whose outcomes are now known. It
 """
 
 import datetime as dt
-import os
 
 import dagster as dg
 import polars as pl
 
+from customer_assets.config import automation_settings
 from customer_assets.defs.automation_conditions import refresh_when_deps_update
 from customer_assets.defs.metadata import markdown_table
 from customer_assets.defs.model_specs import ModelSpec
@@ -45,7 +45,7 @@ def _split(table: str) -> tuple[str, str]:
 
 
 def _drift_bins() -> int:
-    return int(os.environ.get("CUSTOMER_ML_DRIFT_BINS", drift.DEFAULT_BINS))
+    return automation_settings().drift_bins
 
 
 # --- drift ------------------------------------------------------------------------------------------------

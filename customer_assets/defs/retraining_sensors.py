@@ -8,16 +8,14 @@ concurrency limit). The cursor holds the last request time (cooldown, CUSTOMER_M
 default 24) and the monitoring record that caused it (never acted on twice).
 """
 
-import os
 import time
 
 import dagster as dg
 
+from customer_assets.config import automation_settings
 from customer_assets.defs.model_specs import ModelSpec
 from customer_assets.defs.monitoring_assets import MONITORING_KEY
 from customer_assets.mlops.retraining import (
-    DEFAULT_COOLDOWN_HOURS,
-    PSI_THRESHOLD,
     SensorState,
     find_triggers,
     in_cooldown,
@@ -31,11 +29,11 @@ JOB_TAG = "customer-ml/job"
 
 
 def cooldown_hours() -> float:
-    return float(os.environ.get("CUSTOMER_ML_RETRAIN_COOLDOWN_HOURS", DEFAULT_COOLDOWN_HOURS))
+    return automation_settings().retrain_cooldown_hours
 
 
 def psi_threshold() -> float:
-    return float(os.environ.get("CUSTOMER_ML_RETRAIN_PSI", PSI_THRESHOLD))
+    return automation_settings().retrain_psi
 
 
 def latest_signals(instance: dg.DagsterInstance, model: str) -> tuple[int, dict, str | None] | None:

@@ -26,13 +26,12 @@ The ML lives in `customer_assets.ml.value`; this module reads, decides, writes a
 import datetime as dt
 import math
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from customer_assets.config import read_section, section, setting
+from customer_assets.config import ValueKnobs, read_section
 from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
@@ -118,27 +117,6 @@ PROMOTION_RULE = (
 
 
 # --- knobs ----------------------------------------------------------------------------------------------
-
-
-@section("VALUE")
-@dataclass(frozen=True)
-class ValueKnobs:
-    horizon_days: int = setting(
-        90, "Value horizon: the churn window (one setting for both).", env="CUSTOMER_ML_CHURN_WINDOW_DAYS", low=1
-    )
-    seasonal: str = setting(
-        "auto",
-        "Seasonal purchase clock: auto (chosen on a validation window), on or off.",
-        choices=("auto", "on", "off"),
-    )
-    validation_days: int = setting(90, "Validation window inside the training orders that decides `auto`.", low=1)
-    annual_discount: float = setting(0.10, "Yearly discount rate of the 12-month CLV.", low=0, high=9.99)
-    promotion_tolerance: float = setting(0.02, "Relative loss a newer fit may show and still take the alias.", low=0)
-    purchase_model: str = setting(
-        "bgnbd",
-        "Purchase model: bgnbd or mbgnbd (dropout also right after the first purchase).",
-        choices=("bgnbd", "mbgnbd"),
-    )
 
 
 def value_knobs() -> ValueKnobs:

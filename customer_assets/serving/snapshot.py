@@ -33,6 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
+from customer_assets.config import serve_settings
 from customer_assets.warehouse.client import Warehouse
 
 CURRENT = "current"
@@ -70,13 +71,7 @@ class Published:
 
 
 def keep_versions() -> int:
-    value = os.environ.get("CUSTOMER_ML_ONLINE_KEEP_VERSIONS") or str(DEFAULT_KEEP_VERSIONS)
-    keep = int(value)
-    if keep < 2:
-        raise ValueError(
-            f"CUSTOMER_ML_ONLINE_KEEP_VERSIONS must be >= 2 (a reader may hold the previous one), got {keep}"
-        )
-    return keep
+    return serve_settings().online_keep_versions
 
 
 def online_dir(home: Path) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import pickle
 import threading
 import time
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from customer_assets.config import serve_settings
 from customer_assets.serving import snapshot as snapshots
 
 logger = logging.getLogger(__name__)
@@ -742,22 +742,16 @@ class Poller:
 
 
 def poll_seconds() -> float:
-    value = float(os.environ.get("CUSTOMER_ML_SERVE_POLL_SECONDS") or 5)
-    if value <= 0:
-        raise ValueError(f"CUSTOMER_ML_SERVE_POLL_SECONDS must be > 0, got {value}")
-    return value
+    return serve_settings().poll_seconds
 
 
 def required_models() -> tuple[str, ...]:
     """Models without which /readyz answers 503. Default none: the service is ready once the snapshot is loaded
     and serves the champions it has (a model that could not train must not take the others offline);
     `all` requires every model."""
-    value = os.environ.get("CUSTOMER_ML_SERVE_REQUIRED_MODELS")
-    if value is None or value.strip() == "":
-        return ()
-    if value.strip() == "all":
+    names = serve_settings().required_models
+    if names == ("all",):
         return MODEL_NAMES
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"CUSTOMER_ML_SERVE_REQUIRED_MODELS: unknown models {unknown}; choose from {MODEL_NAMES}")

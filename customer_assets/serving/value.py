@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import polars as pl
 
@@ -44,7 +43,9 @@ TARGET_FIELDS = (
 
 
 def annual_discount() -> float:
-    return float(os.environ.get("CUSTOMER_ML_VALUE_ANNUAL_DISCOUNT") or 0.10)
+    from customer_assets.config import ValueKnobs, read_section  # the value section's own setting
+
+    return read_section(ValueKnobs).annual_discount
 
 
 def _number(value):
