@@ -41,7 +41,7 @@ test: install
 # Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
 # `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones. `postgres` times `make run`
 # on PostgreSQL beside DuckDB at 3,000 customers (`benchmarks/bench_postgres.py --customers 3000 100000` for more).
-BENCH ?= foundation partitions churn segmentation recommend text value service postgres
+BENCH ?= foundation partitions churn segmentation recommend text value service postgres app
 BENCH_ROWS ?= 1000000
 bench: install
 	@set -e; for name in $(BENCH); do \

@@ -192,7 +192,7 @@ def high_risk(
 
 
 def high_risk_csv(snap: Snapshot, segment: str | None = None, country: str | None = None) -> bytes:
-    """The whole filtered list as CSV, for the download button (built on click, not sent with the page)."""
+    """The whole filtered list as CSV, for the download button (the page passes a callable: built on click)."""
     if not snap.has("churn_scores"):
         return b""
     query, params = _high_risk_query(snap, segment, country)

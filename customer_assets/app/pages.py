@@ -122,9 +122,9 @@ def churn(settings: Settings, snap: data.Snapshot) -> None:
     rows, total = data.high_risk(snap, segment, country, page=page)
     st.subheader(f"High-risk customers ({total:,})")
     st.dataframe(rows, hide_index=True)
-    st.download_button(
+    st.download_button(  # a callable: the CSV (every matching customer) is built on click, not on every run
         "Download the list as CSV",
-        data.high_risk_csv(snap, segment, country),
+        lambda: data.high_risk_csv(snap, segment, country),
         file_name=f"high_risk_{snap.as_of}.csv",
         mime="text/csv",
     )
