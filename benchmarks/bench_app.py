@@ -41,7 +41,7 @@ import polars as pl  # noqa: E402
 
 from customer_assets import config  # noqa: E402
 from customer_assets.serving import snapshot as snapshots  # noqa: E402
-from customer_assets.serving.state import HIGH_RISK_CUT  # noqa: E402
+from customer_assets.serving.snapshot_view import HIGH_RISK_CUT  # noqa: E402
 
 APP = str(REPO_ROOT / "customer_assets" / "app" / "main.py")
 AS_OF = dt.date(2026, 10, 31)

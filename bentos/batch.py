@@ -69,7 +69,7 @@ def parse_upload(body: bytes) -> pl.DataFrame:
 
 def score(state, frame: pl.DataFrame) -> pl.DataFrame:
     """customer_id, churn_probability, risk_level, model_version, error for every row, in file order."""
-    from customer_assets.serving.state import RequestError
+    from customer_assets.serving.validation import RequestError
 
     rows = []
     if frame.columns == ["customer_id"]:
@@ -162,7 +162,7 @@ class BatchJobs:
         raise BatchError(404, f"no batch job {job_id!r}")
 
     def _run(self, job: Job, frame: pl.DataFrame) -> None:
-        from customer_assets.serving.state import RequestError
+        from customer_assets.serving.validation import RequestError
 
         job.status = "running"
         try:

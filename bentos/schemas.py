@@ -2,7 +2,8 @@
 
 Unknown fields are rejected (`extra="forbid"`), so a typo is a 400 that names the field instead of being
 silently ignored. Limits are part of the schema where pydantic can state them; the batch row limit and the
-body size limit are checked by the service and answer 413.
+body size limit are checked by the service and answer 413. The constrained types the pure serving code checks
+too (`K`, `HorizonDays`) come from customer_assets.serving.validation, so both enforce one rule.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from customer_assets.config import serve_settings
+from customer_assets.serving.validation import MAX_HORIZON_DAYS, HorizonDays, K
 
-MAX_K = 100
 MAX_BATCH_ROWS = serve_settings().max_batch_rows
 MAX_TEXTS = 100
 MAX_TEXT_CHARS = 5000
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-K = Annotated[int, Field(ge=1, le=MAX_K, strict=True, description=f"How many items, 1 to {MAX_K}.")]
 
 
 class Strict(BaseModel):
@@ -177,12 +177,10 @@ class ValueRequest(Strict):
         "snapshot's as-of date). With both, customer_id only "
         "labels the answer.",
     )
-    horizon_days: int | None = Field(
+    horizon_days: HorizonDays | None = Field(
         None,
-        ge=1,
-        le=3650,
-        strict=True,
-        description="Days ahead for expected orders / value (default: the churn window the snapshot was scored with).",
+        description=f"Days ahead (1 to {MAX_HORIZON_DAYS}) for expected orders / value (default: the churn window "
+        "the snapshot was scored with).",
     )
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ The service never opens the warehouse (DuckDB allows one writer or several reade
 online snapshot that the `online_snapshot` asset publishes under $CUSTOMER_ML_HOME/online/, and loads the
 champions from the MLflow registry by alias. A poller (every CUSTOMER_ML_SERVE_POLL_SECONDS, default 5) looks at
 the snapshot's `current` pointer and the `champion` aliases and swaps in a fully built new state when either
-moved (customer_assets.serving.state), so a new snapshot or champion is picked up without a restart and
+moved (customer_assets.serving.reload), so a new snapshot or champion is picked up without a restart and
 without failing a request.
 
 POST /predict/churn, /predict/churn/batch (<= CUSTOMER_ML_SERVE_MAX_BATCH_ROWS rows, default 1000),
@@ -81,13 +81,8 @@ class CustomerML:
         from bentos.telemetry import metrics
         from customer_assets.config import load_settings
         from customer_assets.serving import snapshot as snapshots
-        from customer_assets.serving.state import (
-            LazyMlflowModelSource,
-            Poller,
-            StateLoader,
-            poll_seconds,
-            required_models,
-        )
+        from customer_assets.serving.models import LazyMlflowModelSource
+        from customer_assets.serving.reload import Poller, StateLoader, poll_seconds, required_models
 
         settings = load_settings()
         self.required = required_models()
@@ -131,7 +126,7 @@ class CustomerML:
 
     def _answer(self, lookup, response_type, model: str, predictions: int = 1):
         """One lookup on the loaded state: a RequestError becomes its 4xx; an answer counts its predictions."""
-        from customer_assets.serving.state import RequestError
+        from customer_assets.serving.validation import RequestError
 
         try:
             result = lookup(self.loader.state)
@@ -153,7 +148,7 @@ class CustomerML:
     def predict_churn(self, request: ChurnRequest, /) -> ChurnResponse:
         """Churn risk of one customer: by `customer_id` (features from the online snapshot, scored by the
         loaded champion) or from a `features` payload. 404 when the customer is not in the snapshot."""
-        from customer_assets.serving.state import RequestError
+        from customer_assets.serving.validation import RequestError
 
         state = self.loader.state
         try:
@@ -170,7 +165,8 @@ class CustomerML:
     def predict_churn_batch(self, request: ChurnBatchRequest, /) -> ChurnBatchResponse:
         """Churn risk of up to CUSTOMER_ML_SERVE_MAX_BATCH_ROWS (1000) rows, each a customer_id or a features
         payload; 413 above the limit; 404 naming the first unknown customers."""
-        from customer_assets.serving.state import CHURN, RequestError
+        from customer_assets.serving.models import CHURN
+        from customer_assets.serving.validation import RequestError
 
         rows = request.customers
         if len(rows) > MAX_BATCH_ROWS:
@@ -275,10 +271,10 @@ class CustomerML:
         """The first `limit` (1-1000, default 50) customers of the retention worklist in the online snapshot,
         ranked by value at risk = P(churn) x expected value; 400 for a bad limit, 503 without a worklist."""
         from customer_assets.serving import value
-        from customer_assets.serving.state import RequestError
+        from customer_assets.serving.validation import RequestError, parse_limit
 
         try:
-            return value.retention_targets(self.loader.state, value.parse_limit(limit))
+            return value.retention_targets(self.loader.state, parse_limit(limit))
         except RequestError as error:
             return _failure(error)
 
@@ -306,7 +302,7 @@ class CustomerML:
         """Serve registered version `version` of `name` instead of its champion (rollback) until DELETE
         /models/{name}/pin. The version is loaded before this answers; 404 for an unknown model or a version that
         cannot be loaded (the previous one keeps serving)."""
-        from customer_assets.serving.state import MODEL_NAMES
+        from customer_assets.serving.models import MODEL_NAMES
 
         if name not in MODEL_NAMES:
             return _error(404, f"unknown model {name!r} (models: {', '.join(MODEL_NAMES)})", "name")
@@ -378,7 +374,7 @@ class CustomerML:
         (CUSTOMER_ML_SERVE_REQUIRED_MODELS, default none) are loaded; the body names the models served and
         those missing, so a model that could not train leaves the service ready with the others and says
         which is absent. 503 with the same body otherwise."""
-        from customer_assets.serving.state import MODEL_NAMES
+        from customer_assets.serving.models import MODEL_NAMES
 
         state = self.loader.state
         blocking = state.missing(self.required)
@@ -397,7 +393,7 @@ class CustomerML:
         """One loaded champion; 404 for a model name the service does not serve or has not loaded."""
         champion = self.loader.state.champions.get(name)
         if champion is None:
-            from customer_assets.serving.state import MODEL_NAMES
+            from customer_assets.serving.models import MODEL_NAMES
 
             known = ", ".join(MODEL_NAMES)
             return _error(404, f"no loaded model {name!r} (served models: {known})", "name")
@@ -405,7 +401,7 @@ class CustomerML:
 
 
 def _scored_payloads(state, payloads, positions):
-    from customer_assets.serving.state import RequestError
+    from customer_assets.serving.validation import RequestError
 
     try:
         return state.churn_from_features(payloads, field_prefix="customers[{i}].features")

@@ -21,14 +21,10 @@ from bentos.gate import endpoint_label, readable_validation_error
 from customer_assets.definitions import build_definitions
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
-from customer_assets.serving.state import (
-    CHURN,
-    MODEL_NAMES,
-    MlflowModelSource,
-    RequestError,
-    StateLoader,
-    load_snapshot,
-)
+from customer_assets.serving.models import CHURN, MODEL_NAMES, MlflowModelSource
+from customer_assets.serving.reload import StateLoader
+from customer_assets.serving.snapshot_view import load_snapshot
+from customer_assets.serving.validation import RequestError
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env
 

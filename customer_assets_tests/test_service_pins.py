@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
-from customer_assets.serving.state import CHURN
+from customer_assets.serving.models import CHURN
 from customer_assets_tests.conftest import copy_home, serving
 
 

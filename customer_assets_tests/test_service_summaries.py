@@ -6,7 +6,7 @@ import pytest
 
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
-from customer_assets.serving.state import CHURN, MODEL_NAMES
+from customer_assets.serving.models import CHURN, MODEL_NAMES
 from customer_assets_tests.conftest import serving
 
 API_KEY = "summaries-key-123"

@@ -7,7 +7,8 @@ import httpx
 
 from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
-from customer_assets.serving.state import VALUE, load_snapshot
+from customer_assets.serving.models import VALUE
+from customer_assets.serving.snapshot_view import load_snapshot
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import serving
 

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from customer_assets.serving import snapshot as snapshots
-from customer_assets.serving.state import HIGH_RISK_CUT, MODEL_NAMES
+from customer_assets.serving.models import MODEL_NAMES
+from customer_assets.serving.snapshot_view import HIGH_RISK_CUT
 
 PAGE_SIZE = 50
 RUN_SUMMARY = Path("runs") / "latest.json"  # = customer_assets.cli.RUN_SUMMARY (not imported: it loads Dagster)

@@ -38,7 +38,7 @@ def _dates_cte(table: str) -> str:
 
 
 def _history_sql(client) -> str:
-    from customer_assets.serving.state import HIGH_RISK_CUT
+    from customer_assets.serving.snapshot_view import HIGH_RISK_CUT
 
     parts = [
         (

@@ -15,13 +15,13 @@ import math
 
 import polars as pl
 
-from customer_assets.serving.state import ID, VALUE, RequestError, ServingState
+from customer_assets.serving.models import VALUE
+from customer_assets.serving.snapshot_view import ID
+from customer_assets.serving.state import ServingState
+from customer_assets.serving.validation import RequestError, check_horizon_days
 
 DEFAULT_HORIZON_DAYS = 90
-MAX_HORIZON_DAYS = 3650
 CLV_MONTHS = 12
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
 SUMMARY_FIELDS = ("orders", "days_since_first", "days_since_last", "mean_order_value", "mean_repeat_value")
 TARGET_FIELDS = (
     "rank",
@@ -82,9 +82,7 @@ def _scored(champion, summary: pl.DataFrame, horizon: int, as_of, customer_id, s
 
 def _horizon(state: ServingState, horizon_days: int | None) -> int:
     if horizon_days is not None:
-        if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
-            raise RequestError(400, "horizon_days", f"must be from 1 to {MAX_HORIZON_DAYS}")
-        return int(horizon_days)
+        return check_horizon_days(horizon_days)
     snap = state.snapshot
     if snap is not None and snap.value is not None and snap.value.height:
         return int(snap.value["horizon_days"][0])
@@ -144,18 +142,6 @@ def value_from_summary(
     snap = state.snapshot
     as_of = snap.as_of if snap is not None else champion.model.as_of
     return _scored(champion, frame, horizon, as_of, customer_id, "summary", str(as_of))
-
-
-def parse_limit(text: str | None) -> int:
-    if text is None or text == "":
-        return DEFAULT_LIMIT
-    try:
-        limit = int(text)
-    except ValueError as error:
-        raise RequestError(400, "limit", f"must be a whole number from 1 to {MAX_LIMIT}, got {text!r}") from error
-    if not 1 <= limit <= MAX_LIMIT:
-        raise RequestError(400, "limit", f"must be from 1 to {MAX_LIMIT}, got {limit}")
-    return limit
 
 
 def retention_targets(state: ServingState, limit: int) -> dict:
