@@ -239,6 +239,27 @@ def read_section(cls, environ: Mapping[str, str] | None = None):
     return instance
 
 
+def with_overrides(instance, values: Mapping[str, object], source: str):
+    """``instance`` (a section) with ``values`` in place, each cast and checked like its setting.
+
+    For per-run knobs (Dagster run config): a bad value is a SettingsError naming ``source`` and the field."""
+    cls = type(instance)
+    hints = typing.get_type_hints(cls)
+    items = {item.name: item for item in dataclasses.fields(cls) if "doc" in item.metadata}
+    changes = {}
+    for name, value in values.items():
+        if name not in items:
+            raise SettingsError(f"{source}: {name!r} is not a {cls.__settings_prefix__} knob ({', '.join(items)})")
+        label = f"{source} {name}"
+        if isinstance(value, str) and hints[name] is not str:
+            value = _cast(hints[name], value, label)
+        if isinstance(value, str) and items[name].metadata.get("choices"):
+            value = value.lower()
+        _check(items[name], value, label)
+        changes[name] = value
+    return dataclasses.replace(instance, **changes)
+
+
 def _shown(value) -> str:
     if value is None or value == "" or value == () or value == {}:
         return "unset"

@@ -93,9 +93,9 @@ def test_a_score_table_whose_asset_key_is_not_schema_slash_table_is_still_watche
     assert spec.score_key == dg.AssetKey("product_recommendations")
     keys = {dg.AssetKey("recommendation_model"), dg.AssetKey("product_recommendations")}
     built = build_automation(PARTITIONS, keys, (spec,))
-    drift_asset = next(a for a in built.assets if a.key == dg.AssetKey("drift_report"))
+    drift_asset = next(a for a in built.assets if a.key == dg.AssetKey(["marts", "drift_report"]))
     assert dg.AssetKey("product_recommendations") in {d.asset_key for d in drift_asset.specs_by_key[
-        dg.AssetKey("drift_report")].deps}
+        dg.AssetKey(["marts", "drift_report"])].deps}
 
 
 def test_holdout_metric_floor_check_fires_on_a_weak_trained_model(automation):
@@ -388,7 +388,7 @@ def test_drift_report_and_monitoring_on_planted_drift(automation, warehouse_home
     for day in ("2026-10-18", "2026-10-19"):  # 18th: low churn scores, 19th: high (the score distribution moves)
         assert dg.materialize([churn_scores_standin], partition_key=day, resources=resources, instance=instance,
                               selection=[SCORES_KEY]).success
-    result = dg.materialize([assets[dg.AssetKey("drift_report")], assets[MONITORING_KEY]],
+    result = dg.materialize([assets[dg.AssetKey(["marts", "drift_report"])], assets[MONITORING_KEY]],
                             partition_key=as_of.isoformat(), resources=resources, instance=instance)
     assert result.success
     report = client.read_table("marts", "drift_report")
@@ -410,7 +410,7 @@ def test_drift_report_and_monitoring_on_planted_drift(automation, warehouse_home
     assert materialization.metadata["models"].value["churn"]["score_psi"] > 0.2
 
     # Idempotent per partition: running the day again replaces its rows.
-    assert dg.materialize([assets[dg.AssetKey("drift_report")]], partition_key=as_of.isoformat(),
+    assert dg.materialize([assets[dg.AssetKey(["marts", "drift_report"])]], partition_key=as_of.isoformat(),
                           resources=resources, instance=instance).success
     assert client.read_table("marts", "drift_report").height == report.height
 

@@ -42,8 +42,8 @@ def test_a_model_that_cannot_train_degrades_and_everything_else_builds(degraded_
     built = _materializations(results)
     assert "unknown families" in built["churn_model"]["degraded"]
     assert "degraded" in built["marts/churn_scores"]
-    for independent in ("marts/customer_segments", "product_recommendations", "marts/review_sentiment",
-                        "online_snapshot", "marts/customer_360", "drift_report", "model_monitoring",
+    for independent in ("marts/customer_segments", "marts/product_recommendations", "marts/review_sentiment",
+                        "online_snapshot", "marts/customer_360", "marts/drift_report", "marts/model_monitoring",
                         "marts/customer_value", "marts/retention_targets"):
         assert independent in built and "degraded" not in built[independent], independent
     assert "churn_scores" in built["online_snapshot"]["missing_tables"]

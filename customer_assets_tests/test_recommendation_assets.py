@@ -49,18 +49,18 @@ def _warehouse(settings) -> Warehouse:
 def _materializations(results, key: str) -> list[dict]:
     return [{k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
             for r in results for e in r.all_events
-            if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey(key)]
+            if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey.from_user_string(key)]
 
 
 def _checks(results, key: str) -> dict:
     return {e.event_specific_data.check_name: e.event_specific_data for r in results for e in r.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key == dg.AssetKey(key)}
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key == dg.AssetKey.from_user_string(key)}
 
 
 def _run(settings, instance, day, *keys) -> dg.ExecuteInProcessResult:
     job = build_definitions(settings).resolve_job_def("build_marts")
     return job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
-                                  asset_selection=[dg.AssetKey(k) for k in keys])
+                                  asset_selection=[dg.AssetKey.from_user_string(k) for k in keys])
 
 
 def _recommendations(settings, day) -> pl.DataFrame:
@@ -76,7 +76,7 @@ def test_tables_exist_with_the_documented_columns_and_checks_pass(built):
     assert similar.columns[:4] == ["product_id", "rank", "similar_product_id", "score"]
     assert set(similar.columns) == {"product_id", "rank", "similar_product_id", "score", "as_of_date",
                                     "model_version"}
-    for key in ("recommendation_model", "product_recommendations", "similar_products"):
+    for key in ("recommendation_model", "marts/product_recommendations", "marts/similar_products"):
         checks = _checks(results, key)
         assert checks and all(c.passed for c in checks.values()), key
     assert set(recs["strategy"].unique()) <= {"collaborative", "content", "hybrid", "popular"}
@@ -184,7 +184,7 @@ def test_stronger_challenger_replaces_a_weak_champion(built):
                                              registry.Decision(True, "test: weak champion", 0.0, None)).version
     assert registry.champion_version(MODEL_NAME) == weak_version
 
-    result = _run(settings, instance, day, "recommendation_model", "product_recommendations")
+    result = _run(settings, instance, day, "recommendation_model", "marts/product_recommendations")
     assert result.success
     (meta,) = _materializations([result], "recommendation_model")
     assert meta["challenger_promoted"] is True
@@ -203,7 +203,7 @@ def test_rerunning_a_partition_replaces_it_without_duplicates(built):
     before = warehouse.query(counts.format("product_recommendations")).row(0)
     similar_before = warehouse.query(counts.replace("customer_id", "product_id").format("similar_products")).row(0)
     for _ in range(2):
-        assert _run(settings, instance, day, "product_recommendations", "similar_products").success
+        assert _run(settings, instance, day, "marts/product_recommendations", "marts/similar_products").success
     after = warehouse.query(counts.format("product_recommendations")).row(0)
     similar_after = warehouse.query(counts.replace("customer_id", "product_id").format("similar_products")).row(0)
     assert before == after and after[0] == after[1]
@@ -237,7 +237,7 @@ def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots
     monkeypatch.setenv("CUSTOMER_ML_RECOMMEND_EXPOSURE_CAP", f"{tail}:{share}")
     # A cap trades a little accuracy for reach, so it may lose on ndcg: serve it regardless for this test.
     monkeypatch.setenv("CUSTOMER_ML_RECOMMEND_PROMOTION_MARGIN", "-1")
-    result = _run(settings, instance, day, "recommendation_model", "product_recommendations")
+    result = _run(settings, instance, day, "recommendation_model", "marts/product_recommendations")
     assert result.success
     (model_meta,) = _materializations([result], "recommendation_model")
     assert model_meta["challenger_promoted"] is True
@@ -246,7 +246,7 @@ def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots
     model, version = registry.load_champion(MODEL_NAME)
     assert model.report["recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
     assert model.exposure == ExposureCap(tail, share)
-    (recs_meta,) = _materializations([result], "product_recommendations")
+    (recs_meta,) = _materializations([result], "marts/product_recommendations")
     assert recs_meta["exposure_cap"] == {"tail": tail, "fair_share": share}
 
     recs = _recommendations(settings, day)
@@ -290,8 +290,8 @@ def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built
     later = seen.join(old.seen_pairs(seen["customer_id"].unique()), on=["customer_id", "product_id"], how="anti")
     assert later.height > 100  # the exclusion below is tested against purchases the model never saw
 
-    result = _run(settings, instance, day, "product_recommendations")
-    assert result.success and all(c.passed for c in _checks([result], "product_recommendations").values())
+    result = _run(settings, instance, day, "marts/product_recommendations")
+    assert result.success and all(c.passed for c in _checks([result], "marts/product_recommendations").values())
     recs = _recommendations(settings, day)
     assert set(recs["model_version"]) == {version}
     assert recs.join(seen, on=["customer_id", "product_id"], how="semi").is_empty()
@@ -299,7 +299,7 @@ def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built
     assert (per_customer["n"] == K).all()
     assert all(r == list(range(1, K + 1)) for r in per_customer["ranks"].to_list())
     # the capped last slots survive: the model was asked for exactly k items per customer
-    (meta,) = _materializations([result], "product_recommendations")
+    (meta,) = _materializations([result], "marts/product_recommendations")
     assert meta["exposure_cap"] == {"tail": 4, "fair_share": 2.0}
 
 
@@ -324,7 +324,7 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
         return model, evaluation
 
     monkeypatch.setattr(assets, "_evaluate", fitted_recipes_lose)
-    result = _run(settings, home.instance, day, "recommendation_model", "product_recommendations")
+    result = _run(settings, home.instance, day, "recommendation_model", "marts/product_recommendations")
     assert result.success
     (meta,) = _materializations([result], "recommendation_model")
     assert "does not beat popularity" in meta["challenger_note"]

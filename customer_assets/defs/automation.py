@@ -19,6 +19,7 @@ CUSTOMER_ML_AUTOMATION_DEFAULT_STATUS=stopped starts the schedule and sensors st
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from customer_assets.defs.monitoring_assets import (
 from customer_assets.defs.retraining_sensors import build_retraining_sensor
 from customer_assets.ml.realized import HIGHER_IS_BETTER
 
+log = logging.getLogger(__name__)
 DAILY_JOB = "daily_refresh"
 DAILY_CRON = "0 2 * * *"
 
@@ -124,6 +126,13 @@ def build_automation(
 
     for spec in specs:
         if spec.training_key not in existing:
+            # A replacement specs file naming an asset this code location lacks: say so instead of watching nothing.
+            log.warning(
+                "model spec %r: training asset %s is not in the code location; no retraining sensor or metric floor "
+                "checks are built for it",
+                spec.name,
+                spec.training_asset,
+            )
             continue
         automation.sensors.append(build_retraining_sensor(spec, sensor_status))
         if spec.performance is not None:

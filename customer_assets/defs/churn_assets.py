@@ -35,9 +35,8 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
-from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.churn import (
     FAMILIES,
@@ -51,18 +50,20 @@ from customer_assets.ml.churn import (
 from customer_assets.ml.churn.baselines import FREQUENCY_BASELINE, LOGISTIC_BASELINE, RECENCY_BASELINE
 from customer_assets.ml.churn.purchase_features import train_with_purchase_features
 from customer_assets.mlops import lifecycle, registry
+from customer_assets.models import CHURN
 from customer_assets.warehouse.client import Warehouse
 
-GROUP = "churn"
-MODEL_NAME = "churn_model"
+MODEL = CHURN
+GROUP = MODEL.group
+MODEL_NAME = MODEL.registry_name
 MARTS = "marts"
 ID = "customer_id"
 LABEL = "churned"
 TIME_COLUMN = "cutoff_date"
-PRIMARY_METRIC = "roc_auc"
+PRIMARY_METRIC = MODEL.primary_metric
 TRAINING_SET_KEY = dg.AssetKey([MARTS, "churn_training_set"])
 FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
-SCORES_KEY = dg.AssetKey([MARTS, "churn_scores"])
+SCORES_KEY = MODEL.table_key("marts.churn_scores")
 
 GATE_CHECK = lifecycle.GATE_CHECK
 HIGH_RISK_JUMP_CHECK = "high_risk_share_jump_vs_previous_partition"
@@ -139,22 +140,36 @@ class ChurnKnobs:
         choices=PURCHASE_FEATURE_MODES,
     )
 
+    def __post_init__(self):
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown or not self.families:
+            raise SettingsError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
+        unknown = [f for f in self.imbalance if f not in IMBALANCE_STRATEGIES]
+        if unknown or not self.imbalance:
+            raise SettingsError(
+                f"CUSTOMER_ML_CHURN_IMBALANCE: unknown strategies {unknown}; choose from {IMBALANCE_STRATEGIES}"
+            )
+        protected = {ID, LABEL, TIME_COLUMN} & set(self.drop_features)
+        if protected:
+            raise SettingsError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
+
 
 def churn_knobs() -> ChurnKnobs:
     """Every tunable of the churn assets, from CUSTOMER_ML_CHURN_* (docs/configuration.md)."""
-    knobs = read_section(ChurnKnobs)
-    unknown = [f for f in knobs.families if f not in FAMILIES]
-    if unknown or not knobs.families:
-        raise SettingsError(f"CUSTOMER_ML_CHURN_FAMILIES: unknown families {unknown}; choose from {FAMILIES}")
-    unknown = [f for f in knobs.imbalance if f not in IMBALANCE_STRATEGIES]
-    if unknown or not knobs.imbalance:
-        raise SettingsError(
-            f"CUSTOMER_ML_CHURN_IMBALANCE: unknown strategies {unknown}; choose from {IMBALANCE_STRATEGIES}"
-        )
-    protected = {ID, LABEL, TIME_COLUMN} & set(knobs.drop_features)
-    if protected:
-        raise SettingsError(f"CUSTOMER_ML_CHURN_DROP_FEATURES cannot drop {sorted(protected)}")
-    return knobs
+    return read_section(ChurnKnobs)
+
+
+# The knobs a user tunes per run in the launchpad (the window stays a setting: dbt labels the training set with it).
+TRAINING_RUN_KNOBS = (
+    "search_seconds",
+    "families",
+    "imbalance",
+    "n_splits",
+    "seed",
+    "promotion_margin",
+    "purchase_features",
+)
+SCORING_RUN_KNOBS = ("max_high_risk_jump", "reasons_all_max_rows", "reasons_top_share")
 
 
 # --- warehouse reads ------------------------------------------------------------------------------------
@@ -437,32 +452,22 @@ def model_signature(model, sample: pl.DataFrame):
 
 
 def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
-    @dg.asset(
-        name="churn_model",
-        group_name=GROUP,
-        owners=[OWNER],
+    @training_asset(
+        MODEL,
         deps=[TRAINING_SET_KEY],
         kinds={"mlflow", "lightgbm", "xgboost"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Churn model (churn = no completed order in the CUSTOMER_ML_CHURN_WINDOW_DAYS after the "
         "as-of date): logistic regression, random forest, XGBoost and LightGBM with class weights or "
         "SMOTE compared by the churn library on marts.churn_training_set (point-in-time snapshots), "
         "calibrated; registered in MLflow as `churn_model` and promoted to `champion` only if it "
         "beats the champion on the latest-cutoff holdout (see PROMOTION_RULE).",
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset="churn_model",
-                blocking=False,
-                description="The model that serves after the promotion decision exists and beats "
-                "the recency-only baseline (holdout ROC-AUC) on the latest-cutoff "
-                "holdout. Warns otherwise (scores come from the champion).",
-            ),
-        ],
+        gate_description="The model that serves after the promotion decision exists and beats "
+        "the recency-only baseline (holdout ROC-AUC) on the latest-cutoff "
+        "holdout. Warns otherwise (scores come from the champion).",
+        config_schema=knob_config(ChurnKnobs, TRAINING_RUN_KNOBS),
     )
-    @degrade_on_failure
     def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = churn_knobs()
+        knobs = run_knobs(context, churn_knobs())
         training_set = read_training_set(warehouse.client())
         holdout, holdout_cutoff = split_holdout(training_set)
         train_input = training_set.drop([c for c in knobs.drop_features if c in training_set.columns])
@@ -644,21 +649,18 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
             check_results=[gate],
         )
 
-    @dg.asset(
-        key=SCORES_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[FEATURES_KEY, churn_model],
+    @scoring_asset(
+        MODEL,
+        "marts.churn_scores",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        deps=[FEATURES_KEY, churn_model],
         kinds={"mlflow", "lightgbm", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="One row per customer active at the as-of date (an order in the previous 365 days): "
         "customer_id, as_of_date, churn_probability (calibrated), risk_level (" + RISK_RULE + "), "
         "top_reasons (up to 3 readable drivers from the tree model's SHAP contributions), "
         "model_name, model_version; scored by the champion on marts.customer_features as of that "
         "day. Partition = as-of date; a backfill builds score history.",
-        check_specs=[
+        check_specs=(
             dg.AssetCheckSpec(
                 HIGH_RISK_JUMP_CHECK,
                 asset=SCORES_KEY,
@@ -666,11 +668,11 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP (0.10, absolute) against the "
                 "previous partition in marts.churn_scores.",
             ),
-        ],
+        ),
+        config_schema=knob_config(ChurnKnobs, SCORING_RUN_KNOBS),
     )
-    @degrade_on_failure
     def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = churn_knobs()
+        knobs = run_knobs(context, churn_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         features = read_active_features(client, as_of)

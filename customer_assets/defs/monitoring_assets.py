@@ -31,8 +31,8 @@ from customer_assets.ml import drift
 from customer_assets.ml.realized import HIGHER_IS_BETTER, realized_metric
 
 GROUP = "monitoring"
-DRIFT_KEY = dg.AssetKey("drift_report")
-MONITORING_KEY = dg.AssetKey("model_monitoring")
+DRIFT_KEY = dg.AssetKey(["marts", "drift_report"])
+MONITORING_KEY = dg.AssetKey(["marts", "model_monitoring"])
 FEATURES_KEY = dg.AssetKey(["marts", "customer_features"])
 TRAINING_SET_KEY = dg.AssetKey(["marts", "churn_training_set"])
 NOT_FEATURES = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_active"}

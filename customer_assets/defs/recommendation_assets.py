@@ -34,9 +34,8 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
-from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.recommend import (
     POPULARITY,
@@ -48,11 +47,15 @@ from customer_assets.ml.recommend import (
     time_split,
 )
 from customer_assets.mlops import lifecycle
+from customer_assets.models import RECOMMENDATION
 
-GROUP = "recommendations"
-MODEL_NAME = "product_recommender"
+MODEL = RECOMMENDATION
+GROUP = MODEL.group
+MODEL_NAME = MODEL.registry_name
 MARTS = "marts"
 GATE_CHECK = lifecycle.GATE_CHECK
+RECOMMENDATIONS_KEY = MODEL.table_key("marts.product_recommendations")
+SIMILAR_KEY = MODEL.table_key("marts.similar_products")
 MIN_PRODUCTS = 2
 METRICS = ("precision", "recall", "ndcg", "map")
 STAGING_DEPS = [
@@ -334,33 +337,25 @@ def _passes_gate(recipe: dict | None, evaluation: dict | None) -> bool:
 
 def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list:
 
-    @dg.asset(
-        key="recommendation_model",
-        group_name=GROUP,
-        owners=[OWNER],
+    @training_asset(
+        MODEL,
+        config_schema=knob_config(
+            Knobs, ("k", "algorithm", "holdout_days", "half_life_days", "promotion_margin", "seed")
+        ),
         deps=[FEATURES, *STAGING_DEPS],
         kinds={"mlflow", "scikit-learn", "polars"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Trains the product recommender (item-kNN / EASE / NMF chosen by validation, blended with "
         "content similarity and popularity) on completed purchases up to the latest as-of date, "
         "evaluates challenger and champion recipes on the same time split beside popularity, and "
         "registers `product_recommender` (champion alias per the promotion rule) refit on all "
         "history. The review rating model's RMSE is logged in the same MLflow run.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset="recommendation_model",
-                blocking=False,
-                description="The model that serves after the decision beats popularity on the holdout's primary "
-                "metric (ndcg@k); the decision, its reason and both metric sets are in the metadata.",
-            )
-        ],
+        gate_description="The model that serves after the decision beats popularity on the holdout's primary "
+        "metric (ndcg@k); the decision, its reason and both metric sets are in the metadata.",
     )
-    @degrade_on_failure
     def recommendation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         from customer_assets.mlops import registry
 
-        knob = knobs()
+        knob = run_knobs(context, knobs())
         client = warehouse.client()
         as_of = _latest_as_of(client)
         end = dt.datetime.combine(as_of, dt.time.max)
@@ -640,32 +635,31 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
     recommendation_checks = [
         dg.AssetCheckSpec(
             "every_customer_has_k_recommendations",
-            asset="product_recommendations",
+            asset=RECOMMENDATIONS_KEY,
             description="Each customer of marts.customer_features for the day has k rows, or as "
             "many as the catalog allows once bought items are excluded.",
         ),
         dg.AssetCheckSpec(
             "no_already_bought_items",
-            asset="product_recommendations",
+            asset=RECOMMENDATIONS_KEY,
             description="When seen items are excluded, no row names a product the customer bought "
             "(completed orders up to the as-of day, read from the warehouse).",
         ),
         dg.AssetCheckSpec(
             "catalog_coverage_above_floor",
-            asset="product_recommendations",
+            asset=RECOMMENDATIONS_KEY,
             description="Warns when the share of the catalog recommended to anyone falls below "
             "CUSTOMER_ML_RECOMMEND_COVERAGE_FLOOR.",
         ),
     ]
 
-    @dg.asset(
-        key="product_recommendations",
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[recommendation_model, FEATURES, *STAGING_DEPS],
+    @scoring_asset(
+        MODEL,
+        "marts.product_recommendations",
         partitions_def=partitions_def,
+        config_schema=knob_config(Knobs, ("k", "include_seen", "coverage_floor")),
+        deps=[recommendation_model, FEATURES, *STAGING_DEPS],
         kinds={"mlflow", "polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="marts.product_recommendations: top-k products per customer as of the partition day "
         "(customer_id, as_of_date, rank, product_id, score, strategy, model_version) from the "
         "champion `product_recommender`; bought items excluded unless "
@@ -673,11 +667,10 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         "popular list.",
         check_specs=recommendation_checks,
     )
-    @degrade_on_failure
     def product_recommendations(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ):
-        knob = knobs()
+        knob = run_knobs(context, knobs())
         day = _day(context)
         client = warehouse.client()
         model, version = _champion_or_fail()
@@ -743,7 +736,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             },
             check_results=[
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations",
+                    asset_key=RECOMMENDATIONS_KEY,
                     check_name="every_customer_has_k_recommendations",
                     passed=short.is_empty(),
                     metadata={
@@ -753,7 +746,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                     },
                 ),
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations",
+                    asset_key=RECOMMENDATIONS_KEY,
                     check_name="no_already_bought_items",
                     passed=violations.is_empty(),
                     metadata={
@@ -763,7 +756,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                     },
                 ),
                 dg.AssetCheckResult(
-                    asset_key="product_recommendations",
+                    asset_key=RECOMMENDATIONS_KEY,
                     check_name="catalog_coverage_above_floor",
                     passed=coverage >= knob.coverage_floor,
                     severity=dg.AssetCheckSeverity.WARN,
@@ -772,29 +765,27 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             ],
         )
 
-    @dg.asset(
-        key="similar_products",
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[recommendation_model, dg.AssetKey(["staging", "stg_products"])],
+    @scoring_asset(
+        MODEL,
+        "marts.similar_products",
         partitions_def=partitions_def,
+        config_schema=knob_config(Knobs, ("similar_k",)),
+        deps=[recommendation_model, dg.AssetKey(["staging", "stg_products"])],
         kinds={"mlflow", "polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="marts.similar_products: for every catalog product its CUSTOMER_ML_RECOMMEND_SIMILAR_K "
         "neighbours (product_id, rank, similar_product_id, score; half co-purchase cosine, half "
         "content similarity, content only for products nobody bought), with as_of_date and "
         "model_version.",
-        check_specs=[
+        check_specs=(
             dg.AssetCheckSpec(
                 "every_product_has_similar_products",
-                asset="similar_products",
+                asset=SIMILAR_KEY,
                 description="Every product of staging.stg_products has at least one similar product on the day.",
-            )
-        ],
+            ),
+        ),
     )
-    @degrade_on_failure
     def similar_products(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knob = knobs()
+        knob = run_knobs(context, knobs())
         day = _day(context)
         client = warehouse.client()
         model, version = _champion_or_fail()
@@ -821,7 +812,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             },
             check_results=[
                 dg.AssetCheckResult(
-                    asset_key="similar_products",
+                    asset_key=SIMILAR_KEY,
                     check_name="every_product_has_similar_products",
                     passed=missing.is_empty(),
                     metadata={

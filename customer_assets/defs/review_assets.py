@@ -33,21 +33,22 @@ import numpy as np
 import polars as pl
 
 from customer_assets.config import read_section, section, setting
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
-from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.model_assets import Table, knob_config, run_knobs, scoring_multi_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.mlops import lifecycle
+from customer_assets.models import SENTIMENT
 
-GROUP = "reviews"
-MODEL_NAME = "review_sentiment"
+MODEL = SENTIMENT
+GROUP = MODEL.group
+MODEL_NAME = MODEL.registry_name
 STG_REVIEWS = dg.AssetKey(["staging", "stg_reviews"])
 STG_PRODUCTS = dg.AssetKey(["staging", "stg_products"])
-MODEL_KEY = dg.AssetKey("sentiment_model")
-TOPICS_KEY = dg.AssetKey(["marts", "review_topics"])
-SENTIMENT_KEY = dg.AssetKey(["marts", "review_sentiment"])
-PRODUCT_KEY = dg.AssetKey(["marts", "product_sentiment"])
-CUSTOMER_KEY = dg.AssetKey(["marts", "customer_sentiment"])
+MODEL_KEY = MODEL.training_key
+TOPICS_KEY = MODEL.table_key("marts.review_topics")
+SENTIMENT_KEY = MODEL.table_key("marts.review_sentiment")
+PRODUCT_KEY = MODEL.table_key("marts.product_sentiment")
+CUSTOMER_KEY = MODEL.table_key("marts.customer_sentiment")
 GATE_CHECK = lifecycle.GATE_CHECK
 MIN_COMPARISON_ROWS = 30
 LABELS = ("negative", "neutral", "positive")
@@ -559,37 +560,29 @@ def _image(path: Path) -> dict:
 
 
 def _sentiment_model_asset() -> dg.AssetsDefinition:
-    @dg.asset(
-        key=MODEL_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
+    @training_asset(
+        MODEL,
+        config_schema=knob_config(
+            ReviewKnobs, ("min_reviews", "holdout_fraction", "regularisation_c", "promotion_margin", "seed")
+        ),
         deps=[STG_REVIEWS],
         kinds={"mlflow", "scikit-learn", "nltk"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Review sentiment (negative/neutral/positive + score in [-1, 1]) trained on the reviews up to "
         "the as-of date: TF-IDF + logistic regression on rating labels vs VADER, the better one on the "
         "holdout kept. Compared with the registered champion on the challenger's holdout and "
         "registered in MLflow as 'review_sentiment'; the champion alias moves only if it wins by the "
         "margin. Skipped with a note when there are too few labelled reviews or a single class.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset=MODEL_KEY,
-                blocking=False,
-                description="The model that serves after the decision (champion) beats its baseline on the holdout: "
-                "VADER for English (passes when VADER itself is the chosen engine), else the majority "
-                "class. Metadata: decision, reason and both metric sets.",
-            )
-        ],
+        gate_description="The model that serves after the decision (champion) beats its baseline on the holdout: "
+        "VADER for English (passes when VADER itself is the chosen engine), else the majority "
+        "class. Metadata: decision, reason and both metric sets.",
     )
-    @degrade_on_failure
     def sentiment_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         from customer_assets.ml.text import evaluate_on_holdout, train_sentiment_model
         from customer_assets.mlops import registry
 
-        knobs = review_knobs()
+        knobs = run_knobs(context, review_knobs())
         client = warehouse.client()
         as_of = training_as_of(context, client)
         labelled = labelled_reviews(load_reviews(client, as_of), knobs)
@@ -786,41 +779,36 @@ def _table_checks(tables: ReviewTables) -> dict[dg.AssetKey, list[dg.AssetCheckR
 
 
 def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    common = {"group_name": GROUP, "owners": [OWNER], "freshness_policy": DAILY_FRESHNESS}
-    specs = [
-        dg.AssetSpec(
-            TOPICS_KEY,
+    tables = [
+        Table(
+            "marts.review_topics",
             deps=[STG_REVIEWS],
             kinds={"gensim", "duckdb"},
-            **common,
             description="marts.review_topics: LDA topics of the reviews up to the as-of date (as_of_date, "
             "topic_id, label, top_terms, size), k chosen by c_v coherence within "
             "CUSTOMER_ML_REVIEW_TOPICS_K_MIN..K_MAX; coherence and stability in metadata.",
         ),
-        dg.AssetSpec(
-            SENTIMENT_KEY,
+        Table(
+            "marts.review_sentiment",
             deps=[STG_REVIEWS, MODEL_KEY, TOPICS_KEY],
             kinds={"mlflow", "nltk", "duckdb"},
-            **common,
             description="marts.review_sentiment: every review up to the as-of date scored by the champion "
             "sentiment model (review_id, customer_id, product_id, as_of_date, review_date, "
             "review_ts, rating, sentiment_label, sentiment_score, topic_id, aspects as a list "
             "of 'aspect:label'). Null sentiment = no words to judge.",
         ),
-        dg.AssetSpec(
-            PRODUCT_KEY,
+        Table(
+            "marts.product_sentiment",
             deps=[SENTIMENT_KEY, STG_PRODUCTS],
             kinds={"polars", "duckdb"},
-            **common,
             description="marts.product_sentiment: per product as of the day: review_count, "
             "average_rating, positive/neutral/negative shares, average_sentiment, top aspects "
             "praised and criticized.",
         ),
-        dg.AssetSpec(
-            CUSTOMER_KEY,
+        Table(
+            "marts.customer_sentiment",
             deps=[SENTIMENT_KEY],
             kinds={"polars", "duckdb"},
-            **common,
             description="marts.customer_sentiment: per customer as of the day: avg_sentiment and "
             "last_sentiment. Churn joins it onto marts.customer_features on "
             "(customer_id, as_of_date).",
@@ -845,20 +833,20 @@ def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         ),
     ]
 
-    @dg.multi_asset(
-        name="review_analytics",
-        specs=specs,
-        check_specs=check_specs,
+    @scoring_multi_asset(
+        MODEL,
+        "review_analytics",
+        tables,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        check_specs=tuple(check_specs),
         description="Review tables as of the partition's day, in one step: topics, scored reviews with aspects, "
         "product and customer sentiment. Each partition is replaced, never appended.",
+        config_schema=knob_config(ReviewKnobs, ("topics_k_min", "topics_k_max", "top_aspects", "seed")),
     )
-    @degrade_on_failure
     def review_analytics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
         from customer_assets.mlops import registry
 
-        knobs = review_knobs()
+        knobs = run_knobs(context, review_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         reviews = load_reviews(client, as_of)

@@ -22,9 +22,8 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
-from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.segmentation import (
     BASELINE_NAME,
@@ -44,15 +43,17 @@ from customer_assets.ml.segmentation import (
 from customer_assets.ml.segmentation.embedding import embedding_frame
 from customer_assets.ml.segmentation.profiles import segment_profiles
 from customer_assets.mlops import lifecycle, registry
+from customer_assets.models import SEGMENTATION
 from customer_assets.warehouse.client import Warehouse
 
-GROUP = "segmentation"
-MODEL_NAME = "customer_segmentation"
+MODEL = SEGMENTATION
+GROUP = MODEL.group
+MODEL_NAME = MODEL.registry_name
 MARTS = "marts"
 FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
-SEGMENTS_KEY = dg.AssetKey([MARTS, "customer_segments"])
-PROFILES_KEY = dg.AssetKey([MARTS, "segment_profiles"])
-EMBEDDING_KEY = dg.AssetKey([MARTS, "customer_embedding"])
+SEGMENTS_KEY = MODEL.table_key("marts.customer_segments")
+PROFILES_KEY = MODEL.table_key("marts.segment_profiles")
+EMBEDDING_KEY = MODEL.table_key("marts.customer_embedding")
 ID = "customer_id"
 
 GATE_CHECK = lifecycle.GATE_CHECK
@@ -114,13 +115,18 @@ class SegmentationKnobs:
     )
     tsne_sample_size: int = setting(2_000, "Customers given t-SNE coordinates.", low=0)
 
+    def __post_init__(self):
+        if self.k_min > self.k_max:
+            raise SettingsError(f"need CUSTOMER_ML_SEGMENTATION_K_MIN <= _K_MAX, got {self.k_min} > {self.k_max}")
+
 
 def segmentation_knobs() -> SegmentationKnobs:
     """Every tunable of the segmentation assets, from CUSTOMER_ML_SEGMENTATION_* (docs/configuration.md)."""
     knobs = read_section(SegmentationKnobs)
-    if knobs.k_min > knobs.k_max:
-        raise SettingsError(f"need CUSTOMER_ML_SEGMENTATION_K_MIN <= _K_MAX, got {knobs.k_min} > {knobs.k_max}")
     return dataclasses.replace(knobs, feature_columns=knobs.feature_columns or None)
+
+
+TRAINING_RUN_KNOBS = ("k_min", "k_max", "seed", "promotion_margin", "stability_resamples", "holdout_percent")
 
 
 # --- warehouse reads ------------------------------------------------------------------------------------
@@ -369,36 +375,28 @@ def _json_metrics(evaluation: dict | None) -> dict | None:
 
 
 def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
-    @dg.asset(
-        name="segmentation_model",
-        group_name=GROUP,
-        owners=[OWNER],
+    @training_asset(
+        MODEL,
+        config_schema=knob_config(SegmentationKnobs, TRAINING_RUN_KNOBS),
         deps=[FEATURES_KEY],
         kinds={"mlflow", "scikitlearn", "polars"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Customer segmentation model: K-Means, DBSCAN and Ward compared on marts.customer_features "
         "(latest as-of date), one chosen by the library's selection rule, named by profile; "
         "registered in MLflow as `customer_segmentation` (transform + clusterer) and promoted to "
         "`champion` only if it wins on a fixed customer holdout (see PROMOTION_RULE).",
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset="segmentation_model",
-                blocking=False,
-                description="The model that serves after the promotion decision beats its "
-                "value-quantile baseline (silhouette) on the held-out customers.",
-            ),
+        check_specs=(
             dg.AssetCheckSpec(
                 STABILITY_CHECK,
                 asset="segmentation_model",
                 description="The serving model's bootstrap stability (mean adjusted Rand index "
                 "between refits on resamples) is at least 0.8.",
             ),
-        ],
+        ),
+        gate_description="The model that serves after the promotion decision beats its "
+        "value-quantile baseline (silhouette) on the held-out customers.",
     )
-    @degrade_on_failure
     def segmentation_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = segmentation_knobs()
+        knobs = run_knobs(context, segmentation_knobs())
         features = read_features(warehouse.client())
         as_of = features["as_of_date"][0]
         is_holdout = pl.col("holdout_bucket") < knobs.holdout_percent
@@ -610,19 +608,17 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             )
         return champion
 
-    @dg.asset(
-        key=SEGMENTS_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[FEATURES_KEY, segmentation_model],
+    @scoring_asset(
+        MODEL,
+        "marts.customer_segments",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        config_schema=knob_config(SegmentationKnobs, ("min_segment_share", "max_share_shift")),
+        deps=[FEATURES_KEY, segmentation_model],
         kinds={"mlflow", "polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="One row per customer and as-of date: the champion segmentation model's segment "
         "(customer_id, as_of_date, segment_id, segment_name, algorithm, model_version). Partition = "
         "as-of date; a backfill builds segment history.",
-        check_specs=[
+        check_specs=(
             dg.AssetCheckSpec(
                 SHARE_CHECK,
                 asset=SEGMENTS_KEY,
@@ -638,11 +634,10 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "CUSTOMER_ML_SEGMENT_MAX_SHARE_SHIFT (0.05) since the previous "
                 "partition in the table.",
             ),
-        ],
+        ),
     )
-    @degrade_on_failure
     def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = segmentation_knobs()
+        knobs = run_knobs(context, segmentation_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         features = read_features(client, as_of)
@@ -685,20 +680,16 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             check_results=[share, shift],
         )
 
-    @dg.asset(
-        key=PROFILES_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[FEATURES_KEY, customer_segments],
+    @scoring_asset(
+        MODEL,
+        "marts.segment_profiles",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        deps=[FEATURES_KEY, customer_segments],
         kinds={"polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Per segment and as-of date: size, share and the mean and median of the key RFM, value and "
         "engagement features (original units), from marts.customer_segments and "
         "marts.customer_features of the same day.",
     )
-    @degrade_on_failure
     def segment_profiles_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
@@ -722,22 +713,19 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             }
         )
 
-    @dg.asset(
-        key=EMBEDDING_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[FEATURES_KEY, customer_segments],
+    @scoring_asset(
+        MODEL,
+        "marts.customer_embedding",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        config_schema=knob_config(SegmentationKnobs, ("tsne_sample_size", "seed")),
+        deps=[FEATURES_KEY, customer_segments],
         kinds={"scikitlearn", "polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="2-D coordinates for plotting, per customer and as-of date: PCA of the champion's transformed "
         "features for every customer, t-SNE for a seeded sample (CUSTOMER_ML_SEGMENTATION_TSNE_SAMPLE_"
         "SIZE; null elsewhere), with the customer's segment name.",
     )
-    @degrade_on_failure
     def customer_embedding(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = segmentation_knobs()
+        knobs = run_knobs(context, segmentation_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         labelled = read_features(client, as_of).join(

@@ -10,22 +10,17 @@ import dagster as dg
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.mlops import registry
+from customer_assets.models import SERVED_MODEL_NAMES
 from customer_assets.serving import snapshot
 
 GROUP = "serving"
-SERVED_MODELS = (
-    "churn_model",
-    "customer_segmentation",
-    "product_recommender",
-    "review_sentiment",
-    "customer_value_model",
-)
+SERVED_MODELS = SERVED_MODEL_NAMES
 UPSTREAM = [
     dg.AssetKey(["marts", "customer_features"]),
     dg.AssetKey(["marts", "churn_scores"]),
     dg.AssetKey(["marts", "customer_segments"]),
-    dg.AssetKey("product_recommendations"),
-    dg.AssetKey("similar_products"),
+    dg.AssetKey(["marts", "product_recommendations"]),
+    dg.AssetKey(["marts", "similar_products"]),
     dg.AssetKey(["marts", "customer_value"]),
     dg.AssetKey(["marts", "retention_targets"]),
 ]

@@ -32,9 +32,8 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import ValueKnobs, read_section
-from customer_assets.defs.degrade import degrade_on_failure
 from customer_assets.defs.metadata import frame_metadata, markdown_table
-from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
+from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS, risk_levels
 from customer_assets.ml.value import (
@@ -45,23 +44,25 @@ from customer_assets.ml.value import (
     write_plots,
 )
 from customer_assets.mlops import lifecycle, registry
+from customer_assets.models import CHURN, RECOMMENDATION, SEGMENTATION, VALUE
 from customer_assets.warehouse.client import Warehouse
 
-GROUP = "value"
-MODEL_NAME = "customer_value_model"
+MODEL = VALUE
+GROUP = MODEL.group
+MODEL_NAME = MODEL.registry_name
 MARTS = "marts"
 ID = "customer_id"
 CLV_MONTHS = 12
-PRIMARY_METRIC = "value_mae"
+PRIMARY_METRIC = MODEL.primary_metric
 GATE_CHECK = lifecycle.GATE_CHECK
 RANGE_CHECK = "values_in_range"
 FEATURES_KEY = dg.AssetKey([MARTS, "customer_features"])
 ORDERS_KEY = dg.AssetKey(["intermediate", "int_orders_enriched"])
-VALUE_KEY = dg.AssetKey([MARTS, "customer_value"])
-TARGETS_KEY = dg.AssetKey([MARTS, "retention_targets"])
-CHURN_SCORES_KEY = dg.AssetKey([MARTS, "churn_scores"])
-SEGMENTS_KEY = dg.AssetKey([MARTS, "customer_segments"])
-RECOMMENDATIONS_KEY = dg.AssetKey("product_recommendations")
+VALUE_KEY = MODEL.table_key("marts.customer_value")
+TARGETS_KEY = MODEL.table_key("marts.retention_targets")
+CHURN_SCORES_KEY = CHURN.table_key("marts.churn_scores")
+SEGMENTS_KEY = SEGMENTATION.table_key("marts.customer_segments")
+RECOMMENDATIONS_KEY = RECOMMENDATION.table_key("marts.product_recommendations")
 
 VALUE_SCHEMA = {
     "customer_id": pl.String,
@@ -400,33 +401,25 @@ def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
-    @dg.asset(
-        name="value_model",
-        group_name=GROUP,
-        owners=[OWNER],
+    @training_asset(
+        MODEL,
+        config_schema=knob_config(
+            ValueKnobs, ("seasonal", "validation_days", "purchase_model", "promotion_tolerance", "annual_discount")
+        ),
         deps=[FEATURES_KEY, ORDERS_KEY],
         kinds={"mlflow", "scipy"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Customer value model: BG/NBD (purchases and dropout) + Gamma-Gamma (order value) by maximum "
         "likelihood, with a seasonal clock when a year of history says it helps, on the completed "
         "orders up to the latest as-of date; evaluated on the last churn-window before it against "
         "the naive baseline and the champion; registered in MLflow as `customer_value_model` "
         "(see PROMOTION_RULE).",
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset="value_model",
-                blocking=False,
-                description="The model that serves after the promotion decision beats the "
-                "naive baseline (historical rate x horizon, historical mean "
-                "order value) on the holdout: orders MAE and value MAE. "
-                "Warns otherwise.",
-            )
-        ],
+        gate_description="The model that serves after the promotion decision beats the "
+        "naive baseline (historical rate x horizon, historical mean "
+        "order value) on the holdout: orders MAE and value MAE. "
+        "Warns otherwise.",
     )
-    @degrade_on_failure
     def value_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = value_knobs()
+        knobs = run_knobs(context, value_knobs())
         client = warehouse.client()
         as_of = latest_as_of(client)
         orders = read_orders(client, as_of)
@@ -546,32 +539,28 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
             check_results=[gate],
         )
 
-    @dg.asset(
-        key=VALUE_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[FEATURES_KEY, ORDERS_KEY, value_model],
+    @scoring_asset(
+        MODEL,
+        "marts.customer_value",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        deps=[FEATURES_KEY, ORDERS_KEY, value_model],
         kinds={"mlflow", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="One row per customer with a completed order on or before the as-of date: customer_id, "
         "as_of_date, p_alive, expected_orders and expected_value over horizon_days (the churn window), "
         "clv_12m (12 months, discounted), model_name, model_version; then p_order (P(an order in the "
         "horizon)), expected_order_value and the purchase summary scored (orders = purchase days, "
         "days_since_first / _last, total / mean values). Scored by the champion from orders up to "
         "that day only.",
-        check_specs=[
+        check_specs=(
             dg.AssetCheckSpec(
                 RANGE_CHECK,
                 asset=VALUE_KEY,
                 description="Probabilities in [0, 1]; expected orders, value and CLV finite and >= 0 (WARN).",
-            )
-        ],
+            ),
+        ),
     )
-    @degrade_on_failure
     def customer_value(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        knobs = value_knobs()
+        knobs = run_knobs(context, value_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         champion = registry.load_champion(MODEL_NAME)
@@ -599,15 +588,12 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
             check_results=[check],
         )
 
-    @dg.asset(
-        key=TARGETS_KEY,
-        group_name=GROUP,
-        owners=[OWNER],
-        deps=[customer_value, CHURN_SCORES_KEY, SEGMENTS_KEY, RECOMMENDATIONS_KEY],
+    @scoring_asset(
+        MODEL,
+        "marts.retention_targets",
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        deps=[customer_value, CHURN_SCORES_KEY, SEGMENTS_KEY, RECOMMENDATIONS_KEY],
         kinds={"polars", "sql"},
-        freshness_policy=DAILY_FRESHNESS,
         description="The retention worklist a CRM team exports: every scored customer ranked by value at risk = "
         "P(churn) x expected value over the churn window, with churn_probability (from the churn "
         "model; where it has no score, the value model's P(no order in the window), named in "
@@ -615,7 +601,6 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         "p_alive and the top 3 recommended_products. Builds with nulls / empty lists where the churn, "
         "segment or recommendation tables are missing.",
     )
-    @degrade_on_failure
     def retention_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
