@@ -40,7 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LOCATION = "customer_assets"
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-DEFAULT_PORTS = {"webserver": 3000, "service": 3001, "grpc": 4000, "mlflow": 5000, "app": 8501, "prometheus": 9090}
+DEFAULT_PORTS = {
+    "webserver": 3000,
+    "service": 3001,
+    "grpc": 4000,
+    "mlflow": 5000,
+    "app": 8501,
+    "prometheus": 9090,
+    "pg_probe": 9187,
+}
 # Knobs of the test stack (small data and searches, as the test suite's shared home).
 SMALL = {
     "CUSTOMER_ML_SYNTHETIC_CUSTOMERS": "300",
@@ -111,6 +119,7 @@ class Stack:
     def __init__(self, home: Path, state: dict):
         self.home = home
         self.state = state
+        self.envs: dict[str, dict] = {}  # the full environment of each process (in memory only: restart_process)
 
     @property
     def file(self) -> Path:
@@ -178,13 +187,17 @@ def start(
     scrape_interval: str = "15s",
     automation: str = "running",
     quiet: bool = False,
+    data_tmpfs: str | None = None,
 ) -> Stack:
+    """Start the stack. `data_tmpfs` (a size, e.g. "300m"; a test's fault injection, needs root) mounts a tmpfs of
+    that size as the data home (<home>/data: snapshots, MLflow artifacts, landing), so a disk can be filled."""
     home = (home or default_home()).resolve()
     previous = Stack.load(home) if home.exists() else None
     if previous and previous.alive():
         raise SystemExit(f"a stack is already running from {home} (pids {previous.alive()}): make stack-stop")
     if previous:
         _drop_databases(previous)
+        _unmount(previous)
     shutil.rmtree(home, ignore_errors=True)
     (home / "logs").mkdir(parents=True)
     tag = "cmlstack_" + secrets.token_hex(3)
@@ -201,10 +214,14 @@ def start(
             "api_key": secrets.token_hex(24),
             "pids": {},
             "cmd": {},
+            "mounts": [],
         },
     )
     stack.save()
     try:
+        (home / "data").mkdir()
+        if data_tmpfs:
+            _mount_tmpfs(stack, home / "data", data_tmpfs)
         _create_databases(stack)
         _start_processes(stack, extra_env or {}, rules_for, scrape_interval, automation)
         wait_ready(stack)
@@ -278,7 +295,8 @@ def _start_processes(
         **extra_env,
     }
     env.pop("CUSTOMER_ML_AS_OF", None)
-    (home / "data").mkdir()
+    service_env = {**env, "BENTOML_HOME": str(home / "bentoml")}
+    bento = build_bento(stack, service_env)
     prometheus_dir = home / "prometheus"
     prometheus_dir.mkdir()
     rules = (ROOT / "deploy" / "prometheus" / "rules.yml").read_text()
@@ -290,6 +308,7 @@ def _start_processes(
         f"  external_labels:\n    stack: customer-ml\nrule_files:\n  - rules.yml\nscrape_configs:\n"
         f"  - job_name: customer-ml-service\n    metrics_path: /metrics\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{ports['service']}']\n        labels:\n          service: scoring\n"
+        f"  - job_name: postgres\n    static_configs:\n      - targets: ['127.0.0.1:{ports['pg_probe']}']\n"
         f"  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{ports['prometheus']}']\n"
     )
     commands = {
@@ -336,7 +355,7 @@ def _start_processes(
         "service": [
             str(BIN / "bentoml"),
             "serve",
-            "bentos.service:CustomerML",
+            bento,
             "--host",
             "127.0.0.1",
             "--port",
@@ -364,9 +383,16 @@ def _start_processes(
             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
             "--web.enable-lifecycle",
         ],
+        "pg_probe": [
+            sys.executable,
+            str(ROOT / "deploy" / "pg_probe.py"),
+            "--port",
+            str(ports["pg_probe"]),
+            *(arg for database in names.values() for arg in ("--database", database)),
+        ],
     }
     for name, command in commands.items():
-        start_process(stack, name, command, env)
+        start_process(stack, name, command, service_env if name == "service" else env)
         if name == "code_server":  # the webserver and daemon load the location once: it must answer first
             _wait(
                 stack,
@@ -384,6 +410,28 @@ def _start_processes(
             )
 
 
+def build_bento(stack: Stack, env: dict) -> str:
+    """`bentoml build` of bentos/bentofile.yaml into the stack's BENTOML_HOME, offline (the lock file is not
+    re-locked, see the bentofile); returns the built tag, which the service serves (not the source tree)."""
+    started = time.monotonic()
+    with open(stack.home / "logs" / "bentoml-build.log", "wb") as log:
+        done = subprocess.run(
+            [str(BIN / "bentoml"), "build", "-f", "bentos/bentofile.yaml", ".", "-o", "tag"],
+            cwd=ROOT,
+            env={**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"},  # the build runs `uv`
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            timeout=600,
+        )
+    tag = done.stdout.strip().splitlines()[-1].removeprefix("__tag__:") if done.stdout.strip() else ""
+    if done.returncode != 0 or not tag:
+        raise RuntimeError(f"bentoml build failed: see {stack.home / 'logs' / 'bentoml-build.log'}")
+    stack.state["bento"] = {"tag": tag, "seconds": round(time.monotonic() - started, 1)}
+    stack.save()
+    return tag
+
+
 def start_process(stack: Stack, name: str, command: list[str], env: dict) -> None:
     """Start one process in its own session (its id is its process group's), SIGINT restored; record it."""
     with open(stack.home / "logs" / f"{name}.log", "ab") as log:
@@ -399,6 +447,7 @@ def start_process(stack: Stack, name: str, command: list[str], env: dict) -> Non
         )
     stack.state["pids"][name] = process.pid
     stack.state["cmd"][name] = command
+    stack.envs[name] = env
     stack.state.setdefault("env", {})[name] = {
         k: v for k, v in env.items() if k.startswith(("CUSTOMER_ML_", "DAGSTER_", "MLFLOW_", "WAREHOUSE_"))
     }
@@ -430,6 +479,7 @@ def wait_ready(stack: Stack, seconds: float = 240) -> None:
         "service": lambda: http(f"{stack.url('service')}/healthz")[0] == 200,
         "app": lambda: http(f"{stack.url('app')}/_stcore/health")[0] == 200,
         "prometheus": lambda: http(f"{stack.url('prometheus')}/-/ready")[0] == 200,
+        "pg_probe": lambda: http(f"{stack.url('pg_probe')}/metrics")[0] == 200,
         "webserver": lambda: _location_loaded(stack),
     }
     deadline = time.monotonic() + seconds
@@ -475,7 +525,8 @@ def describe(stack: Stack) -> str:
             f"  scoring API           {stack.url('service')}   (X-API-Key: see api_key in stack.json)",
             f"  MLflow                {stack.url('mlflow')}",
             f"  app                   {stack.url('app')}",
-            f"  Prometheus            {stack.url('prometheus')}",
+            f"  Prometheus            {stack.url('prometheus')}   (PostgreSQL probe {stack.url('pg_probe')}/metrics)",
+            f"  bento                 {s.get('bento', {}).get('tag')} (BENTOML_HOME {stack.home / 'bentoml'})",
             f"  PostgreSQL databases  {', '.join(s['databases'].values())} at 127.0.0.1:5432",
             "Materialize from the UI (load_source, then build_marts for a day) or wait for the schedule; "
             "`make stack-stop` stops it.",
@@ -541,6 +592,7 @@ def stop(stack: Stack | None = None, quiet: bool = False, seconds: float = 30) -
     stack.save()
     waited = time.monotonic()
     _drop_databases(stack)
+    _unmount(stack)
     stack.state["stop_seconds"] = {
         "processes": round(waited - deadline + seconds, 1),
         "databases": round(time.monotonic() - waited, 1),
@@ -567,6 +619,31 @@ def _drop_databases(stack: Stack) -> None:
             _psql(f'DROP ROLE IF EXISTS "{role}"')
         except subprocess.CalledProcessError as error:
             print(f"could not drop role {role}: {error.stderr.strip()}", file=sys.stderr)
+
+
+def _mount_tmpfs(stack: Stack, path: Path, size: str) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], check=True)
+    stack.state["mounts"].append(str(path))
+    stack.save()
+
+
+def _unmount(stack: Stack) -> None:
+    for path in reversed(stack.state.get("mounts", [])):
+        if os.path.ismount(path):
+            done = subprocess.run(["umount", path], capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"could not unmount {path}: {done.stderr.strip()}", file=sys.stderr)
+                continue
+        stack.state["mounts"].remove(path)
+    stack.save()
+
+
+def restart_process(stack: Stack, name: str) -> None:
+    """Start a recorded process again with its command and environment (what compose's restart policy or a
+    supervisor does after a crash). Only within the process that started the stack (the environment is not
+    written to stack.json)."""
+    assert not _tree(stack, name), f"{name} still runs"
+    start_process(stack, name, stack.state["cmd"][name], stack.envs[name])
 
 
 def kill_process(stack: Stack, name: str, sig: int = signal.SIGKILL) -> None:
