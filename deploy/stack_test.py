@@ -117,12 +117,15 @@ def wait_started(stack: S.Stack, run_id: str, steps: int = 1) -> None:
     """Until the run is STARTED and `steps` steps have started (so a fault lands inside a run, not before)."""
 
     def started():
-        if run_status(stack, run_id) in FINISHED:
-            raise AssertionError(f"run {run_id} finished before the fault: {run_status(stack, run_id)}")
+        status = run_status(stack, run_id)
+        if status in FINISHED:
+            return status
         events = run_events(stack, run_id)
         return sum(e["__typename"] == "ExecutionStepStartEvent" for e in events) >= steps
 
-    wait_for(started, 300, f"run {run_id} to start {steps} steps")
+    status = wait_for(started, 300, f"run {run_id} to start {steps} steps")
+    if status in FINISHED:
+        raise AssertionError(f"run {run_id} ended {status} before the fault: {failure_text(stack, run_id)[-2000:]}")
 
 
 def run_events(stack: S.Stack, run_id: str) -> list[dict]:
