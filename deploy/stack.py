@@ -8,10 +8,11 @@ What runs, as in docker-compose.yml: the local PostgreSQL (trust auth at 127.0.0
 and the read-only Grafana role of deploy/postgres/init-databases.sh (names prefixed with this stack's tag, so a
 stack never touches other databases); the Dagster code server (`dagster code-server start`, gRPC),
 dagster-webserver and dagster-daemon on the repo's dagster.yaml (PostgreSQL storage, queued run coordinator and
-its limits); an MLflow server on its PostgreSQL database with the artifact folder in the home; the scoring
-service (`bentoml serve bentos.service:CustomerML` from the source tree: no bento is built); the Streamlit
-app; Prometheus (the Debian package) scraping the service with deploy/prometheus/rules.yml. Not run: Grafana
-and postgres-exporter (not installed here), so the DatabaseDown alert has no `pg_up` to fire on.
+its limits, run monitoring); an MLflow server on its PostgreSQL database with the artifact folder in the home; the
+scoring service from a built bento (`bentoml build -f bentos/bentofile.yaml .` offline into <home>/bentoml, then
+`bentoml serve <tag>`: the bento's copy of the code, not the source tree); the Streamlit app; Prometheus (the
+Debian package) scraping the service and deploy/pg_probe.py (postgres-exporter's `pg_up` for the stack's three
+databases) with deploy/prometheus/rules.yml. Not run: Grafana and postgres-exporter (not installed here).
 
 The warehouse is PostgreSQL (WAREHOUSE_URL), MLflow is the server; the API key is generated (in stack.json).
 The state (home, ports, PIDs, databases) is written to <home>/stack.json; `stop` sends SIGINT (Dagster maps

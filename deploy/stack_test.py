@@ -144,6 +144,17 @@ def failure_text(stack: S.Stack, run_id: str) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def messages(stack: S.Stack, run_id: str) -> str:
+    """Every message of the run's events and every error in them (logged warnings and degraded steps too)."""
+    texts = []
+    for event in run_events(stack, run_id):
+        texts.append(event.get("message") or "")
+        error = event.get("error")
+        if error:
+            texts += [error["message"], *(c["message"] for c in error.get("causes") or [])]
+    return "\n".join(t for t in texts if t)
+
+
 def first_line(text: str, needle: str) -> str:
     return next((line.strip() for line in text.splitlines() if needle.lower() in line.lower()), "")[:200]
 
@@ -500,15 +511,11 @@ def run_stack_test(home: Path | None = None) -> int:
         wait_for(lambda: "DatabaseDown" not in firing(stack), 60, "DatabaseDown to clear")
         step("connections allowed again: DatabaseDown cleared", clock)
 
-        # StaleSnapshot: a snapshot created three days ago is published; the service serves it and reports its
-        # age (customer_ml_snapshot_age_seconds > 2 days). It clears when a run publishes a fresh one (below).
-        stale = in_stack_env(stack, BACKDATE).splitlines()[-1]
-        wait_for(lambda: served_version(stack, key) == stale, 60, "the service to load the backdated snapshot")
-        wait_for(lambda: "StaleSnapshot" in firing(stack), 60, "StaleSnapshot to fire")
-        step(f"a 3-day-old snapshot ({stale}) served: StaleSnapshot fired", clock)
+        # MLflow down during training. The model steps degrade (customer_assets/defs/degrade.py: a failed model step
+        # keeps the last good tables and the run goes on) rather than fail the run: asserted is what this code does
+        # (each training step says why: MlflowException ... Connection refused), no champion moves, the day's tables
+        # keep one row per customer, the service serves on.
         good_tables = no_duplicates(stack, day)
-
-        # MLflow down during training: the run fails with a clear error, no champion moves, the service serves on.
         before_champions = champions(stack)
         assert before_champions and all(before_champions.values()), before_champions
         with Load(stack, key, customer) as load:
@@ -517,15 +524,16 @@ def run_stack_test(home: Path | None = None) -> int:
             kill(stack, "mlflow")
             status = wait_run(stack, run_id)
             time.sleep(3)
-        assert status == "FAILURE", status
-        text = failure_text(stack, run_id)
-        reason = first_line(text, "connect") or first_line(text, "mlflow")
+        text = messages(stack, run_id)
+        reason = first_line(text, "Connection refused") or first_line(text, "mlflow")
+        assert status in ("FAILURE", "SUCCESS") and "Connection refused" in text, (status, text[-3000:])
         restart(stack, "mlflow")
         assert champions(stack) == before_champions, (champions(stack), before_champions)
-        assert served_version(stack, key) == stale and "StaleSnapshot" in firing(stack)
+        assert no_duplicates(stack, day) == good_tables
+        degraded = sorted({e["stepKey"] for e in run_events(stack, run_id) if "degraded" in (e.get("message") or "")})
         step(
-            f"MLflow killed during build_marts: run FAILURE ({reason}); "
-            f"champions unchanged {before_champions}; service {load.check()}",
+            f"MLflow killed during build_marts: run {status}, degraded steps {degraded} ({reason}); champions "
+            f"unchanged {before_champions}; tables intact; service {load.check()}",
             clock,
         )
 
@@ -565,7 +573,8 @@ def run_stack_test(home: Path | None = None) -> int:
             clock,
         )
 
-        # A full disk under the home: the data home (snapshots, MLflow artifacts) is a tmpfs; fill it.
+        # A full disk under the home: the data home (snapshots, MLflow artifacts, landing) is a tmpfs; fill it.
+        before = served_version(stack, key)
         filler = home / "data" / "filler"
         free = shutil.disk_usage(home / "data").free
         subprocess.run(["fallocate", "-l", str(free), str(filler)], check=True)
@@ -573,18 +582,27 @@ def run_stack_test(home: Path | None = None) -> int:
             with Load(stack, key, customer) as load:
                 run_id = submit(stack, "build_marts", partition)
                 status = wait_run(stack, run_id)
-            text = failure_text(stack, run_id)
-            assert status == "FAILURE", status
-            assert "No space left on device" in text, text[-3000:]
-            assert served_version(stack, key) == stale
-            assert no_duplicates(stack, day)
+            text = messages(stack, run_id)
+            assert "No space left on device" in text, (status, text[-3000:])
+            assert served_version(stack, key) == before
+            assert no_duplicates(stack, day) == good_tables
         finally:
             filler.unlink()
+        failed = sorted(
+            {e["stepKey"] for e in run_events(stack, run_id) if e["__typename"] == "ExecutionStepFailureEvent"}
+        )
         step(
-            f"data home full: run FAILURE ({first_line(text, 'No space left')}); the served snapshot and the tables "
-            f"intact, service {load.check()}",
+            f"data home full: run {status} (failed steps {failed}: {first_line(text, 'No space left')}); the served "
+            f"snapshot and the tables intact, service {load.check()}",
             clock,
         )
+
+        # StaleSnapshot: a snapshot created three days ago is published; the service serves it and reports its
+        # age (customer_ml_snapshot_age_seconds > 2 days). It clears when the scheduled run publishes a fresh one.
+        stale = in_stack_env(stack, BACKDATE).splitlines()[-1]
+        wait_for(lambda: served_version(stack, key) == stale, 60, "the service to load the backdated snapshot")
+        wait_for(lambda: "StaleSnapshot" in firing(stack), 60, "StaleSnapshot to fire")
+        step(f"a 3-day-old snapshot ({stale}) served: StaleSnapshot fired", clock)
 
         # The schedule, ticked by the daemon, with a kill -9 of the daemon during its run. The daemon is down
         # (SIGKILL) over the last 02:00 tick of daily_refresh_schedule; the schedule is started through GraphQL and
