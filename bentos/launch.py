@@ -32,14 +32,18 @@ def start(
     """`bentoml serve` in its own process group, so `stop` ends its workers with it."""
     full_env = {**os.environ, "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", **env}
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
-        [str(BENTOML), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=cwd,
-        env=full_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    try:
+        return subprocess.Popen(
+            [str(BENTOML), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        if log:  # the server holds its own copy of the descriptor; ours would leak (a ResourceWarning)
+            out.close()  # type: ignore[union-attr]
 
 
 def wait_ready(base_url: str, process: subprocess.Popen, timeout: float = 120.0, path: str = "/readyz") -> float:

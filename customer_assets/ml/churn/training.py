@@ -278,7 +278,7 @@ def train_churn_model(
     groups = group_codes(train_frame[id_column] if id_column else None, train_frame.height)
     if id_column:
         split["customers_in_training_and_holdout"] = int(
-            train_frame[id_column].unique().is_in(holdout_frame[id_column].unique()).sum()
+            train_frame[id_column].unique().is_in(holdout_frame[id_column].unique().implode()).sum()
         )
 
     excluded = [c for c in (label, id_column, time_column) if c]

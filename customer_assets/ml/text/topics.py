@@ -197,7 +197,7 @@ def fit_topics(
     vocabulary = {stem: i for i, stem in enumerate(kept["stem"].to_list())}
     stems_by_id = kept["stem"].to_list()
     surface = (
-        tokens.filter(pl.col("stem").is_in(kept["stem"]))
+        tokens.filter(pl.col("stem").is_in(kept["stem"].implode()))
         .group_by("stem", "token")
         .len()
         .sort(["len", "token"], descending=[True, False])
@@ -216,7 +216,7 @@ def fit_topics(
     id2word = Dictionary.from_corpus(sample_bows, id2word=dict(enumerate(stems_by_id)))
     # Coherence texts: each sampled document's in-vocabulary stems in order, for c_v's sliding window.
     sample_tokens = (
-        tokens.filter(pl.col("stem").is_in(kept["stem"]))
+        tokens.filter(pl.col("stem").is_in(kept["stem"].implode()))
         .join(pl.DataFrame({"doc": sample_rows.astype(np.uint32)}), on="doc", how="semi")
         .group_by("doc", maintain_order=True)
         .agg("stem")
