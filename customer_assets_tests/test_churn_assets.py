@@ -19,7 +19,7 @@ from customer_assets.definitions import build_definitions
 from customer_assets.ml.churn import RISK_LEVEL_CUT_POINTS
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import as_of_partition, make_settings
+from customer_assets_tests.conftest import BuiltHome, as_of_partition, copy_home, make_settings
 
 pytestmark = pytest.mark.slow
 MODELS_DIR = Path(__file__).resolve().parents[1] / "warehouse" / "models"
@@ -27,14 +27,31 @@ DBT_MODELS = sorted(f"{p.parent.name}/{p.stem}" for p in MODELS_DIR.glob("*/*.sq
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def churn_home(tmp_path_factory) -> BuiltHome:
     """Its own home, 1500 customers and the full churn search: on the shared home (700 customers) no family's best
     candidate used SMOTE and the riskiest customer's reasons did not name its recency, which these tests assert."""
     settings = make_settings(tmp_path_factory.mktemp("churn") / "home", synthetic_customers=1500)
     instance = dg.DagsterInstance.ephemeral()
-    results = run_all(settings, instance=instance)
+    return BuiltHome(settings, instance, run_all(settings, instance=instance))
+
+
+def _use(home: BuiltHome) -> tuple:
+    settings = home.settings
     registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    return settings, instance, results, as_of_partition(settings)
+    return settings, home.instance, home.results, as_of_partition(settings)
+
+
+@pytest.fixture
+def built(churn_home):
+    """The module's home as built, for tests that only read it (its registry is the configured one)."""
+    return _use(churn_home)
+
+
+@pytest.fixture
+def changed(churn_home, tmp_path):
+    """A private copy of the module's home for a test that retrains, promotes or rescores: each starts from the
+    built home whatever ran before, and no other test sees its changes."""
+    return _use(copy_home(churn_home, tmp_path / "home"))
 
 
 def _warehouse(settings) -> Warehouse:
@@ -154,8 +171,8 @@ def test_scores_cover_active_customers_with_levels_and_readable_reasons(built):
     assert f"no order for {int(riskiest['recency_days'])} days" in riskiest["top_reasons"]
 
 
-def test_retraining_on_the_same_data_keeps_the_champion_and_says_why(built):
-    settings, instance, _, _ = built
+def test_retraining_on_the_same_data_keeps_the_champion_and_says_why(changed):
+    settings, instance, _, _ = changed
     before = registry.champion_version(MODEL_NAME)
     result = _run(settings, instance, as_of_partition(settings), "churn_model")
     assert result.success
@@ -167,8 +184,8 @@ def test_retraining_on_the_same_data_keeps_the_champion_and_says_why(built):
     assert gate.passed
 
 
-def test_weak_challenger_never_takes_the_alias(built, monkeypatch):
-    settings, instance, _, day = built
+def test_weak_challenger_never_takes_the_alias(changed, monkeypatch):
+    settings, instance, _, day = changed
     before = registry.champion_version(MODEL_NAME)
     training = _warehouse(settings).query("SELECT * FROM marts.churn_training_set LIMIT 1")
     keep = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_active", "tenure_days"}
@@ -182,8 +199,8 @@ def test_weak_challenger_never_takes_the_alias(built, monkeypatch):
     assert registry.champion_version(MODEL_NAME) == before
 
 
-def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(built, monkeypatch):
-    settings, instance, _, day = built
+def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(changed, monkeypatch):
+    settings, instance, _, day = changed
     before_rows = _scores(settings, day).height
     monkeypatch.setenv("CUSTOMER_ML_CHURN_PROMOTION_MARGIN", "-1")  # any challenger wins
     result = _run(settings, instance, day, "churn_model", "marts/churn_scores")
@@ -195,8 +212,8 @@ def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(buil
     assert set(scores["model_version"]) == {meta["model_version"]} == {registry.champion_version(MODEL_NAME)}
 
 
-def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built, monkeypatch):
-    settings, instance, _, day = built
+def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(changed, monkeypatch):
+    settings, instance, _, day = changed
     warehouse = _warehouse(settings)
     earlier = (dt.date.fromisoformat(day) - dt.timedelta(days=30)).isoformat()
     # marts.customer_features holds one as-of date, so each day's scores rebuild the dbt models first.
@@ -219,3 +236,11 @@ def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(built, monkeypat
     assert check.passed is False and "jumped by more than" in check.description
     assert check.metadata["previous_high_risk_share"].value == 0.0
     assert check.metadata["high_risk_share"].value == pytest.approx(high_share)
+    # The same jump under a limit above it must not warn: the check follows the limit, not the data alone.
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_MAX_HIGH_RISK_JUMP", str(min(1.0, expected_share * 2)))
+    calm = _run(settings, instance, day, "marts/churn_scores")
+    assert calm.success
+    quiet = _checks([calm], "marts/churn_scores")[HIGH_RISK_JUMP_CHECK]
+    assert quiet.passed is True and "within" in quiet.description
+    assert quiet.metadata["previous_high_risk_share"].value == 0.0
+    assert quiet.metadata["high_risk_share"].value == pytest.approx(expected_share)

@@ -15,7 +15,7 @@ from customer_assets.definitions import build_definitions
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.sources import landing
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import SHARED_HOME_ENV, make_settings, reset_postgres_schemas
+from customer_assets_tests.conftest import SHARED_HOME_ENV, copy_home, make_settings, reset_postgres_schemas
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +29,16 @@ def check_evaluations(results) -> list:
 
 @pytest.fixture(scope="module")
 def built(shared_home):
-    """The session's shared home, as is: these tests only read it (reloading the raw tables rewrites the same rows,
-    the corrupted landing file is put back)."""
+    """The session's shared home, as is, for the tests that only read it."""
     return shared_home.settings, shared_home.instance, shared_home.results
+
+
+@pytest.fixture
+def writable(shared_home, tmp_path):
+    """A private copy for a test that reloads the raw tables or corrupts a landed file: the shared home stays as
+    built even when such a test fails half-way, and no test depends on another having put things back."""
+    home = copy_home(shared_home, tmp_path / "writable")
+    return home.settings, home.instance, home.results
 
 
 def warehouse_of(settings) -> Warehouse:
@@ -123,8 +130,8 @@ def test_customer_360_joins_every_model_output_for_the_same_day(built):
     assert pairs.height == recommended.height
 
 
-def test_reloading_the_raw_tables_replaces_them_without_duplicates(built):
-    settings, instance, _ = built
+def test_reloading_the_raw_tables_replaces_them_without_duplicates(writable):
+    settings, instance, _ = writable
     defs = build_definitions(settings)
     warehouse = warehouse_of(settings)
     before = warehouse.query("SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM raw.orders").row(0)
@@ -144,8 +151,8 @@ def test_partitions_start_at_the_first_day_of_data(built):
     assert daily_partitions(explicit).get_first_partition_key() == "2026-01-01"
 
 
-def test_failed_contract_check_leaves_the_previous_table(built, tmp_path):
-    settings, instance, _ = built
+def test_failed_contract_check_leaves_the_previous_table(writable, tmp_path):
+    settings, instance, _ = writable
     defs = build_definitions(settings)
     warehouse = warehouse_of(settings)
     query = "SELECT order_id, status FROM raw.orders ORDER BY order_id"
@@ -167,8 +174,8 @@ def test_failed_contract_check_leaves_the_previous_table(built, tmp_path):
     assert warehouse.query(query).equals(before)
 
 
-def test_bad_source_fails_before_the_warehouse_changes(built, tmp_path):
-    settings, instance, _ = built
+def test_bad_source_fails_before_the_warehouse_changes(writable, tmp_path):
+    settings, instance, _ = writable
     folder = tmp_path / "bad"
     folder.mkdir()
     pl.DataFrame({"order_id": ["a"], "customer_id": ["c"], "order_ts": ["not a date"]}).write_csv(folder / "orders.csv")

@@ -30,12 +30,23 @@ EXPECTED_COLUMNS = {
 
 @pytest.fixture(scope="module")
 def built(shared_home, tmp_path_factory):
-    """A private copy of the shared home (built with SMALL_TOPICS): these tests add a partition and register a
-    challenger. SMALL_TOPICS stays set for the module, as for the build."""
+    """A private copy of the shared home (built with SMALL_TOPICS): a test registers a challenger here (one that
+    adds a partition gets a copy of its own). SMALL_TOPICS stays set for the module, as for the build."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in SMALL_TOPICS.items():
             patch.setenv(name, value)
         home = copy_home(shared_home, tmp_path_factory.mktemp("reviews") / "home")
+        settings = home.settings
+        yield settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
+
+
+@pytest.fixture
+def changed(shared_home, tmp_path):
+    """A copy of its own for a test that adds a partition: the others assert the built home has one as-of day."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in SMALL_TOPICS.items():
+            patch.setenv(name, value)
+        home = copy_home(shared_home, tmp_path / "home")
         settings = home.settings
         yield settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
 
@@ -132,6 +143,8 @@ def test_model_is_champion_and_consistent_with_its_report(built):
     engines = report["engines"]
     # The trained engine must win on these labelled reviews (the gate below says it beats the VADER baseline).
     assert report["champion"] == "tfidf_logreg", engines
+    # ...and the report's champion is the engine its own metrics rank first (the decision follows the numbers).
+    assert report["champion"] == max(engines, key=lambda name: engines[name]["macro_f1"]), engines
     assert engines["tfidf_logreg"]["macro_f1"] > engines["vader"]["macro_f1"]
     assert report["binary_accuracy_gain_over_vader"] >= 0
     assert report["metrics"]["macro_f1"] == engines["tfidf_logreg"]["macro_f1"]
@@ -150,8 +163,8 @@ def test_model_is_champion_and_consistent_with_its_report(built):
     assert labels["sentiment_label"].to_list() == ["negative", "positive"]
 
 
-def test_rerunning_a_partition_replaces_it_without_duplicates(built):
-    settings, instance, _, as_of = built
+def test_rerunning_a_partition_replaces_it_without_duplicates(changed):
+    settings, instance, _, as_of = changed
     warehouse = warehouse_of(settings)
     count = "SELECT count(*) AS n, count(DISTINCT review_id) AS d FROM marts.review_sentiment WHERE as_of_date = ?"
     before = {table: warehouse.row_count("marts", table) for table in EXPECTED_COLUMNS}

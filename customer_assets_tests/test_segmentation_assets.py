@@ -30,12 +30,28 @@ def knobs_env():
 
 
 @pytest.fixture(scope="module")
-def built(shared_home, tmp_path_factory, knobs_env):
-    """A private copy of the shared home: these tests retrain, promote and craft partitions."""
-    home = copy_home(shared_home, tmp_path_factory.mktemp("segmentation") / "home")
+def segmentation_home(shared_home, tmp_path_factory, knobs_env):
+    """A private copy of the shared home: these tests retrain and craft partitions."""
+    return copy_home(shared_home, tmp_path_factory.mktemp("segmentation") / "home")
+
+
+def _use(home) -> tuple:
     settings = home.settings
     registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     return settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
+
+
+@pytest.fixture
+def built(segmentation_home):
+    """The module's copy (its registry is the configured one): read, retrained without promotion, or given a
+    crafted partition that the test removes again."""
+    return _use(segmentation_home)
+
+
+@pytest.fixture
+def promoted(shared_home, tmp_path, knobs_env):
+    """A copy of its own for the test that promotes a new champion: the others assert version 1 serves."""
+    return _use(copy_home(shared_home, tmp_path / "home"))
 
 
 def warehouse_of(settings) -> Warehouse:
@@ -159,8 +175,8 @@ def test_second_training_on_the_same_data_keeps_the_champion(built):
     assert gate.passed and gate.metadata["decision"].value["serving_version"] == 1
 
 
-def test_negative_margin_promotes_and_rescoring_replaces_the_partition(built, knobs_env):
-    settings, instance, _, as_of = built
+def test_negative_margin_promotes_and_rescoring_replaces_the_partition(promoted, knobs_env):
+    settings, instance, _, as_of = promoted
     knobs_env.setenv("CUSTOMER_ML_SEGMENTATION_PROMOTION_MARGIN", "-1")
     try:
         trained = materialize(settings, instance, ["segmentation_model"])

@@ -1,8 +1,8 @@
 """Live scoring service: a real home (DuckDB, dbt, MLflow sqlite registry, Dagster runs), the online snapshot
 published by its asset, and the real `bentoml serve` on a free 127.0.0.1 port, called over HTTP.
 
-The home is a private copy of the session's shared home. Tests that switch the snapshot or the champion run
-last (file order): they change this module's home.
+The home is a private copy of the session's shared home. The two tests that switch the snapshot or the champion
+under load work on a copy and a server of their own (`switching`), so no test depends on running before them.
 """
 
 import json
@@ -26,7 +26,7 @@ from customer_assets.serving.reload import StateLoader
 from customer_assets.serving.snapshot_view import load_snapshot
 from customer_assets.serving.validation import RequestError
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env
+from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -477,7 +477,28 @@ def test_not_ready_without_a_snapshot_until_one_is_published(home, tmp_path):
     assert proc.poll() is not None
 
 
-# --- switches under load (last: they change the home) ---------------------------------------------------
+# --- switches under load (a home and a server of their own) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def switching(shared_home, tmp_path_factory):
+    """A copy of the shared home and a real server over it for the tests that switch its snapshot or champion:
+    the module's home and servers stay as published, whatever order the tests run in."""
+    settings = copy_home(shared_home, tmp_path_factory.mktemp("switching") / "home").settings
+    with serving(settings.home, tmp_path_factory.mktemp("switching_logs") / "server.log") as url:
+        with httpx.Client(base_url=url, timeout=15.0) as c:
+            yield settings, c, load_snapshot(snapshots.online_dir(settings.home))
+
+
+@pytest.fixture
+def switching_registry(switching, home):
+    """The switching home's MLflow registry for one test; the module's again afterwards (the others read it)."""
+    settings = switching[0]
+    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    try:
+        yield
+    finally:
+        registry.configure(home.mlflow_tracking_uri, home.mlflow_artifact_root)
 
 
 class Load:
@@ -529,7 +550,8 @@ class Load:
         raise AssertionError("the service did not pick up the change in time")
 
 
-def test_snapshot_switch_under_load_fails_no_request(home, client, snap):
+def test_snapshot_switch_under_load_fails_no_request(switching):
+    home, client, snap = switching
     online = snapshots.online_dir(home.home)
     customers = sorted(snap.features["customer_id"].to_list())
     dropped, kept = customers[-1], customers[:50]
@@ -558,7 +580,8 @@ def test_snapshot_switch_under_load_fails_no_request(home, client, snap):
     assert len(list(online.glob("v-*"))) == snapshots.DEFAULT_KEEP_VERSIONS
 
 
-def test_champion_switch_under_load_fails_no_request(home, client, snap):
+def test_champion_switch_under_load_fails_no_request(switching, switching_registry):
+    home, client, snap = switching
     from customer_assets.defs.churn_assets import read_training_set
     from customer_assets.ml.churn import train_churn_model
 
