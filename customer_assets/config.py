@@ -280,6 +280,12 @@ def reference_markdown() -> str:
         "`python -m customer_assets.config > docs/configuration.md`; a test fails when this file is stale.",
         "Unset or empty variables keep the default; a bad value stops with an error naming the variable.",
         "",
+        "**Per run, in the Dagster launchpad.** The knobs a user tunes per run (search budget, model families,",
+        "k, margins, seeds, ...) are also the run config of the model assets that use them (*Materialize →",
+        "Open launchpad*, or `run_config` in the API): every field defaults to null, which means the setting",
+        "below, and a value given there is checked like the setting and used by that run only. The churn window",
+        "stays a setting: dbt labels the training set with it, so one run cannot change it for the model alone.",
+        "",
     ]
 
     def order(item):  # SECTION_MODULES order, whatever order the modules happened to be imported in

@@ -15,12 +15,10 @@ from customer_assets.defs.review_assets import build_review_assets
 from customer_assets.defs.segmentation_assets import build_segmentation_assets
 from customer_assets.defs.serving_assets import build_serving_assets
 from customer_assets.defs.value_assets import build_value_assets
-from customer_assets.warehouse.dbt_env import apply_dbt_environment
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything bound to one configuration, so tests can build the graph against their own home."""
-    apply_dbt_environment(settings)
     partitions = daily_partitions(settings)
     return with_automation(
         dg.Definitions(
@@ -35,7 +33,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *build_serving_assets(),
             ],
             jobs=build_jobs(partitions),
-            resources={**build_resources(settings), "dbt": dbt_resource()},
+            resources={**build_resources(settings), "dbt": dbt_resource(settings)},
             executor=dg.in_process_executor,
         ),
         partitions,

@@ -146,6 +146,25 @@ def copy_home(built: BuiltHome, destination: Path) -> BuiltHome:
     return BuiltHome(settings, dg.DagsterInstance.ephemeral(), built.results)
 
 
+class RegistryInUse:
+    """The MLflow registry of the home a test module reads, set by that module's fixtures (`use(settings)`); tests
+    call it like a `ModelRegistry`. Test-side bookkeeping only: the library never holds a current registry."""
+
+    def __init__(self):
+        self._registry = None
+
+    def use(self, settings):
+        from customer_assets.mlops.registry import ModelRegistry
+
+        self._registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+        return self._registry
+
+    def __getattr__(self, name):
+        if self._registry is None:
+            raise RuntimeError("no home's registry in use: a fixture calls use(settings) first")
+        return getattr(self._registry, name)
+
+
 def _move_mlflow_paths(database: Path, old: str, new: str) -> None:
     with sqlite3.connect(database) as con:
         tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]

@@ -17,9 +17,10 @@ from customer_assets.defs.churn_assets import (
 )
 from customer_assets.definitions import build_definitions
 from customer_assets.ml.churn import RISK_LEVEL_CUT_POINTS
-from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import BuiltHome, as_of_partition, copy_home, make_settings
+from customer_assets_tests.conftest import BuiltHome, as_of_partition, copy_home, make_settings, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 MODELS_DIR = Path(__file__).resolve().parents[1] / "warehouse" / "models"
@@ -37,7 +38,7 @@ def churn_home(tmp_path_factory) -> BuiltHome:
 
 def _use(home: BuiltHome) -> tuple:
     settings = home.settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     return settings, home.instance, home.results, as_of_partition(settings)
 
 
@@ -90,7 +91,7 @@ def test_purchase_features_are_compared_and_travel_with_the_champion(built):
     before, after = comparison["without"]["cv"]["pr_auc"], comparison["with"]["cv"]["pr_auc"]
     assert comparison["kept"] == (after > before), comparison["reason"]
     assert comparison["bgnbd"]["fit_rows"] > 0 and comparison["bgnbd"]["converged"]
-    model, _ = registry.load_champion(MODEL_NAME)
+    model, _ = models.load_champion(MODEL_NAME)
     derived = {"bgnbd_p_alive", "bgnbd_expected_orders"}
     # Callers send the inputs only; the model derives the two columns from its own fit when it kept them.
     assert not derived & set(model.input_columns)
@@ -106,7 +107,7 @@ def test_first_model_is_champion_with_metrics_beside_their_baselines(built):
     settings, _, results, _ = built
     (meta,) = _materializations(results, "churn_model")
     assert meta["promoted"] is True and meta["champion_version"] == meta["model_version"]
-    assert registry.champion_version(MODEL_NAME) == meta["model_version"]
+    assert models.champion_version(MODEL_NAME) == meta["model_version"]
     # Honest reporting: the model beats the recency-only baseline on a holdout, and the base rate is shown.
     assert 0.5 < meta["recency_only_roc_auc"] < meta["holdout_roc_auc"] <= 1
     assert meta["holdout_pr_auc"] > meta["base_rate_pr_auc"] == pytest.approx(meta["base_rate"])
@@ -114,9 +115,9 @@ def test_first_model_is_champion_with_metrics_beside_their_baselines(built):
     for family in ("logistic", "random_forest", "xgboost", "lightgbm"):
         assert family in meta["comparison_table"]
     assert "smote" in meta["comparison_table"].lower()
-    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    run = models.client.get_run(meta["mlflow_run_id"])
     assert run.data.metrics["roc_auc"] == pytest.approx(meta["holdout_roc_auc"])
-    plots = {a.path for a in registry.MlflowClient().list_artifacts(meta["mlflow_run_id"], "plots")}
+    plots = {a.path for a in models.client.list_artifacts(meta["mlflow_run_id"], "plots")}
     assert {"plots/churn_roc.png", "plots/churn_precision_recall.png", "plots/churn_calibration.png",
             "plots/churn_importance.png", "plots/comparison_table.md"} <= plots
     gate = _checks(results, "churn_model")[GATE_CHECK]
@@ -156,7 +157,7 @@ def test_scores_cover_active_customers_with_levels_and_readable_reasons(built):
                 .when(pl.col("churn_probability") >= low).then(pl.lit("Medium")).otherwise(pl.lit("Low")))
     assert (scores.select(expected == pl.col("risk_level")).to_series()).all()
     assert scores["risk_level"].n_unique() >= 2
-    assert (scores["model_version"] == registry.champion_version(MODEL_NAME)).all()
+    assert (scores["model_version"] == models.champion_version(MODEL_NAME)).all()
     assert (scores["model_name"] == MODEL_NAME).all()
     reasons = scores["top_reasons"]
     assert reasons.list.len().is_between(1, 3).all()
@@ -173,20 +174,20 @@ def test_scores_cover_active_customers_with_levels_and_readable_reasons(built):
 
 def test_retraining_on_the_same_data_keeps_the_champion_and_says_why(changed):
     settings, instance, _, _ = changed
-    before = registry.champion_version(MODEL_NAME)
+    before = models.champion_version(MODEL_NAME)
     result = _run(settings, instance, as_of_partition(settings), "churn_model")
     assert result.success
     (meta,) = _materializations([result], "churn_model")
     assert meta["promoted"] is False and "champion kept" in meta["decision_reason"]
     assert meta["model_version"] != before  # registered as a version, without the alias
-    assert registry.champion_version(MODEL_NAME) == before == meta["champion_version"]
+    assert models.champion_version(MODEL_NAME) == before == meta["champion_version"]
     gate = _checks([result], "churn_model")[GATE_CHECK]
     assert gate.passed
 
 
 def test_weak_challenger_never_takes_the_alias(changed, monkeypatch):
     settings, instance, _, day = changed
-    before = registry.champion_version(MODEL_NAME)
+    before = models.champion_version(MODEL_NAME)
     training = _warehouse(settings).query("SELECT * FROM marts.churn_training_set LIMIT 1")
     keep = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_active", "tenure_days"}
     monkeypatch.setenv("CUSTOMER_ML_CHURN_FAMILIES", "logistic")
@@ -196,20 +197,21 @@ def test_weak_challenger_never_takes_the_alias(changed, monkeypatch):
     assert meta["promoted"] is False
     decision = meta["decision"]
     assert decision["challenger_score"] < decision["champion_score"]
-    assert registry.champion_version(MODEL_NAME) == before
+    assert models.champion_version(MODEL_NAME) == before
 
 
 def test_promotion_then_rescoring_replaces_the_partition_without_duplicates(changed, monkeypatch):
     settings, instance, _, day = changed
     before_rows = _scores(settings, day).height
     monkeypatch.setenv("CUSTOMER_ML_CHURN_PROMOTION_MARGIN", "-1")  # any challenger wins
+    monkeypatch.setenv("CUSTOMER_ML_CHURN_SEARCH_SECONDS", "0")  # so its search budget is not what this shows
     result = _run(settings, instance, day, "churn_model", "marts/churn_scores")
     assert result.success
     (meta,) = _materializations([result], "churn_model")
     assert meta["promoted"] is True
     scores = _scores(settings, day)
     assert scores.height == before_rows == scores["customer_id"].n_unique()
-    assert set(scores["model_version"]) == {meta["model_version"]} == {registry.champion_version(MODEL_NAME)}
+    assert set(scores["model_version"]) == {meta["model_version"]} == {models.champion_version(MODEL_NAME)}
 
 
 def test_backfilled_day_adds_history_and_a_high_risk_jump_warns(changed, monkeypatch):

@@ -1,6 +1,7 @@
 """One settings mechanism: typed sections read from the environment, clear errors, a generated reference."""
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -66,7 +67,6 @@ def test_values_are_typed_and_empty_keeps_the_default():
 NOT_SETTINGS = {
     "customer_assets/cli.py": "DAGSTER_HOME, Dagster's own variable",
     "customer_assets/defs/dbt_assets.py": "PATH, so dbt finds the venv's executables",
-    "customer_assets/mlops/registry.py": "MLFLOW_TRACKING_URI, MLflow's own variable",
     "customer_assets/evaluation/__init__.py": "CUSTOMER_ML_SHARED_DATA, the evaluation harness's data path",
     "customer_assets/notebook.py": "JUPYTER_PATH and the notebook's switch, handed to the kernel",
 }
@@ -79,3 +79,21 @@ def test_no_module_but_the_settings_one_reads_a_setting():
         if relative != "customer_assets/config.py" and re.search(r"os\.environ\.get|os\.getenv", path.read_text()):
             readers.add(relative)
     assert readers <= set(NOT_SETTINGS), sorted(readers - set(NOT_SETTINGS))
+
+
+def test_building_definitions_for_two_homes_leaves_the_process_environment_alone(tmp_path):
+    import mlflow
+
+    from customer_assets.definitions import build_definitions
+    from customer_assets_tests.conftest import make_settings
+
+    environ, global_uri = dict(os.environ), mlflow.get_tracking_uri()
+    first = build_definitions(make_settings(tmp_path / "a"))
+    second = build_definitions(make_settings(tmp_path / "b", warehouse_url="postgresql://u:p@127.0.0.1:5432/other"))
+    assert dict(os.environ) == environ and mlflow.get_tracking_uri() == global_uri
+    # Each home's dbt resource carries its own profile and variables instead.
+    dbt_a, dbt_b = first.resources["dbt"], second.resources["dbt"]
+    assert dbt_a.profiles_dir != dbt_b.profiles_dir and (dbt_a.target, dbt_b.target) == ("duckdb", "postgres")
+    profile = (tmp_path / "b" / "dbt" / "profiles.yml")
+    assert "dbname: other" in profile.read_text() and oct(profile.stat().st_mode & 0o777) == "0o600"
+    assert str(tmp_path / "a" / "warehouse.duckdb") in (tmp_path / "a" / "dbt" / "profiles.yml").read_text()

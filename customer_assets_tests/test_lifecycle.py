@@ -47,18 +47,18 @@ class Vanishing:  # a model class that is gone by the time the champion is loade
 
 def test_an_unloadable_champion_is_an_error_naming_its_version(tmp_path, monkeypatch):
     settings = make_settings(tmp_path / "home")
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    assert not lifecycle.load_champion("vanishing_test").exists
+    models = registry.ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    assert not lifecycle.load_champion(models, "vanishing_test").exists
     module = types.ModuleType("vanishing_module")
     module.Vanishing = type("Vanishing", (Vanishing,), {"__module__": "vanishing_module"})
     monkeypatch.setitem(sys.modules, "vanishing_module", module)
     model = module.Vanishing()
     pickle.dumps(model)  # picklable while its module exists
     decision = registry.Decision(True, "first", 1.0, None)
-    logged = registry.log_and_register("vanishing_test", model, {"metrics": {}}, decision)
-    assert lifecycle.load_champion("vanishing_test").model is not None
+    logged = models.log_and_register("vanishing_test", model, {"metrics": {}}, decision)
+    assert lifecycle.load_champion(models, "vanishing_test").model is not None
     monkeypatch.delitem(sys.modules, "vanishing_module")
-    state = lifecycle.load_champion("vanishing_test")
+    state = lifecycle.load_champion(models, "vanishing_test")
     assert state.exists and state.model is None and state.version == logged.version
     assert state.error.startswith(f"v{logged.version} cannot be loaded")
     replaced = lifecycle.decide("mae", 1.0, None, champion_exists=state.exists, champion_error=state.error)

@@ -18,7 +18,9 @@ from customer_assets.definitions import build_definitions
 from customer_assets.ml.recommend import ExposureCap
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import RECOMMEND_K, as_of_partition, copy_home
+from customer_assets_tests.conftest import RECOMMEND_K, as_of_partition, copy_home, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +39,7 @@ def built(shared_home, tmp_path_factory):
     and rescore the recommendations."""
     home = copy_home(shared_home, tmp_path_factory.mktemp("recommend") / "home")
     settings = home.settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     day = as_of_partition(settings)
     return settings, home.instance, home.results, day
 
@@ -125,12 +127,12 @@ def test_model_is_registered_as_champion_and_the_decision_matches_the_metrics(bu
     settings, _, results, day = built
     (meta,) = _materializations(results, "recommendation_model")
     assert meta["challenger_promoted"] is True and meta["champion_score"] is None  # first model: no champion
-    version = registry.champion_version(MODEL_NAME)
+    version = models.champion_version(MODEL_NAME)
     assert version == meta["serving_model_version"]
     assert set(_recommendations(settings, day)["model_version"]) == {version}
-    model, loaded_version = registry.load_champion(MODEL_NAME)
+    model, loaded_version = models.load_champion(MODEL_NAME)
     assert loaded_version == version and model.report["as_of"] == day
-    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    run = models.client.get_run(meta["mlflow_run_id"])
     assert run.data.metrics["ndcg_at_10"] == pytest.approx(meta["challenger_score"])
     assert run.data.metrics["ndcg_at_10"] > run.data.metrics["baseline.popularity.ndcg_at_10"]
     for name in ("precision_at_10", "recall_at_10", "map_at_10", "coverage", "rating_rmse",
@@ -148,7 +150,7 @@ def test_model_is_registered_as_champion_and_the_decision_matches_the_metrics(bu
 
 def test_weak_challenger_leaves_the_champion_serving(built, monkeypatch):
     settings, instance, _, day = built
-    before = registry.champion_version(MODEL_NAME)
+    before = models.champion_version(MODEL_NAME)
     for name, value in WEAK.items():
         monkeypatch.setenv(name, value)
     result = _run(settings, instance, day, "recommendation_model")
@@ -159,8 +161,8 @@ def test_weak_challenger_leaves_the_champion_serving(built, monkeypatch):
     assert "champion kept" in meta["decision_reason"]
     # The champion already knows history up to the as-of day, so it keeps serving as the same version.
     assert meta["registered_new_version"] is False
-    assert registry.champion_version(MODEL_NAME) == before == meta["serving_model_version"]
-    run = registry.MlflowClient().get_run(meta["mlflow_run_id"])
+    assert models.champion_version(MODEL_NAME) == before == meta["serving_model_version"]
+    run = models.client.get_run(meta["mlflow_run_id"])
     assert run.data.tags["registered"] == "false" and "champion kept" in run.data.tags["decision"]
     gate = _checks([result], "recommendation_model")[GATE_CHECK]
     assert gate.passed and gate.metadata["decision"].value["promoted"] is False
@@ -180,18 +182,18 @@ def test_stronger_challenger_replaces_a_weak_champion(built):
               "new_product_weight": 0.0, "half_life_days": 180.0, "rating_weight": 0.0, "seed": 0}
     weak = _fit(recipe, _interactions(lines, lines[:0], lines["ts"].max(), recipe), products, K)
     weak.report.update({"recipe": recipe, "as_of": "2026-01-01"})
-    weak_version = registry.log_and_register(MODEL_NAME, weak, weak.report,
+    weak_version = models.log_and_register(MODEL_NAME, weak, weak.report,
                                              registry.Decision(True, "test: weak champion", 0.0, None)).version
-    assert registry.champion_version(MODEL_NAME) == weak_version
+    assert models.champion_version(MODEL_NAME) == weak_version
 
     result = _run(settings, instance, day, "recommendation_model", "marts/product_recommendations")
     assert result.success
     (meta,) = _materializations([result], "recommendation_model")
     assert meta["challenger_promoted"] is True
     assert meta["challenger_score"] > meta["champion_score"]
-    new_version = registry.champion_version(MODEL_NAME)
+    new_version = models.champion_version(MODEL_NAME)
     assert new_version == meta["serving_model_version"] > weak_version
-    model, _ = registry.load_champion(MODEL_NAME)
+    model, _ = models.load_champion(MODEL_NAME)
     assert model.report["recipe"]["algorithm"] != "nmf" and model.report["as_of"] == day
     assert set(_recommendations(settings, day)["model_version"]) == {new_version}
 
@@ -243,7 +245,7 @@ def test_a_fixed_exposure_cap_travels_with_the_recipe_and_spreads_the_last_slots
     assert model_meta["challenger_promoted"] is True
     assert model_meta["serving_recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
     assert model_meta["exposure_cap_choice"]["setting"] == {"tail": tail, "fair_share": share}
-    model, version = registry.load_champion(MODEL_NAME)
+    model, version = models.load_champion(MODEL_NAME)
     assert model.report["recipe"]["exposure_cap"] == {"tail": tail, "fair_share": share}
     assert model.exposure == ExposureCap(tail, share)
     (recs_meta,) = _materializations([result], "marts/product_recommendations")
@@ -284,7 +286,7 @@ def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built
               "rating_weight": 0.0, "seed": 0, "exposure_cap": {"tail": 4, "fair_share": 2.0}}
     old = _fit(recipe, _interactions(lines.filter(pl.col("ts") <= until), lines[:0], until, recipe), products, K)
     old.report.update({"recipe": recipe, "as_of": str(until.date())})
-    version = registry.log_and_register(MODEL_NAME, old, old.report,
+    version = models.log_and_register(MODEL_NAME, old, old.report,
                                         registry.Decision(True, "test: older champion", 0.0, None)).version
     seen = warehouse.query(SEEN_SQL, [day])
     later = seen.join(old.seen_pairs(seen["customer_id"].unique()), on=["customer_id", "product_id"], how="anti")
@@ -312,8 +314,8 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
 
     home = copy_home(shared_home, tmp_path_factory.mktemp("recommend_popularity") / "home")
     settings, day = home.settings, as_of_partition(home.settings)
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    registry.MlflowClient().delete_registered_model_alias(MODEL_NAME, "champion")
+    models.use(settings)
+    models.client.delete_registered_model_alias(MODEL_NAME, "champion")
     real_evaluate = assets._evaluate
 
     def fitted_recipes_lose(recipe, split, k):
@@ -331,7 +333,7 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
     assert meta["challenger_recipe"]["algorithm"] == assets.POPULARITY and meta["challenger_promoted"] is True
     gate = _checks([result], "recommendation_model")[GATE_CHECK]
     assert gate.passed and "popularity itself" in gate.metadata["vs_baseline"].value
-    model, version = registry.load_champion(MODEL_NAME)
+    model, version = models.load_champion(MODEL_NAME)
     assert model.collaborative is None and model.report["recipe"]["algorithm"] == assets.POPULARITY
     recommendations = _recommendations(settings, day)
     assert recommendations.height > 0 and set(recommendations["strategy"]) == {"popular"}

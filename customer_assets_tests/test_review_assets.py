@@ -1,19 +1,21 @@
 """Review analytics wired into the graph: real DuckDB file, real dbt, real MLflow sqlite registry."""
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import dagster as dg
-import mlflow
 import polars as pl
 import pytest
-from mlflow.tracking import MlflowClient
 
 from customer_assets.definitions import build_definitions
 from customer_assets.defs import review_assets as ra
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import SMALL_TOPICS, as_of_partition, copy_home
+from customer_assets_tests.conftest import SMALL_TOPICS, RegistryInUse, as_of_partition, copy_home
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +58,7 @@ def warehouse_of(settings) -> Warehouse:
 
 
 def use_registry(settings) -> None:
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
 
 
 def materializations(result, key: dg.AssetKey) -> list:
@@ -134,12 +136,12 @@ def test_customer_sentiment_joins_onto_customer_features(built):
     assert with_sentiment.row(0, named=True)["last_sentiment"] == pytest.approx(latest)
 
 
-def test_model_is_champion_and_consistent_with_its_report(built):
+def test_model_is_champion_and_consistent_with_its_report(built, tmp_path):
     settings, _, results, _ = built
     use_registry(settings)
-    assert registry.champion_version(ra.MODEL_NAME) == 1
-    version = MlflowClient().get_model_version_by_alias(ra.MODEL_NAME, registry.CHAMPION)
-    report = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/report.json")
+    assert models.champion_version(ra.MODEL_NAME) == 1
+    version = models.client.get_model_version_by_alias(ra.MODEL_NAME, registry.CHAMPION)
+    report = json.loads(Path(models.client.download_artifacts(version.run_id, "report.json", str(tmp_path))).read_text())
     engines = report["engines"]
     # The trained engine must win on these labelled reviews (the gate below says it beats the VADER baseline).
     assert report["champion"] == "tfidf_logreg", engines
@@ -157,7 +159,7 @@ def test_model_is_champion_and_consistent_with_its_report(built):
     [gate] = gate_evaluations(build)
     assert gate.passed and "beats the baseline vader" in gate.metadata["reason"].value
 
-    model, loaded_version = registry.load_champion(ra.MODEL_NAME)
+    model, loaded_version = models.load_champion(ra.MODEL_NAME)
     assert loaded_version == 1 and model.champion == report["champion"]
     labels = model.predict(["Terrible quality, it broke after two days.", "Great product, fast delivery!"])
     assert labels["sentiment_label"].to_list() == ["negative", "positive"]
@@ -189,7 +191,7 @@ def test_rerunning_a_partition_replaces_it_without_duplicates(changed):
 def test_weak_challenger_leaves_the_champion_in_place(built, monkeypatch):
     settings, instance, _, as_of = built
     use_registry(settings)
-    champion_before = registry.champion_version(ra.MODEL_NAME)
+    champion_before = models.champion_version(ra.MODEL_NAME)
     # A deliberately weak challenger: trained on 5% of the reviews with almost no regularisation budget.
     monkeypatch.setenv("CUSTOMER_ML_REVIEW_REGULARISATION_C", "1e-6")
     monkeypatch.setenv("CUSTOMER_ML_REVIEW_HOLDOUT_FRACTION", "0.95")
@@ -200,7 +202,7 @@ def test_weak_challenger_leaves_the_champion_in_place(built, monkeypatch):
     assert metadata["promoted"].value is False and "champion kept" in metadata["decision"].value
     assert metadata["model_version"].value == champion_before + 1
     use_registry(settings)
-    assert registry.champion_version(ra.MODEL_NAME) == champion_before
+    assert models.champion_version(ra.MODEL_NAME) == champion_before
     [gate] = gate_evaluations(result)
     assert gate.passed
     champion = gate.metadata["champion_metrics"].value

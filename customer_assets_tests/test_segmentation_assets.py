@@ -11,9 +11,10 @@ from customer_assets.defs import segmentation_assets as seg
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.defs.resources import build_resources
 from customer_assets.ml.segmentation import OUTLIER_NAME, SEGMENT_NAMES, SegmentModel
-from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import SMALL_SEGMENTATION_KNOBS, as_of_partition, copy_home
+from customer_assets_tests.conftest import SMALL_SEGMENTATION_KNOBS, as_of_partition, copy_home, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def segmentation_home(shared_home, tmp_path_factory, knobs_env):
 
 def _use(home) -> tuple:
     settings = home.settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     return settings, home.instance, home.results, dt.date.fromisoformat(as_of_partition(settings))
 
 
@@ -101,7 +102,7 @@ def test_graph_builds_segment_tables_with_one_row_per_customer(built):
     assert set(segments["customer_id"]) == set(customers["customer_id"])
     assert set(segments["segment_name"]) <= {*SEGMENT_NAMES, OUTLIER_NAME}
     assert segments["segment_name"].n_unique() >= 3
-    assert segments["model_version"].unique().to_list() == [registry.champion_version(seg.MODEL_NAME)]
+    assert segments["model_version"].unique().to_list() == [models.champion_version(seg.MODEL_NAME)]
 
     profiles = warehouse.read_table("marts", "segment_profiles", "as_of_date = ?", [as_of])
     assert profiles.columns[:5] == ["as_of_date", "segment_id", "segment_name", "size", "share"]
@@ -129,8 +130,8 @@ def test_graph_builds_segment_tables_with_one_row_per_customer(built):
 
 def test_model_registered_as_champion_with_comparison_and_plots(built):
     settings, _, results, as_of = built
-    assert registry.champion_version(seg.MODEL_NAME) == 1
-    model, version = registry.load_champion(seg.MODEL_NAME)
+    assert models.champion_version(seg.MODEL_NAME) == 1
+    model, version = models.load_champion(seg.MODEL_NAME)
     assert isinstance(model, SegmentModel) and version == 1
     features = seg.read_features(warehouse_of(settings), as_of)
     table = warehouse_of(settings).read_table("marts", "customer_segments", "as_of_date = ?", [as_of])
@@ -141,9 +142,8 @@ def test_model_registered_as_champion_with_comparison_and_plots(built):
     metadata = materialization.metadata
     assert "| kmeans |" in metadata["comparison"].value and "| dbscan |" in metadata["comparison"].value
     assert metadata["decision"].value["promoted"] is True
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
+    client = models.client
     run_id = metadata["mlflow_run_id"].value
     run = client.get_run(run_id)
     assert run.data.params["chosen_algorithm"] == metadata["chosen_algorithm"].value
@@ -170,7 +170,7 @@ def test_second_training_on_the_same_data_keeps_the_champion(built):
     assert decision["champion_score"] == pytest.approx(decision["challenger_score"])
     assert decision["promoted"] is False and decision["serving_version"] == 1
     assert_decision_follows_the_rule(decision)
-    assert registry.champion_version(seg.MODEL_NAME) == 1
+    assert models.champion_version(seg.MODEL_NAME) == 1
     [gate] = evaluations([result], seg.GATE_CHECK)
     assert gate.passed and gate.metadata["decision"].value["serving_version"] == 1
 
@@ -186,7 +186,7 @@ def test_negative_margin_promotes_and_rescoring_replaces_the_partition(promoted,
     decision = training_metadata(trained)["decision"]
     assert decision["promoted"] is True
     assert_decision_follows_the_rule(decision)
-    new_champion = registry.champion_version(seg.MODEL_NAME)
+    new_champion = models.champion_version(seg.MODEL_NAME)
     assert new_champion == decision["challenger_version"] > 1
 
     warehouse = warehouse_of(settings)

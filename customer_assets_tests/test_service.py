@@ -26,7 +26,9 @@ from customer_assets.serving.reload import StateLoader
 from customer_assets.serving.snapshot_view import load_snapshot
 from customer_assets.serving.validation import RequestError
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env, serving
+from customer_assets_tests.conftest import as_of_partition, copy_home, make_settings, server_env, serving, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +42,7 @@ def home(shared_home, tmp_path_factory):
     """A private copy of the shared home: the last tests switch its snapshot and churn champion."""
     settings = copy_home(shared_home, tmp_path_factory.mktemp("service") / "home").settings
     assert all(r.success for r in shared_home.results)
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     return settings
 
 
@@ -101,7 +103,7 @@ def test_run_all_published_a_snapshot_matching_the_warehouse(home, snap):
                         ("recommendations", "product_recommendations"), ("similar_products", "similar_products")):
         assert snap.rows[name] == warehouse.scalar(f"SELECT count(*) FROM marts.{table} WHERE as_of_date = ?",
                                                    [as_of]), name
-    assert snap.manifest["champion_versions"] == {name: registry.champion_version(name) for name in MODEL_NAMES}
+    assert snap.manifest["champion_versions"] == {name: models.champion_version(name) for name in MODEL_NAMES}
     assert snap.manifest["missing_tables"] == []
 
 
@@ -131,7 +133,7 @@ def test_state_loader_loads_swaps_and_survives_a_broken_snapshot(home, tmp_path)
     assert state.missing(MODEL_NAMES) == [] and state.problems == {}
     assert loader.refresh() is False and loader.state is state  # nothing moved: the same object keeps serving
 
-    churn_model, version = registry.load_champion(CHURN)
+    churn_model, version = models.load_champion(CHURN)
     customer = sorted(state.feature_rows)[7]
     row = state.snapshot.features.filter(pl.col("customer_id") == customer)
     expected = churn_model.explain(row, top_k=3)
@@ -206,7 +208,7 @@ def test_probes_docs_and_openapi(client):
 
 
 def test_churn_by_id_is_the_champion_on_the_snapshot_and_matches_the_scored_table(home, client, snap):
-    model, version = registry.load_champion(CHURN)
+    model, version = models.load_champion(CHURN)
     scores = _warehouse(home).read_table("marts", "churn_scores", "as_of_date = ?", [snap.as_of])
     for customer in scores["customer_id"].sort().gather([0, 50, 100, 200]).to_list():
         answer = client.post("/predict/churn", json={"customer_id": customer})
@@ -235,7 +237,7 @@ def test_churn_batch(client, snap):
     ids = sorted(snap.features["customer_id"].to_list())[:20]
     model_columns = client.get("/models/churn_model").json()
     assert model_columns["version"] >= 1
-    payload = _feature_payload(snap, ids[0], registry.load_champion(CHURN)[0].input_columns)
+    payload = _feature_payload(snap, ids[0], models.load_champion(CHURN)[0].input_columns)
     rows = [{"customer_id": c} for c in ids] + [{"features": payload}]
     answer = client.post("/predict/churn/batch", json={"customers": rows})
     assert answer.status_code == 200, answer.text
@@ -257,7 +259,7 @@ def test_churn_batch(client, snap):
 
 def test_segment_by_id_and_payload(home, client, snap):
     segments = _warehouse(home).read_table("marts", "customer_segments", "as_of_date = ?", [snap.as_of])
-    model, version = registry.load_champion("customer_segmentation")
+    model, version = models.load_champion("customer_segmentation")
     for customer in segments["customer_id"].sort().gather([1, 99, 300]).to_list():
         body = client.post("/predict/segment", json={"customer_id": customer}).json()
         stored = segments.filter(pl.col("customer_id") == customer).row(0, named=True)
@@ -327,10 +329,10 @@ def test_models(client):
     by_name = {m["name"]: m for m in listed["models"]}
     assert set(by_name) == set(MODEL_NAMES) and listed["problems"] == {}
     for name, info in by_name.items():
-        assert info["version"] == registry.champion_version(name)
+        assert info["version"] == models.champion_version(name)
         assert info["trained_at"] and info["metrics"]
     assert by_name[CHURN]["metrics"]["roc_auc"] == pytest.approx(
-        registry.version_metrics(CHURN, by_name[CHURN]["version"])["roc_auc"])
+        models.version_metrics(CHURN, by_name[CHURN]["version"])["roc_auc"])
     assert client.get("/models/product_recommender").json()["name"] == "product_recommender"
     unknown = client.get("/models/nope")
     assert unknown.status_code == 404 and unknown.json()["field"] == "name"
@@ -425,9 +427,9 @@ def test_metrics(home, client, snap):
     scores = _warehouse(home).read_table("marts", "churn_scores", "as_of_date = ?", [snap.as_of])
     assert after[("customer_ml_snapshot_churn_rate", ())] == pytest.approx(
         float((scores["churn_probability"] >= 0.5).mean()))
-    version = registry.champion_version(CHURN)
+    version = models.champion_version(CHURN)
     assert after[("customer_ml_model_metric", (("metric", "roc_auc"), ("model", CHURN)))] == pytest.approx(
-        registry.version_metrics(CHURN, version)["roc_auc"])
+        models.version_metrics(CHURN, version)["roc_auc"])
     assert after[("customer_ml_snapshot_age_seconds", ())] >= 0
     assert any(name == "bentoml_service_request_total" for name, _ in after)  # BentoML's own, same registry
 
@@ -494,11 +496,11 @@ def switching(shared_home, tmp_path_factory):
 def switching_registry(switching, home):
     """The switching home's MLflow registry for one test; the module's again afterwards (the others read it)."""
     settings = switching[0]
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     try:
         yield
     finally:
-        registry.configure(home.mlflow_tracking_uri, home.mlflow_artifact_root)
+        models.use(home)
 
 
 class Load:
@@ -585,7 +587,7 @@ def test_champion_switch_under_load_fails_no_request(switching, switching_regist
     from customer_assets.defs.churn_assets import read_training_set
     from customer_assets.ml.churn import train_churn_model
 
-    old_version = registry.champion_version(CHURN)
+    old_version = models.champion_version(CHURN)
     training = read_training_set(_warehouse(home))
     challenger = train_churn_model(training, label="churned", id_column="customer_id", seed=1,
                                    time_column="cutoff_date", families=("lightgbm",), search_budget_seconds=0,
@@ -593,7 +595,7 @@ def test_champion_switch_under_load_fails_no_request(switching, switching_regist
     customers = sorted(snap.features["customer_id"].to_list())[:50]
     with Load(client.base_url, customers) as load:
         load.wait_for(lambda: load.ok > 30)
-        logged = registry.log_and_register(CHURN, challenger, {"metrics": {"roc_auc": 0.5}},
+        logged = models.log_and_register(CHURN, challenger, {"metrics": {"roc_auc": 0.5}},
                                            registry.Decision(True, "test: switch the champion", 0.5, None))
         assert logged.promoted and logged.version == old_version + 1
         load.wait_for(lambda: client.get("/models/churn_model").json()["version"] == logged.version)

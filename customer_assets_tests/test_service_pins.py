@@ -5,21 +5,21 @@ import threading
 
 import httpx
 import pytest
-from mlflow.tracking import MlflowClient
 
-from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.models import CHURN
-from customer_assets_tests.conftest import copy_home, serving
+from customer_assets_tests.conftest import copy_home, serving, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 
 @pytest.fixture(scope="module")
 def home(shared_home, tmp_path_factory):
     settings = copy_home(shared_home, tmp_path_factory.mktemp("pins") / "home").settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    champion = registry.champion_version(CHURN)
-    details = MlflowClient().get_model_version(CHURN, str(champion))
-    extra = MlflowClient().create_model_version(CHURN, source=details.source, run_id=details.run_id)
+    models.use(settings)
+    champion = models.champion_version(CHURN)
+    details = models.client.get_model_version(CHURN, str(champion))
+    extra = models.client.create_model_version(CHURN, source=details.source, run_id=details.run_id)
     return settings, champion, int(extra.version)
 
 

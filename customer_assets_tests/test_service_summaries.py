@@ -4,10 +4,11 @@
 import httpx
 import pytest
 
-from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.models import CHURN, MODEL_NAMES
-from customer_assets_tests.conftest import serving
+from customer_assets_tests.conftest import serving, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 API_KEY = "summaries-key-123"
 
@@ -15,7 +16,7 @@ API_KEY = "summaries-key-123"
 @pytest.fixture(scope="module")
 def home(shared_home):
     settings = shared_home.settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     return settings
 
 
@@ -63,12 +64,12 @@ def test_model_summary_matches_the_registry(client):
     body = client.get("/metrics/models").json()
     assert body["snapshot"]["version"]
     for name in MODEL_NAMES:
-        version = registry.champion_version(name)
+        version = models.champion_version(name)
         if version is None:
             assert name not in body["models"]
             continue
         assert body["models"][name]["version"] == version
-        registered = registry.version_metrics(name, version)
+        registered = models.version_metrics(name, version)
         for metric, value in body["models"][name]["metrics"].items():
             assert registered[metric] == pytest.approx(value)
     assert body["models"][CHURN]["metrics"], "the churn champion has holdout metrics"

@@ -22,9 +22,10 @@ from customer_assets.defs.value_assets import (
     promotion_decision,
     value_knobs,
 )
-from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import as_of_partition, copy_home
+from customer_assets_tests.conftest import as_of_partition, copy_home, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -87,13 +88,12 @@ def test_the_graph_builds_the_value_tables_and_the_model_beats_the_naive_baselin
     expected = recs.filter(pl.col("customer_id") == first["customer_id"]).sort("rank")["product_id"].to_list()
     assert list(first["recommended_products"]) == expected and first["segment_name"] is not None
 
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-    from mlflow.tracking import MlflowClient
+    models.use(settings)
 
-    run = MlflowClient().get_run(trained["mlflow_run_id"])
+    run = models.client.get_run(trained["mlflow_run_id"])
     assert run.data.metrics["orders_mae"] == pytest.approx(trained["holdout_orders_mae"])
     assert "baseline.naive.orders_mae" in run.data.metrics
-    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    artifacts = {a.path for a in models.client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/value_by_frequency.png", "plots/value_p_alive_calibration.png"} <= artifacts
 
 
@@ -119,8 +119,8 @@ def test_retraining_compares_with_the_champion_and_the_worklist_builds_without_o
     for table in ("churn_scores", "customer_segments", "product_recommendations"):
         warehouse.execute(f"DROP TABLE marts.{table}")
     resources = build_resources(home)
-    registry.configure(home.mlflow_tracking_uri, home.mlflow_artifact_root)
-    before = registry.champion_version(MODEL_NAME)
+    models.use(home)
+    before = models.champion_version(MODEL_NAME)
     result = dg.materialize(build_value_assets(daily_partitions(home)), partition_key=as_of_partition(home),
                             resources={"warehouse": resources["warehouse"], "mlflow": resources["mlflow"]},
                             instance=dg.DagsterInstance.ephemeral())
@@ -128,7 +128,7 @@ def test_retraining_compares_with_the_champion_and_the_worklist_builds_without_o
     built = _materializations([result])
     # Same orders, same configuration: the re-estimated challenger ties the champion and replaces it.
     assert "champion" in built["value_model"]["decision_reason"] and built["value_model"]["promoted"]
-    assert registry.champion_version(MODEL_NAME) == before + 1
+    assert models.champion_version(MODEL_NAME) == before + 1
     worklist = built["marts/retention_targets"]
     assert worklist["missing_inputs"] == ["churn_scores", "customer_segments", "product_recommendations"]
     targets = warehouse.read_table("marts", "retention_targets")

@@ -5,12 +5,13 @@ import polars as pl
 import pytest
 import httpx
 
-from customer_assets.mlops import registry
 from customer_assets.serving import snapshot as snapshots
 from customer_assets.serving.models import VALUE
 from customer_assets.serving.snapshot_view import load_snapshot
 from customer_assets.warehouse.client import Warehouse
-from customer_assets_tests.conftest import serving
+from customer_assets_tests.conftest import serving, RegistryInUse
+
+models = RegistryInUse()  # the registry of the home this module's fixtures chose
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def home(shared_home):
     settings = shared_home.settings
-    registry.configure(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    models.use(settings)
     return settings
 
 
@@ -61,7 +62,7 @@ def test_value_from_a_purchase_summary_matches_the_champion(client, stored):
     body = client.post("/predict/value", json={"summary": summary, "customer_id": "label-only"}).json()
     assert body["source"] == "summary" and body["customer_id"] == "label-only"
     assert body["expected_value"] == pytest.approx(row["expected_value"], rel=1e-9)
-    model, version = registry.load_champion(VALUE)
+    model, version = models.load_champion(VALUE)
     assert body["model_version"] == version
     minimal = {"orders": 4, "days_since_first": 300, "days_since_last": 20, "mean_order_value": 50.0}
     expected = model.score(pl.DataFrame([minimal]), 90, as_of=snap.as_of)
@@ -110,6 +111,6 @@ def test_retention_targets_are_the_published_ranking(client, home, stored):
 
 def test_the_value_model_is_listed_and_documented(client):
     listed = {m["name"]: m for m in client.get("/models").json()["models"]}
-    assert listed[VALUE]["version"] == registry.champion_version(VALUE) and listed[VALUE]["metrics"]["value_mae"] > 0
+    assert listed[VALUE]["version"] == models.champion_version(VALUE) and listed[VALUE]["metrics"]["value_mae"] > 0
     paths = client.get("/docs.json").json()["paths"]
     assert "/predict/value" in paths and "/retention-targets" in paths

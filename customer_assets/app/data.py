@@ -409,17 +409,15 @@ def drift(snap: Snapshot) -> pd.DataFrame:
 
 def champions(tracking_uri: str, artifact_root: Path) -> pd.DataFrame:
     """Each registered model's champion version and its metrics (baseline metrics beside them when logged)."""
-    from customer_assets.mlops import registry
-
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
-        return pd.DataFrame(columns=["model", "version", "metric", "champion", "baseline"])  # never create one
-    registry.configure(tracking_uri, artifact_root)
+    models = _registry(tracking_uri, artifact_root)
+    if models is None:
+        return pd.DataFrame(columns=["model", "version", "metric", "champion", "baseline"])
     rows = []
     for name in MODEL_NAMES:
-        version = registry.champion_version(name)
+        version = models.champion_version(name)
         if version is None:
             continue
-        metrics = registry.version_metrics(name, version)
+        metrics = models.version_metrics(name, version)
         own = {k: v for k, v in metrics.items() if "." not in k}
         for metric, value in sorted(own.items()):
             rows.append(
@@ -438,16 +436,13 @@ def manifest_text(snap: Snapshot) -> str:
     return json.dumps(snap.manifest, indent=2, default=str)
 
 
-def _registry_client(tracking_uri: str, artifact_root: Path):
-    """An MlflowClient on the home's registry, or None when there is none (never creates a database)."""
-    from customer_assets.mlops import registry
+def _registry(tracking_uri: str, artifact_root: Path):
+    """The home's ModelRegistry, or None when there is none (never creates a database)."""
+    from customer_assets.mlops.registry import ModelRegistry
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
         return None
-    registry.configure(tracking_uri, artifact_root)
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient()
+    return ModelRegistry(tracking_uri, artifact_root)
 
 
 PROMOTION_COLUMNS = ["model", "started", "version", "champion_now", "registered", "decision", "run_id"]
@@ -456,18 +451,17 @@ PROMOTION_COLUMNS = ["model", "started", "version", "champion_now", "registered"
 def promotion_history(tracking_uri: str, artifact_root: Path, per_model: int = 20) -> pd.DataFrame:
     """Each model's latest training runs (newest first): the version it registered, whether that version is
     the champion now, and the promotion decision with its reason (the run's `decision` tag). Read-only."""
-    client = _registry_client(tracking_uri, artifact_root)
-    if client is None:
+    models = _registry(tracking_uri, artifact_root)
+    if models is None:
         return pd.DataFrame(columns=PROMOTION_COLUMNS)
-    from customer_assets.mlops import registry
-
+    client = models.client
     rows = []
     for name in MODEL_NAMES:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             continue
         versions = {v.run_id: int(v.version) for v in client.search_model_versions(f"name = '{name}'")}
-        champion = registry.champion_version(name)
+        champion = models.champion_version(name)
         runs = client.search_runs(
             [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=per_model
         )
@@ -492,12 +486,11 @@ def promotion_history(tracking_uri: str, artifact_root: Path, per_model: int = 2
 
 def champion_plot(tracking_uri: str, artifact_root: Path, model: str, artifact: str) -> tuple[bytes, int] | None:
     """(PNG bytes, version) of a plot the champion's training run logged under plots/, or None."""
-    client = _registry_client(tracking_uri, artifact_root)
-    if client is None:
+    models = _registry(tracking_uri, artifact_root)
+    if models is None:
         return None
-    from customer_assets.mlops import registry
-
-    version = registry.champion_version(model)
+    client = models.client
+    version = models.champion_version(model)
     if version is None:
         return None
     run_id = client.get_model_version(model, str(version)).run_id

@@ -496,7 +496,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         report = model.report
 
         challenger_eval = evaluate_on_holdout(model, holdout, LABEL)
-        champion = lifecycle.load_champion(MODEL_NAME)
+        champion = lifecycle.load_champion(mlflow.registry(), MODEL_NAME)
         champion_version_before = champion.version
         champion_eval, champion_error = lifecycle.evaluate_champion(
             champion, lambda old: evaluate_on_holdout(old, holdout, LABEL)
@@ -541,7 +541,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         with tempfile.TemporaryDirectory() as tmp:
             comparison_md = Path(tmp) / "comparison_table.md"
             comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_metrics) + "\n")
-            logged = registry.log_and_register(
+            logged = mlflow.registry().log_and_register(
                 MODEL_NAME,
                 model,
                 mlflow_report,
@@ -676,7 +676,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         features = read_active_features(client, as_of)
-        champion = registry.load_champion(MODEL_NAME)
+        champion = mlflow.registry().load_champion(MODEL_NAME)
         if champion is None:
             raise dg.Failure(
                 description=f"no `{MODEL_NAME}` version holds the champion alias: materialize churn_model first"

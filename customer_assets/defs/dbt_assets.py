@@ -9,12 +9,10 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from customer_assets.config import DBT_PROJECT_DIR, load_settings
+from customer_assets.config import DBT_PROJECT_DIR, Settings
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
-from customer_assets.warehouse.dbt_env import apply_dbt_environment
+from customer_assets.warehouse.dbt_env import dbt_vars, target_name, write_profile
 
-# dbt reads its target and paths from the environment: set them before the project is parsed.
-apply_dbt_environment(load_settings())
 # The dbt installed in this virtualenv, also for dagster-dbt's own parse in `dagster dev`, without activation.
 VENV_BIN = Path(sys.prefix) / "bin"
 if str(VENV_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
@@ -95,10 +93,29 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(["build", "--vars", json.dumps({"as_of": as_of})], context=context).stream()
 
 
-def dbt_resource() -> DbtCliResource:
+class WarehouseDbtResource(DbtCliResource):
+    """dbt against one home's warehouse: that home's profile, and the settings' project variables merged into
+    every command's `--vars` (a command's own variables win, e.g. the partition's `as_of`)."""
+
+    project_vars: str = "{}"  # JSON object
+
+    def cli(self, args, **kwargs):
+        args = list(args)
+        settings_vars = json.loads(self.project_vars)
+        if "--vars" in args:
+            at = args.index("--vars") + 1
+            args[at] = json.dumps({**settings_vars, **json.loads(args[at])})
+        else:
+            args += ["--vars", json.dumps(settings_vars)]
+        return super().cli(args, **kwargs)
+
+
+def dbt_resource(settings: Settings) -> WarehouseDbtResource:
     beside = VENV_BIN / "dbt"
-    return DbtCliResource(
+    return WarehouseDbtResource(
         project_dir=dbt_project,
-        profiles_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(write_profile(settings)),
+        target=target_name(settings),
         dbt_executable=str(beside) if beside.exists() else "dbt",
+        project_vars=json.dumps(dbt_vars(settings)),
     )

@@ -179,15 +179,11 @@ def build_drift_report_asset(
 # --- model monitoring ------------------------------------------------------------------------------------
 
 
-def champion_trained_at(registry_name: str) -> tuple[int | None, dt.datetime | None]:
-    from mlflow.tracking import MlflowClient
-
-    from customer_assets.mlops import registry
-
-    version = registry.champion_version(registry_name)
+def champion_trained_at(models, registry_name: str) -> tuple[int | None, dt.datetime | None]:
+    version = models.champion_version(registry_name)
     if version is None:
         return None, None
-    created = MlflowClient().get_model_version(registry_name, str(version)).creation_timestamp
+    created = models.client.get_model_version(registry_name, str(version)).creation_timestamp
     return version, dt.datetime.fromtimestamp(created / 1000, tz=dt.timezone.utc)
 
 
@@ -228,8 +224,8 @@ def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float |
     return value, str(day), pairs.height
 
 
-def model_signals(client, spec: ModelSpec, as_of: dt.date, drift_rows: pl.DataFrame) -> dict:
-    version, trained_at = champion_trained_at(spec.registry_name)
+def model_signals(client, models, spec: ModelSpec, as_of: dt.date, drift_rows: pl.DataFrame) -> dict:
+    version, trained_at = champion_trained_at(models, spec.registry_name)
     key_rows = drift_rows.filter(pl.col("feature").is_in(list(spec.key_features))).drop_nulls("psi")
     worst = key_rows.sort("psi", descending=True).head(1)
     score_rows = drift_rows.filter(pl.col("feature").str.starts_with(f"score:{spec.score_table}.")).drop_nulls("psi")
@@ -308,7 +304,8 @@ def build_model_monitoring_asset(
             if client.table_exists("marts", "drift_report")
             else pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64})
         )
-        signals = {spec.name: model_signals(client, spec, as_of, drift_rows) for spec in watched}
+        models = mlflow.registry()
+        signals = {spec.name: model_signals(client, models, spec, as_of, drift_rows) for spec in watched}
         rows = pl.DataFrame(
             [{k: v for k, v in s.items() if k in MONITORING_SCHEMA} | {"as_of_date": as_of} for s in signals.values()],
             schema=MONITORING_SCHEMA,

@@ -423,7 +423,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "validation_sweep": challenger_split.report["exposure_sweep"],
         }
 
-        champion = lifecycle.load_champion(MODEL_NAME)
+        champion = lifecycle.load_champion(mlflow.registry(), MODEL_NAME)
         champion_version = champion.version
         champion_recipe = champion.model.report.get("recipe") if champion.model is not None else None
         champion_note = "no champion yet" if not champion.exists else ""
@@ -528,7 +528,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 if challenger_wins
                 else (f"{decision.reason}; the champion recipe (v{champion_version}) refit on history up to {as_of}")
             )
-            logged = registry.log_and_register(
+            logged = mlflow.registry().log_and_register(
                 MODEL_NAME,
                 served,
                 report,
@@ -544,7 +544,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 if champion_version
                 else "; nothing was registered"
             )
-            run_id = registry.log_evaluation_run(
+            run_id = mlflow.registry().log_evaluation_run(
                 MODEL_NAME,
                 report,
                 registry.Decision(False, reason, decision.challenger_score, decision.champion_score),
@@ -619,10 +619,8 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         context.log.info(f"recommendations: {metadata['decision']}: {decision.reason}")
         yield dg.MaterializeResult(metadata=metadata, check_results=[gate])
 
-    def _champion_or_fail():
-        from customer_assets.mlops import registry
-
-        champion = registry.load_champion(MODEL_NAME)
+    def _champion_or_fail(mlflow: MlflowResource):
+        champion = mlflow.registry().load_champion(MODEL_NAME)
         if champion is None:
             raise dg.Failure(
                 f"no `{MODEL_NAME}` champion in the MLflow registry: materialize recommendation_model first"
@@ -673,7 +671,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         knob = run_knobs(context, knobs())
         day = _day(context)
         client = warehouse.client()
-        model, version = _champion_or_fail()
+        model, version = _champion_or_fail(mlflow)
         customers = _customers(client, day)
         if customers.is_empty():
             raise dg.Failure(
@@ -788,7 +786,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         knob = run_knobs(context, knobs())
         day = _day(context)
         client = warehouse.client()
-        model, version = _champion_or_fail()
+        model, version = _champion_or_fail(mlflow)
         catalog = _products(client)["product_id"]
         neighbours = model.similar_products(catalog, k=knob.similar_k)
         frame = neighbours.select(

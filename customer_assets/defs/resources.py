@@ -2,11 +2,15 @@
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from customer_assets.config import Settings, load_settings
 from customer_assets.warehouse.client import Warehouse
+
+if TYPE_CHECKING:
+    from customer_assets.mlops.registry import ModelRegistry
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -43,15 +47,18 @@ class SourceResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """MLflow tracking and registry (SQLite under the home by default) with artifacts under the home."""
+    """MLflow tracking and registry (SQLite under the home by default) with artifacts under the home.
+
+    `registry()` is this home's `ModelRegistry` (its own MlflowClient): MLflow's process-wide tracking URI is
+    never set, so two homes in one process (tests, a notebook) cannot write to each other's registry."""
 
     tracking_uri: str
     artifact_root: str
 
-    def setup_for_execution(self, context) -> None:
-        from customer_assets.mlops import registry
+    def registry(self) -> "ModelRegistry":
+        from customer_assets.mlops.registry import ModelRegistry
 
-        registry.configure(self.tracking_uri, Path(self.artifact_root))
+        return ModelRegistry(self.tracking_uri, Path(self.artifact_root))
 
 
 def build_resources(settings: Settings | None = None) -> dict:

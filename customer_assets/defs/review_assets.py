@@ -580,7 +580,6 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         from customer_assets.ml.text import evaluate_on_holdout, train_sentiment_model
-        from customer_assets.mlops import registry
 
         knobs = run_knobs(context, review_knobs())
         client = warehouse.client()
@@ -589,7 +588,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
         skip = training_skip_reason(labelled, knobs)
         if skip:
             context.log.warning(skip)
-            current = registry.champion_version(MODEL_NAME)
+            current = mlflow.registry().champion_version(MODEL_NAME)
             note = skip + (f"; champion version {current} keeps serving" if current else "; no champion exists")
             return dg.MaterializeResult(
                 metadata={
@@ -625,7 +624,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
         )
         metric = challenger.report["primary_metric"]
 
-        champion = lifecycle.load_champion(MODEL_NAME)
+        champion = lifecycle.load_champion(mlflow.registry(), MODEL_NAME)
         champion_model = champion.model
         rows, compared_on = comparison_rows_for(challenger, labelled, champion_model)
         holdout_texts, holdout_ratings = texts.gather(rows), ratings.gather(rows)
@@ -666,7 +665,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
                 "champion_note": champion_note,
             },
         }
-        logged = registry.log_and_register(
+        logged = mlflow.registry().log_and_register(
             MODEL_NAME,
             challenger,
             report,
@@ -844,13 +843,12 @@ def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         config_schema=knob_config(ReviewKnobs, ("topics_k_min", "topics_k_max", "top_aspects", "seed")),
     )
     def review_analytics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        from customer_assets.mlops import registry
 
         knobs = run_knobs(context, review_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         reviews = load_reviews(client, as_of)
-        champion = registry.load_champion(MODEL_NAME) if not reviews.is_empty() else None
+        champion = mlflow.registry().load_champion(MODEL_NAME) if not reviews.is_empty() else None
         model, version = champion if champion else (None, None)
         tables = build_review_tables(reviews, model, as_of, knobs)
         for note in tables.notes:

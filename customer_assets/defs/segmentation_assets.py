@@ -437,7 +437,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             result.model, evaluate(result.model), train, holdout, knobs.silhouette_sample_size, knobs.seed
         )
         context.log.info(served_reason)
-        champion = lifecycle.load_champion(MODEL_NAME)
+        champion = lifecycle.load_champion(mlflow.registry(), MODEL_NAME)
         champion_eval, champion_error = lifecycle.evaluate_champion(champion, evaluate)
         challenger_stability = (
             report["baseline"].get("stability_ari")
@@ -484,7 +484,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         with tempfile.TemporaryDirectory() as tmp:
             comparison_md = Path(tmp) / "comparison.md"
             comparison_md.write_text(markdown_table(comparison) + "\n\n" + markdown_table(holdout_table) + "\n")
-            logged = registry.log_and_register(
+            logged = mlflow.registry().log_and_register(
                 MODEL_NAME,
                 challenger_model,
                 mlflow_report,
@@ -512,7 +512,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         serving_stability = (
             challenger_stability
             if logged.promoted
-            else registry.version_metrics(MODEL_NAME, serving_version).get("stability_ari")
+            else mlflow.registry().version_metrics(MODEL_NAME, serving_version).get("stability_ari")
         )
         gate_passed = serving_eval is not None and beats_baseline(serving_eval)
         decision_metadata = {
@@ -600,8 +600,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             check_results=[gate, stability],
         )
 
-    def champion_or_fail() -> tuple:
-        champion = registry.load_champion(MODEL_NAME)
+    def champion_or_fail(mlflow: MlflowResource) -> tuple:
+        champion = mlflow.registry().load_champion(MODEL_NAME)
         if champion is None:
             raise dg.Failure(
                 description=f"no `{MODEL_NAME}` model holds the champion alias: materialize segmentation_model first"
@@ -641,7 +641,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
         features = read_features(client, as_of)
-        model, version = champion_or_fail()
+        model, version = champion_or_fail(mlflow)
         labels = model.assign(features, ID)
         frame = labels.with_columns(
             as_of_date=pl.lit(as_of, dtype=pl.Date),
@@ -657,7 +657,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         history_plot = plots_dir(warehouse) / f"segment_sizes_over_time_{as_of}.png"
         history = segment_history(client)
         plot_segment_sizes_over_time(history, history_plot, count_column="customers")
-        run_id = registry.log_plots_run(
+        run_id = mlflow.registry().log_plots_run(
             MODEL_NAME,
             f"segments {as_of}",
             {"sizes_over_time": history_plot},
@@ -731,7 +731,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         labelled = read_features(client, as_of).join(
             read_segments(client, as_of).select(ID, "segment_id", "segment_name", "model_version"), on=ID
         )
-        model, version = champion_or_fail()
+        model, version = champion_or_fail(mlflow)
         table_versions = labelled["model_version"].unique().to_list()
         if table_versions != [version]:
             context.log.warning(

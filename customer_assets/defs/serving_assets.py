@@ -9,7 +9,6 @@ import dagster as dg
 
 from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
-from customer_assets.mlops import registry
 from customer_assets.models import SERVED_MODEL_NAMES
 from customer_assets.serving import snapshot
 
@@ -42,7 +41,8 @@ def build_serving_assets() -> list:
         "CUSTOMER_ML_ONLINE_KEEP_VERSIONS (3) versions are kept.",
     )
     def online_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
-        champions = {name: registry.champion_version(name) for name in SERVED_MODELS}
+        models = mlflow.registry()
+        champions = {name: models.champion_version(name) for name in SERVED_MODELS}
         try:
             published = snapshot.publish(warehouse.client(), snapshot.online_dir(warehouse.home), champions)
         except snapshot.SnapshotError as error:

@@ -436,7 +436,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
             raise dg.Failure(description=f"value model training failed on the orders up to {as_of}: {error}") from error
         challenger_eval = evaluate_holdout(holdout_model, summary, actual, horizon, as_of=calibration_end)
 
-        champion = lifecycle.load_champion(MODEL_NAME)
+        champion = lifecycle.load_champion(mlflow.registry(), MODEL_NAME)
         champion_version_before = champion.version
         champion_eval, champion_error = lifecycle.evaluate_champion(
             champion, lambda old: evaluate_holdout(old, summary, actual, horizon, as_of=calibration_end)
@@ -478,7 +478,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 + "\n"
             )
             bg, gg = model.report["bgnbd"], model.report["gamma_gamma"]
-            logged = registry.log_and_register(
+            logged = mlflow.registry().log_and_register(
                 MODEL_NAME,
                 model,
                 report,
@@ -563,7 +563,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         knobs = run_knobs(context, value_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
-        champion = registry.load_champion(MODEL_NAME)
+        champion = mlflow.registry().load_champion(MODEL_NAME)
         if champion is None:
             raise dg.Failure(
                 description=f"no `{MODEL_NAME}` version holds the champion alias: materialize value_model first"

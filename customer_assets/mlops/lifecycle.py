@@ -42,12 +42,12 @@ class ChampionState:
         return self.version is not None
 
 
-def load_champion(model_name: str) -> ChampionState:
-    version = registry.champion_version(model_name)
+def load_champion(models: registry.ModelRegistry, model_name: str) -> ChampionState:
+    version = models.champion_version(model_name)
     if version is None:
         return ChampionState(None, None)
     try:
-        loaded = registry.load_champion(model_name)
+        loaded = models.load_champion(model_name)
     except Exception as error:  # an artifact that no longer unpickles (library moved on, file gone)
         return ChampionState(None, version, f"v{version} cannot be loaded: {type(error).__name__}: {error}")
     if loaded is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,24 +60,19 @@ class MlflowModelSource:
     which is then loaded as `models:/<name>/<version>` so the object always matches the version reported)."""
 
     def __init__(self, tracking_uri: str, artifact_root: Path):
-        from customer_assets.mlops import registry
+        from customer_assets.mlops.registry import ModelRegistry
 
-        registry.configure(tracking_uri, artifact_root)
-        self._registry = registry
+        self._registry = ModelRegistry(tracking_uri, artifact_root)
 
     def champion_versions(self, names: tuple[str, ...]) -> dict[str, int | None]:
         return {name: self._registry.champion_version(name) for name in names}
 
     def load(self, name: str, version: int) -> Champion:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}"))
         try:
-            model = pickle.loads(next(local.rglob("model.pkl")).read_bytes())
+            model = self._registry.load_version(name, int(version))
         except StopIteration as error:
             raise RuntimeError(f"{name} v{version}: no model.pkl in its MLflow artifacts") from error
-        details = MlflowClient().get_model_version(name, str(version))
+        details = self._registry.client.get_model_version(name, str(version))
         created = details.creation_timestamp
         return Champion(
             name=name,
