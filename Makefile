@@ -97,9 +97,10 @@ format: install
 	$(VENV)/bin/ruff format $(LINTED)
 
 # The docker-compose topology natively on 127.0.0.1 (deploy/stack.py): PostgreSQL databases, Dagster code server,
-# webserver and daemon, MLflow server, scoring service, app, Prometheus, over a temporary home
-# (CUSTOMER_ML_STACK_HOME, default /tmp/customer-ml-stack). stack-stop stops exactly the recorded processes.
-# stack-test runs its own stack on free ports: GraphQL-launched runs on PostgreSQL, the service, an alert (~5 min).
+# webserver and daemon, MLflow server, scoring service (a built bento), app, Prometheus and a PostgreSQL probe, over
+# a temporary home (CUSTOMER_ML_STACK_HOME, default /tmp/customer-ml-stack). stack-stop stops exactly the recorded
+# processes. stack-test runs its own stack on free ports (root: its data home is a tmpfs): runs on PostgreSQL, a
+# schedule tick, the service under load, four alerts firing (three clearing), five faults (docs/deploying.md, ~12 min).
 stack: install
 	$(PY) deploy/stack.py start
 
