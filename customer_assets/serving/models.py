@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-CHURN = "churn_model"
-SEGMENTATION = "customer_segmentation"
-RECOMMENDER = "product_recommender"
-SENTIMENT = "review_sentiment"
-VALUE = "customer_value_model"
-MODEL_NAMES = (CHURN, SEGMENTATION, RECOMMENDER, SENTIMENT, VALUE)
+from customer_assets import models as declared
+
+# The registered names the service loads, from the model declarations (customer_assets/models.py).
+CHURN = declared.CHURN.registry_name
+SEGMENTATION = declared.SEGMENTATION.registry_name
+RECOMMENDER = declared.RECOMMENDATION.registry_name
+SENTIMENT = declared.SENTIMENT.registry_name
+VALUE = declared.VALUE.registry_name
+MODEL_NAMES = declared.SERVED_MODEL_NAMES
 
 
 @dataclass(frozen=True)
