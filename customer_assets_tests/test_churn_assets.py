@@ -12,9 +12,9 @@ from customer_assets.defs.churn_assets import (
     GATE_CHECK,
     HIGH_RISK_JUMP_CHECK,
     MODEL_NAME,
-    SCORE_COLUMNS,
     churn_knobs,
 )
+from customer_assets.ml.churn.scoring import SCORE_COLUMNS
 from customer_assets.definitions import build_definitions
 from customer_assets.ml.churn import RISK_LEVEL_CUT_POINTS
 from customer_assets.warehouse.client import Warehouse

@@ -15,13 +15,12 @@ from customer_assets.defs.policies import daily_partitions
 from customer_assets.defs.resources import build_resources
 from customer_assets.defs.value_assets import (
     MODEL_NAME,
-    VALUE_MODEL_SOURCE,
     ValueKnobs,
-    build_targets,
     build_value_assets,
-    promotion_decision,
     value_knobs,
 )
+from customer_assets.ml.value.promotion import promotion_decision
+from customer_assets.ml.value.retention import VALUE_MODEL_SOURCE, build_targets
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import as_of_partition, copy_home, RegistryInUse
 

@@ -25,13 +25,11 @@ The ML lives in `customer_assets.ml.churn`; this module reads, decides, writes a
 """
 
 import datetime as dt
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
@@ -47,11 +45,21 @@ from customer_assets.ml.churn import (
     train_churn_model,
     write_plots,
 )
-from customer_assets.ml.churn.baselines import FREQUENCY_BASELINE, LOGISTIC_BASELINE, RECENCY_BASELINE
+from customer_assets.ml.churn.promotion import (
+    BASELINE_NAMES,
+    PROMOTION_RULE,
+    plain_baseline_scores,
+    promotion_decision,
+    recency_baseline_score,
+    split_holdout,
+)
 from customer_assets.ml.churn.purchase_features import train_with_purchase_features
+from customer_assets.ml.churn.report_tables import comparison_frame, holdout_table
+from customer_assets.ml.churn.scoring import score_frame
 from customer_assets.mlops import lifecycle, registry
+from customer_assets.mlops.lifecycle import finite
 from customer_assets.models import CHURN
-from customer_assets.warehouse.client import Warehouse
+from customer_assets.warehouse.reads.churn import previous_high_risk_share, read_active_features, read_training_set
 
 MODEL = CHURN
 GROUP = MODEL.group
@@ -69,25 +77,8 @@ GATE_CHECK = lifecycle.GATE_CHECK
 HIGH_RISK_JUMP_CHECK = "high_risk_share_jump_vs_previous_partition"
 HIGH = RISK_LEVELS[-1]
 
-SCORE_SCHEMA = {
-    "customer_id": pl.String,
-    "as_of_date": pl.Date,
-    "churn_probability": pl.Float64,
-    "risk_level": pl.String,
-    "top_reasons": pl.List(pl.String),
-    "model_name": pl.String,
-    "model_version": pl.Int64,
-}
-SCORE_COLUMNS = tuple(SCORE_SCHEMA)
 
 RISK_RULE = f"calibrated P(churn): Low < {RISK_LEVEL_CUT_POINTS[0]} <= Medium < {RISK_LEVEL_CUT_POINTS[1]} <= High"
-PROMOTION_RULE = (
-    "Challenger and champion are scored with evaluate_on_holdout on the same rows: marts.churn_training_set at "
-    "its latest cutoff_date (the time holdout; no model trained on it). Metric: holdout ROC-AUC. No champion "
-    "yet: the challenger becomes champion. A champion that cannot score the current training set (columns "
-    "gone) is replaced. Otherwise the challenger gets the alias only if its ROC-AUC beats the champion's by "
-    "more than CUSTOMER_ML_CHURN_PROMOTION_MARGIN."
-)
 
 
 PURCHASE_FEATURE_MODES = ("auto", "off")
@@ -172,101 +163,7 @@ TRAINING_RUN_KNOBS = (
 SCORING_RUN_KNOBS = ("max_high_risk_jump", "reasons_all_max_rows", "reasons_top_share")
 
 
-# --- warehouse reads ------------------------------------------------------------------------------------
-
-
-def read_training_set(client: Warehouse) -> pl.DataFrame:
-    """marts.churn_training_set in a stable order (customer, cutoff) so training is reproducible."""
-    if not client.table_exists(MARTS, "churn_training_set"):
-        raise dg.Failure(description="marts.churn_training_set does not exist: materialize the dbt assets first")
-    frame = client.query("SELECT * FROM marts.churn_training_set ORDER BY customer_id, cutoff_date")
-    if frame.is_empty():
-        raise dg.Failure(
-            description="marts.churn_training_set is empty: the as-of date leaves no past cutoff "
-            "whose churn window has elapsed, or there are no active customers"
-        )
-    return frame
-
-
-def read_active_features(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
-    """Customers active at `as_of`, with their features computed as of `as_of` (and only then)."""
-    frame = client.query(
-        "SELECT * FROM marts.customer_features WHERE as_of_date = ? AND is_active ORDER BY customer_id", [as_of]
-    )
-    if frame.is_empty():
-        held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
-        raise dg.Failure(
-            description=f"marts.customer_features has no active customers as of {as_of} (it holds "
-            f"as-of {held}): materialize the dbt assets for partition {as_of} first"
-        )
-    return frame
-
-
-def previous_high_risk_share(client: Warehouse, as_of: dt.date) -> tuple[dt.date, float] | None:
-    """(date, share of High risk) of the latest partition of marts.churn_scores before `as_of`."""
-    if not client.table_exists(MARTS, "churn_scores"):
-        return None
-    frame = client.query(
-        "SELECT as_of_date, avg(CASE WHEN risk_level = ? THEN 1.0 ELSE 0.0 END) AS share "
-        "FROM marts.churn_scores WHERE as_of_date = (SELECT max(as_of_date) FROM "
-        "marts.churn_scores WHERE as_of_date < ?) GROUP BY as_of_date",
-        [HIGH, as_of],
-    )
-    return None if frame.is_empty() else (frame["as_of_date"][0], float(frame["share"][0]))
-
-
-# --- decisions and checks (pure; tested directly) -------------------------------------------------------
-
-
-def split_holdout(training_set: pl.DataFrame) -> tuple[pl.DataFrame, dt.date]:
-    """The rows at the latest cutoff: the library's own time holdout, used to compare every model."""
-    latest = training_set[TIME_COLUMN].max()
-    return training_set.filter(pl.col(TIME_COLUMN) == latest), latest
-
-
-def _finite(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def recency_baseline_score(evaluation: dict) -> float | None:
-    baseline = evaluation.get("baseline_recency_only") or {}
-    return _finite(baseline.get(PRIMARY_METRIC))
-
-
-def promotion_decision(
-    challenger_eval: dict,
-    champion_eval: dict | None,
-    margin: float,
-    champion_error: str | None = None,
-    champion_exists: bool | None = None,
-) -> registry.Decision:
-    """PROMOTION_RULE on two evaluations of the same holdout rows (the shared lifecycle's rule)."""
-    if champion_eval is not None and champion_eval.get("rows") != challenger_eval.get("rows"):
-        raise ValueError("champion and challenger were not evaluated on the same holdout rows")
-    challenger = _finite(challenger_eval.get(PRIMARY_METRIC))
-    return lifecycle.decide(
-        PRIMARY_METRIC,
-        challenger if challenger is not None else float("nan"),
-        None if champion_eval is None else champion_eval.get(PRIMARY_METRIC),
-        champion_exists=champion_eval is not None if champion_exists is None else champion_exists,
-        champion_error=champion_error,
-        higher_is_better=True,
-        margin=margin,
-    )
-
-
-BASELINE_NAMES = (LOGISTIC_BASELINE, FREQUENCY_BASELINE, RECENCY_BASELINE)
-
-
-def plain_baseline_scores(evaluation: dict) -> dict[str, float]:
-    """The holdout ROC-AUC of every plain baseline in an evaluation (recency, frequency, one-hot LR)."""
-    scores = {}
-    for key, metrics in evaluation.items():
-        if key.startswith("baseline_") and key != "baseline_base_rate" and isinstance(metrics, dict):
-            value = _finite(metrics.get(PRIMARY_METRIC))
-            if value is not None:
-                scores[key.removeprefix("baseline_")] = value
-    return scores
+# --- checks (the decisions are pure: customer_assets/ml/churn/promotion.py) ----------------------------
 
 
 def gate_result(
@@ -282,7 +179,7 @@ def gate_result(
     When the library found no model better than a plain baseline it serves that baseline (``served``): the
     check then fails at WARN and says so, since the day's scores come from the baseline. Without any plain
     baseline column the base rate (ROC-AUC 0.5) is the bar."""
-    model = None if serving_eval is None else _finite(serving_eval.get(PRIMARY_METRIC))
+    model = None if serving_eval is None else finite(serving_eval.get(PRIMARY_METRIC))
     baselines = {} if serving_eval is None else plain_baseline_scores(serving_eval)
     recency = recency_baseline_score(serving_eval) if serving_eval is not None else None
     passed, why = None, None
@@ -349,82 +246,7 @@ def high_risk_jump_check(
     )
 
 
-def score_frame(
-    model, features: pl.DataFrame, as_of: dt.date, version: int, knobs: ChurnKnobs
-) -> tuple[pl.DataFrame, int]:
-    """The churn_scores rows for one as-of date and the number of rows that got reasons.
-
-    Reasons for every row up to `reasons_all_max_rows`; above that only the riskiest `reasons_top_share`
-    of rows get reasons (TreeSHAP per row is the scoring cost) and the others an empty list.
-    """
-    if features.height <= knobs.reasons_all_max_rows:
-        explained = model.explain(features, top_k=3).select(ID, "churn_probability", "risk_level", "top_reasons")
-        explained_rows = features.height
-    else:
-        probabilities = model.predict_proba(features)
-        explained_rows = max(1, math.ceil(knobs.reasons_top_share * features.height))
-        riskiest = np.sort(np.argsort(-probabilities, kind="stable")[:explained_rows])
-        reasons = model.explain(features[riskiest], top_k=3).select(ID, "top_reasons")
-        explained = (
-            pl.DataFrame(
-                {
-                    ID: features[ID],
-                    "churn_probability": probabilities,
-                    "risk_level": model.risk_level(probabilities),
-                }
-            )
-            .join(reasons, on=ID, how="left")
-            .with_columns(pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        )
-    frame = (
-        explained.with_columns(
-            pl.col(ID).cast(pl.String),
-            as_of_date=pl.lit(as_of, dtype=pl.Date),
-            model_name=pl.lit(MODEL_NAME),
-            model_version=pl.lit(version, dtype=pl.Int64),
-        )
-        .select(SCORE_COLUMNS)
-        .cast(SCORE_SCHEMA)
-    )
-    return frame, explained_rows
-
-
 # --- presentation ---------------------------------------------------------------------------------------
-
-METRIC_COLUMNS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")
-
-
-def holdout_table(challenger_eval: dict, champion_eval: dict | None, champion_version: int | None) -> pl.DataFrame:
-    """Holdout metrics of the challenger and champion with the base rate and recency-only baselines beside."""
-    rows = [("challenger", challenger_eval)]
-    if champion_eval is not None:
-        rows.append((f"champion v{champion_version}", champion_eval))
-    rows.append(("recency_only", challenger_eval.get("baseline_recency_only")))
-    rows.append(("base_rate", challenger_eval.get("baseline_base_rate")))
-    table = [
-        {
-            "model": name,
-            "family": (metrics or {}).get("family", "-"),
-            **{c: _rounded((metrics or {}).get(c)) for c in METRIC_COLUMNS},
-        }
-        for name, metrics in rows
-        if metrics
-    ]
-    return pl.DataFrame(table, schema={c: pl.String for c in ("model", "family", *METRIC_COLUMNS)})
-
-
-def comparison_frame(report: dict) -> pl.DataFrame:
-    rows = report["comparison_table"]
-    columns = list(rows[0])
-    return pl.DataFrame(
-        [{c: _rounded(r.get(c)) for c in columns} for r in rows], schema={c: pl.String for c in columns}
-    )
-
-
-def _rounded(value) -> str:
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
-    return "" if value is None else str(value)
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
@@ -600,8 +422,8 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
             "challenger_version": logged.version,
             "serving_version": serving_version,
             "champion_version_before": champion_version_before,
-            "challenger_score": _finite(decision.challenger_score),
-            "champion_score": _finite(decision.champion_score),
+            "challenger_score": finite(decision.challenger_score),
+            "champion_score": finite(decision.champion_score),
             "metric": PRIMARY_METRIC,
             "margin": knobs.promotion_margin,
             "champion_error": champion_error,
@@ -684,7 +506,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         model, version = champion
         frame, explained_rows = score_frame(model, features, as_of, version, knobs)
         high_share = float((frame["risk_level"] == HIGH).mean())
-        jump = high_risk_jump_check(previous_high_risk_share(client, as_of), high_share, knobs.max_high_risk_jump)
+        jump = high_risk_jump_check(previous_high_risk_share(client, as_of, HIGH), high_share, knobs.max_high_risk_jump)
         replaced = client.replace_partitions(MARTS, "churn_scores", frame, "as_of_date", as_of, as_of)
         levels = (
             frame.group_by("risk_level")

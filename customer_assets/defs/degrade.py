@@ -17,12 +17,18 @@ import inspect
 
 import dagster as dg
 
+from customer_assets.warehouse.reads import MissingInput
+
 DEGRADED = "degraded"
 
 
 def _reason(error: BaseException) -> str:
+    """The first line users see: a dg.Failure's description or a MissingInput's message as written (they are
+    sentences for people), any other error with its class name."""
     if isinstance(error, dg.Failure) and error.description:
         text = error.description
+    elif isinstance(error, MissingInput) and str(error):
+        text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
     return (text.strip().splitlines() or [type(error).__name__])[0]

@@ -13,7 +13,6 @@ The ML lives in `customer_assets.ml.segmentation`; this module reads, decides, w
 
 import dataclasses
 import datetime as dt
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +40,18 @@ from customer_assets.ml.segmentation import (
     serve_baseline_unless_beaten,
 )
 from customer_assets.ml.segmentation.embedding import embedding_frame
+from customer_assets.ml.segmentation.feature_columns import usable_feature_columns
 from customer_assets.ml.segmentation.profiles import segment_profiles
+from customer_assets.ml.segmentation.promotion import MIN_STABILITY, PROMOTION_RULE, primary_score, promotion_decision
+from customer_assets.ml.segmentation.report_tables import comparison_frame, holdout_frame, rounded
 from customer_assets.mlops import lifecycle, registry
 from customer_assets.models import SEGMENTATION
-from customer_assets.warehouse.client import Warehouse
+from customer_assets.warehouse.reads.segmentation import (
+    previous_segments,
+    read_features,
+    read_segments,
+    segment_history,
+)
 
 MODEL = SEGMENTATION
 GROUP = MODEL.group
@@ -58,21 +65,11 @@ ID = "customer_id"
 
 GATE_CHECK = lifecycle.GATE_CHECK
 STABILITY_CHECK = "stability_ari_at_least_0_8"
-MIN_STABILITY = 0.8
 SHARE_CHECK = "every_segment_at_least_min_share"
 SHIFT_CHECK = "segment_share_shift_vs_previous_partition"
 
 SEGMENT_COLUMNS = ("customer_id", "as_of_date", "segment_id", "segment_name", "algorithm", "model_version")
 EMBEDDING_COLUMNS = ("customer_id", "as_of_date", "segment_name", "pca_x", "pca_y", "tsne_x", "tsne_y")
-
-PROMOTION_RULE = (
-    "Both models are scored with evaluate_on_holdout on the same held-out customers (md5(customer_id) bucket "
-    "< holdout_percent of 100; never used for fitting). Primary metric: holdout silhouette (higher is better). "
-    "No champion yet: the challenger becomes champion. Otherwise the challenger is promoted only if its "
-    "silhouette beats the champion's by more than the margin AND it beats its own value-quantile baseline on "
-    "the holdout AND its bootstrap stability ARI is at least 0.8; a champion that can no longer score the "
-    "current features (e.g. a feature column disappeared) is replaced."
-)
 
 
 # --- knobs ----------------------------------------------------------------------------------------------
@@ -129,120 +126,7 @@ def segmentation_knobs() -> SegmentationKnobs:
 TRAINING_RUN_KNOBS = ("k_min", "k_max", "seed", "promotion_margin", "stability_resamples", "holdout_percent")
 
 
-# --- warehouse reads ------------------------------------------------------------------------------------
-
-
-def usable_feature_columns(features: pl.DataFrame, configured) -> tuple[list[str] | None, list[str]]:
-    """The configured columns as given (the library rejects bad ones loudly); else the default columns
-    minus those holding one value, which a source without e.g. web events produces and which cannot
-    separate anyone."""
-    if configured:
-        return list(configured), []
-    present = [c for c in DEFAULT_FEATURE_COLUMNS if c in features.columns]
-    if not present or features.height == 0:
-        return None, []
-    distinct = features.select(pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().n_unique() for c in present).row(
-        0
-    )
-    constant = [c for c, n in zip(present, distinct) if n <= 1]
-    kept = [c for c in present if c not in constant]
-    return (kept or None), constant
-
-
-def read_features(client: Warehouse, as_of: dt.date | None = None) -> pl.DataFrame:
-    """marts.customer_features as of `as_of` (default: the latest as-of date), with `holdout_bucket` 0..99.
-
-    The bucket is md5(customer_id) mod 100, computed in SQL: stable across runs, library versions and both
-    warehouses, so a customer is held out at every training or at none.
-    """
-    where = "as_of_date = ?" if as_of else "as_of_date = (SELECT max(as_of_date) FROM marts.customer_features)"
-    frame = client.query(
-        "SELECT *, substr(md5(CAST(customer_id AS VARCHAR)), 1, 8) AS id_md5 "
-        f"FROM marts.customer_features WHERE {where} ORDER BY customer_id",
-        [as_of] if as_of else None,
-    )
-    if frame.is_empty():
-        held = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
-        raise dg.Failure(
-            description=f"marts.customer_features has no rows as of {as_of or 'any date'} (it holds as-of {held}): "
-            "materialize the dbt assets for that partition first"
-        )
-    bucket = pl.col("id_md5").str.to_integer(base=16) % 100
-    return frame.with_columns(bucket.cast(pl.Int32).alias("holdout_bucket")).drop("id_md5")
-
-
-def read_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
-    return client.query("SELECT * FROM marts.customer_segments WHERE as_of_date = ? ORDER BY customer_id", [as_of])
-
-
-def previous_segments(client: Warehouse, as_of: dt.date) -> pl.DataFrame | None:
-    """The segments of the latest partition before `as_of`, or None when there is none."""
-    if not client.table_exists(MARTS, "customer_segments"):
-        return None
-    frame = client.query(
-        "SELECT as_of_date, segment_id, segment_name FROM marts.customer_segments WHERE as_of_date = "
-        "(SELECT max(as_of_date) FROM marts.customer_segments WHERE as_of_date < ?)",
-        [as_of],
-    )
-    return None if frame.is_empty() else frame
-
-
-def segment_history(client: Warehouse) -> pl.DataFrame:
-    return client.query(
-        "SELECT as_of_date, segment_name, count(*) AS customers FROM marts.customer_segments "
-        "GROUP BY as_of_date, segment_name ORDER BY as_of_date, segment_name",
-    )
-
-
-# --- decisions and checks (pure; tested directly) -------------------------------------------------------
-
-
-def primary_score(evaluation: dict | None) -> float | None:
-    if evaluation is None:
-        return None
-    value = evaluation["metrics"].get(evaluation["primary_metric"])
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def promotion_decision(
-    challenger_eval: dict,
-    champion_eval: dict | None,
-    challenger_stability: float | None,
-    margin: float,
-    champion_error: str | None = None,
-) -> registry.Decision:
-    """Apply PROMOTION_RULE to two holdout evaluations (same rows)."""
-    metric = challenger_eval["primary_metric"]
-    challenger = primary_score(challenger_eval)
-    challenger_value = challenger if challenger is not None else float("nan")
-    # A champion that finds fewer than 2 clusters on the holdout has no silhouette: the lifecycle replaces it.
-    champion = primary_score(champion_eval) if champion_eval is not None else None
-    decision = lifecycle.decide(
-        metric,
-        challenger_value,
-        champion,
-        champion_exists=champion_eval is not None or bool(champion_error),
-        champion_error=champion_error,
-        higher_is_better=challenger_eval["primary_metric_higher_is_better"],
-        margin=margin,
-    )
-    if not decision.promote or champion_eval is None:
-        return decision
-    vetoes = []
-    if not beats_baseline(challenger_eval):
-        vetoes.append("it does not beat its value-quantile baseline on the holdout")
-    if challenger_stability is None or challenger_stability < MIN_STABILITY:
-        vetoes.append(f"its bootstrap stability ARI {challenger_stability} is below {MIN_STABILITY}")
-    if vetoes:
-        return registry.Decision(
-            False,
-            decision.reason.replace("beats champion", "would beat champion")
-            + "; champion kept because "
-            + " and ".join(vetoes),
-            challenger_value,
-            champion,
-        )
-    return decision
+# --- checks (the decision is pure: customer_assets/ml/segmentation/promotion.py) -----------------------
 
 
 def segment_share_check(
@@ -308,50 +192,6 @@ def share_shift_check(
 
 
 # --- presentation ---------------------------------------------------------------------------------------
-
-COMPARISON_COLUMNS = (
-    "algorithm",
-    "n_clusters",
-    "silhouette",
-    "davies_bouldin",
-    "calinski_harabasz",
-    "inertia",
-    "noise_share",
-    "smallest_cluster_share",
-    "stability_ari",
-    "eligible",
-)
-
-
-def comparison_frame(report: dict) -> pl.DataFrame:
-    rows = [{c: _rounded(row.get(c)) for c in COMPARISON_COLUMNS} for row in report["comparison"]]
-    return pl.DataFrame(rows, schema={c: pl.String for c in COMPARISON_COLUMNS})
-
-
-def holdout_frame(challenger_eval: dict, champion_eval: dict | None, champion_version: int | None) -> pl.DataFrame:
-    rows = []
-    for label, evaluation in (("challenger", challenger_eval), (f"champion v{champion_version}", champion_eval)):
-        if evaluation is None:
-            continue
-        metrics, baseline = evaluation["metrics"], evaluation["baseline"]
-        rows.append(
-            {
-                "model": label,
-                "algorithm": evaluation["algorithm"],
-                "n_clusters": str(metrics["n_clusters"]),
-                "silhouette": _rounded(metrics["silhouette"]),
-                "davies_bouldin": _rounded(metrics["davies_bouldin"]),
-                "baseline_silhouette": _rounded(baseline["silhouette"]),
-                "baseline_davies_bouldin": _rounded(baseline["davies_bouldin"]),
-            }
-        )
-    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]})
-
-
-def _rounded(value) -> str:
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return "" if value is None else str(value)
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
@@ -529,15 +369,15 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         if serving_eval is not None and serving_eval["algorithm"] == BASELINE_NAME:
             vs_baseline = (
                 f"serving v{serving_version} is the single-feature quantile baseline itself "
-                f"({serving_eval['primary_metric']} {_rounded(primary_score(serving_eval))} on the "
+                f"({serving_eval['primary_metric']} {rounded(primary_score(serving_eval))} on the "
                 f"holdout): no clustering has beaten it" + (f"; {served_reason}" if logged.promoted else "")
             )
         elif serving_eval is not None:
             metric = serving_eval["primary_metric"]
             vs_baseline = (
                 f"serving v{serving_version} ({serving_eval.get('algorithm')}) {metric} "
-                f"{_rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
-                f"the single-feature quantile baseline {_rounded(serving_eval['baseline'].get(metric))} "
+                f"{rounded(primary_score(serving_eval))} {'beats' if gate_passed else 'does not beat'} "
+                f"the single-feature quantile baseline {rounded(serving_eval['baseline'].get(metric))} "
                 "on the holdout"
             )
         serving_metric = challenger_eval["primary_metric"]

@@ -24,7 +24,6 @@ The ML lives in `customer_assets.ml.value`; this module reads, decides, writes a
 """
 
 import datetime as dt
-import math
 import tempfile
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from customer_assets.config import ValueKnobs, read_section
 from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
-from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS, risk_levels
+from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS
 from customer_assets.ml.value import (
     beats_naive,
     evaluate_holdout,
@@ -43,16 +42,19 @@ from customer_assets.ml.value import (
     split_in_time,
     write_plots,
 )
+from customer_assets.ml.value.promotion import PROMOTION_RULE, promotion_decision
+from customer_assets.ml.value.retention import build_targets
+from customer_assets.ml.value.scoring import VALUE_SCHEMA, score_frame
 from customer_assets.mlops import lifecycle, registry
+from customer_assets.mlops.lifecycle import finite
 from customer_assets.models import CHURN, RECOMMENDATION, SEGMENTATION, VALUE
-from customer_assets.warehouse.client import Warehouse
+from customer_assets.warehouse.reads.value import latest_as_of, read_orders, table_at
 
 MODEL = VALUE
 GROUP = MODEL.group
 MODEL_NAME = MODEL.registry_name
 MARTS = "marts"
 ID = "customer_id"
-CLV_MONTHS = 12
 PRIMARY_METRIC = MODEL.primary_metric
 GATE_CHECK = lifecycle.GATE_CHECK
 RANGE_CHECK = "values_in_range"
@@ -63,58 +65,6 @@ TARGETS_KEY = MODEL.table_key("marts.retention_targets")
 CHURN_SCORES_KEY = CHURN.table_key("marts.churn_scores")
 SEGMENTS_KEY = SEGMENTATION.table_key("marts.customer_segments")
 RECOMMENDATIONS_KEY = RECOMMENDATION.table_key("marts.product_recommendations")
-
-VALUE_SCHEMA = {
-    "customer_id": pl.String,
-    "as_of_date": pl.Date,
-    "p_alive": pl.Float64,
-    "expected_orders": pl.Float64,
-    "expected_value": pl.Float64,
-    "horizon_days": pl.Int64,
-    "clv_12m": pl.Float64,
-    "model_name": pl.String,
-    "model_version": pl.Int64,
-    # What the model scored and what the worklist and the service reuse:
-    "p_order": pl.Float64,
-    "expected_order_value": pl.Float64,
-    "orders": pl.Int64,
-    "days_since_first": pl.Int64,
-    "days_since_last": pl.Int64,
-    "total_value": pl.Float64,
-    "mean_order_value": pl.Float64,
-    "mean_repeat_value": pl.Float64,
-}
-TARGET_SCHEMA = {
-    "as_of_date": pl.Date,
-    "rank": pl.Int64,
-    "customer_id": pl.String,
-    "value_at_risk": pl.Float64,
-    "churn_probability": pl.Float64,
-    "churn_probability_source": pl.String,
-    "risk_level": pl.String,
-    "top_reasons": pl.List(pl.String),
-    "segment_name": pl.String,
-    "expected_value": pl.Float64,
-    "clv_12m": pl.Float64,
-    "p_alive": pl.Float64,
-    "recommended_products": pl.List(pl.String),
-    "horizon_days": pl.Int64,
-    "churn_model_version": pl.Int64,
-    "value_model_version": pl.Int64,
-}
-CHURN_MODEL_SOURCE = "churn_model"
-VALUE_MODEL_SOURCE = "value_model"
-
-PROMOTION_RULE = (
-    "Challenger and champion predict the same customers' purchases and spend in the last horizon before the as-of "
-    "date (fitted on / applied to the orders before it). No champion yet, or a champion that cannot score: the "
-    "challenger becomes champion. A challenger that does not beat the naive baseline never replaces a champion "
-    "that does. Otherwise the re-estimated challenger replaces the champion unless its holdout value MAE is worse "
-    "than the champion's by more than CUSTOMER_ML_VALUE_PROMOTION_TOLERANCE (relative, default 0.02): the model "
-    "class is fixed and its parameters are re-estimated on newer data, so newer wins a tie. The champion may have "
-    "been fitted on orders inside the current holdout (it was fitted at its own, earlier as-of date), which can "
-    "only favour it."
-)
 
 
 # --- knobs ----------------------------------------------------------------------------------------------
@@ -133,92 +83,10 @@ def _fit_options(knobs: ValueKnobs) -> dict:
     }
 
 
-# --- warehouse reads ------------------------------------------------------------------------------------
-
-
-def latest_as_of(client: Warehouse) -> dt.date:
-    if not client.table_exists(MARTS, "customer_features"):
-        raise dg.Failure(description="marts.customer_features does not exist: materialize the dbt assets first")
-    value = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
-    if value is None:
-        raise dg.Failure(description="marts.customer_features is empty: materialize the dbt assets first")
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
-def read_orders(client: Warehouse, as_of: dt.date) -> pl.DataFrame:
-    """Completed orders on or before ``as_of``: customer_id, order_date, order_value."""
-    if not client.table_exists("intermediate", "int_orders_enriched"):
-        raise dg.Failure(description="intermediate.int_orders_enriched does not exist: materialize the dbt assets")
-    frame = client.query(
-        "SELECT customer_id, order_date, order_value FROM intermediate.int_orders_enriched "
-        "WHERE status = 'completed' AND order_date <= ? ORDER BY customer_id, order_date",
-        [as_of],
-    )
-    if frame.is_empty():
-        raise dg.Failure(description=f"no completed orders on or before {as_of}")
-    return frame.with_columns(
-        pl.col("customer_id").cast(pl.String),
-        pl.col("order_date").cast(pl.Date),
-        pl.col("order_value").cast(pl.Float64),
-    )
-
-
 COLUMNS = dict(id_column=ID, time_column="order_date", amount_column="order_value")
 
 
-# --- decisions (pure; tested directly) ------------------------------------------------------------------
-
-
-def _finite(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def promotion_decision(
-    challenger_eval: dict, champion_eval: dict | None, tolerance: float, champion_error: str | None = None
-) -> registry.Decision:
-    """PROMOTION_RULE on two evaluations of the same holdout customers and window."""
-    challenger = _finite(challenger_eval["model"][PRIMARY_METRIC])
-    challenger = challenger if challenger is not None else float("inf")
-    if champion_error or champion_eval is None:  # the shared rule: a broken or missing champion is replaced
-        return lifecycle.decide(
-            PRIMARY_METRIC,
-            challenger,
-            None,
-            champion_exists=bool(champion_error),
-            champion_error=champion_error,
-            higher_is_better=False,
-        )
-    if champion_eval["customers"] != challenger_eval["customers"]:
-        raise ValueError("champion and challenger were not evaluated on the same holdout customers")
-    champion = _finite(champion_eval["model"][PRIMARY_METRIC])
-    champion = champion if champion is not None else float("inf")
-    challenger_wins, _ = beats_naive(challenger_eval)
-    champion_wins, _ = beats_naive(champion_eval)
-    if champion_wins and not challenger_wins:
-        return registry.Decision(
-            False,
-            f"champion kept: the challenger does not beat the naive baseline on the "
-            f"holdout and the champion does ({PRIMARY_METRIC} {challenger:.4f} vs "
-            f"champion {champion:.4f})",
-            challenger,
-            champion,
-        )
-    if challenger <= champion * (1.0 + tolerance):
-        return registry.Decision(
-            True,
-            f"challenger {PRIMARY_METRIC}={challenger:.4f} vs champion {champion:.4f} "
-            f"on the same holdout: not worse by more than {tolerance:.0%}, so the model "
-            "re-estimated on newer data replaces it",
-            challenger,
-            champion,
-        )
-    return registry.Decision(
-        False,
-        f"champion kept: challenger {PRIMARY_METRIC}={challenger:.4f} is worse than the "
-        f"champion's {champion:.4f} by more than {tolerance:.0%} on the same holdout",
-        challenger,
-        champion,
-    )
+# --- checks (the decision is pure: customer_assets/ml/value/promotion.py) -------------------------------
 
 
 def gate_result(
@@ -259,105 +127,6 @@ def _flat_eval(evaluation: dict) -> dict:
     return {k: v for k, v in evaluation.items() if k not in ("by_frequency", "p_alive_calibration")}
 
 
-# --- scoring and the worklist (pure; tested directly) ---------------------------------------------------
-
-
-def score_frame(model, orders: pl.DataFrame, as_of: dt.date, version: int, knobs: ValueKnobs) -> pl.DataFrame:
-    """marts.customer_value rows for one as-of date: every customer with a completed order up to it."""
-    summary = model.summarize(orders, as_of)
-    scored = model.score(
-        summary, knobs.horizon_days, months=CLV_MONTHS, annual_discount=knobs.annual_discount, as_of=as_of
-    )
-    return (
-        pl.concat([scored.rename({"clv": "clv_12m"}), summary.drop(ID)], how="horizontal")
-        .with_columns(
-            as_of_date=pl.lit(as_of, dtype=pl.Date),
-            horizon_days=pl.lit(knobs.horizon_days, dtype=pl.Int64),
-            model_name=pl.lit(MODEL_NAME),
-            model_version=pl.lit(version, dtype=pl.Int64),
-        )
-        .select(list(VALUE_SCHEMA))
-        .cast(VALUE_SCHEMA)
-    )
-
-
-def _decoded(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """PostgreSQL returns list columns (JSONB) as text."""
-    if column in frame.columns and frame.schema[column] == pl.String:
-        return frame.with_columns(pl.col(column).str.json_decode(pl.List(pl.String)))
-    return frame
-
-
-def build_targets(
-    value: pl.DataFrame,
-    churn: pl.DataFrame | None,
-    segments: pl.DataFrame | None,
-    recommendations: pl.DataFrame | None,
-    as_of: dt.date,
-) -> pl.DataFrame:
-    """The retention worklist (see module doc) from one as-of date's tables; any but `value` may be None."""
-    frame = value.select(
-        ID,
-        "expected_value",
-        "clv_12m",
-        "p_alive",
-        "p_order",
-        "horizon_days",
-        pl.col("model_version").alias("value_model_version"),
-    )
-    if churn is not None and churn.height:
-        churn = _decoded(churn, "top_reasons").select(
-            ID,
-            pl.col("churn_probability").alias("churn_p"),
-            pl.col("risk_level").alias("churn_level"),
-            "top_reasons",
-            pl.col("model_version").cast(pl.Int64).alias("churn_model_version"),
-        )
-        frame = frame.join(churn, on=ID, how="left")
-    else:
-        frame = frame.with_columns(
-            churn_p=pl.lit(None, pl.Float64),
-            churn_level=pl.lit(None, pl.String),
-            top_reasons=pl.lit(None, pl.List(pl.String)),
-            churn_model_version=pl.lit(None, pl.Int64),
-        )
-    if segments is not None and segments.height:
-        frame = frame.join(segments.select(ID, "segment_name"), on=ID, how="left")
-    else:
-        frame = frame.with_columns(segment_name=pl.lit(None, pl.String))
-    if recommendations is not None and recommendations.height:
-        top = (
-            recommendations.filter(pl.col("rank") <= 3)
-            .sort(ID, "rank")
-            .group_by(ID, maintain_order=True)
-            .agg(pl.col("product_id").cast(pl.String).alias("recommended_products"))
-        )
-        frame = frame.join(top, on=ID, how="left")
-    else:
-        frame = frame.with_columns(recommended_products=pl.lit(None, pl.List(pl.String)))
-    fallback = 1.0 - frame["p_order"].to_numpy()
-    frame = frame.with_columns(
-        churn_probability=pl.coalesce("churn_p", pl.Series(fallback)),
-        churn_probability_source=pl.when(pl.col("churn_p").is_not_null())
-        .then(pl.lit(CHURN_MODEL_SOURCE))
-        .otherwise(pl.lit(VALUE_MODEL_SOURCE)),
-    )
-    frame = frame.with_columns(
-        risk_level=pl.coalesce("churn_level", pl.Series(risk_levels(frame["churn_probability"].to_numpy()))),
-        value_at_risk=pl.col("churn_probability") * pl.col("expected_value"),
-        top_reasons=pl.col("top_reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        recommended_products=pl.col("recommended_products").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-    ).sort(["value_at_risk", ID], descending=[True, False])
-    return (
-        frame.with_columns(
-            rank=pl.int_range(1, frame.height + 1, dtype=pl.Int64),
-            as_of_date=pl.lit(as_of, dtype=pl.Date),
-        )
-        .select(list(TARGET_SCHEMA))
-        .cast(TARGET_SCHEMA)
-    )
-
-
 def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
     problems = []
     for column in ("p_alive", "p_order"):
@@ -375,15 +144,6 @@ def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(problems) or "probabilities in [0, 1], values finite and >= 0",
     )
-
-
-def _table_at(client: Warehouse, table: str, as_of: dt.date, columns: str = "*") -> pl.DataFrame | None:
-    if not client.table_exists(MARTS, table):
-        return None
-    frame = client.query(f"SELECT {columns} FROM {MARTS}.{table} WHERE as_of_date = ?", [as_of])
-    if ID in frame.columns:
-        frame = frame.with_columns(pl.col(ID).cast(pl.String))
-    return frame if frame.height else None
 
 
 def _plot_metadata(name: str, path: Path) -> dict:
@@ -520,8 +280,8 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "repeat_buyers": model.report["repeat_buyers"],
                 "model": model.report["model"],
                 "seasonal": model.report["seasonal"]["decision"],
-                **{f"holdout_{k}": v for k, v in m.items() if _finite(v) is not None},
-                **{f"naive_{k}": v for k, v in n.items() if _finite(v) is not None},
+                **{f"holdout_{k}": v for k, v in m.items() if finite(v) is not None},
+                **{f"naive_{k}": v for k, v in n.items() if finite(v) is not None},
                 "parameters": dg.MetadataValue.json(
                     registry.jsonable({"bgnbd": model.report["bgnbd"], "gamma_gamma": model.report["gamma_gamma"]})
                 ),
@@ -604,18 +364,18 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
     def retention_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
-        value = _table_at(client, "customer_value", as_of)
+        value = table_at(client, "customer_value", as_of)
         if value is None:
             raise dg.Failure(
                 description=f"marts.customer_value has no rows for {as_of}: the value model did not "
                 "score that day (see customer_value)"
             )
         inputs = {
-            "churn_scores": _table_at(
+            "churn_scores": table_at(
                 client, "churn_scores", as_of, "customer_id, churn_probability, risk_level, top_reasons, model_version"
             ),
-            "customer_segments": _table_at(client, "customer_segments", as_of, "customer_id, segment_name"),
-            "product_recommendations": _table_at(
+            "customer_segments": table_at(client, "customer_segments", as_of, "customer_id, segment_name"),
+            "product_recommendations": table_at(
                 client, "product_recommendations", as_of, "customer_id, product_id, rank"
             ),
         }

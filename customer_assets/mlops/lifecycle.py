@@ -67,7 +67,8 @@ def evaluate_champion(champion: ChampionState, evaluate: Callable[[Any], dict]) 
         return None, f"v{champion.version} cannot score the current rows: {type(error).__name__}: {error}"
 
 
-def _finite(value) -> float | None:
+def finite(value) -> float | None:
+    """`value` as a float when it is a finite number (int or float, bools included), else None."""
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
@@ -82,7 +83,7 @@ def decide(
     margin: float = 0.0,
 ) -> registry.Decision:
     """The promotion rule shared by every domain (see the module docstring)."""
-    score = _finite(challenger)
+    score = finite(challenger)
     shown = f"{score:.4f}" if score is not None else "nan"
     if champion_error:
         return registry.Decision(
@@ -93,7 +94,7 @@ def decide(
         )
     if not champion_exists:
         return registry.decide_promotion(metric, challenger, None, higher_is_better, margin)
-    if _finite(champion) is None:
+    if finite(champion) is None:
         return registry.Decision(
             True,
             f"the champion has no finite {metric} on the holdout: the challenger ({metric}={shown}) replaces it",
@@ -104,7 +105,7 @@ def decide(
 
 
 def beats(score: float | None, baseline: float | None, higher_is_better: bool) -> bool:
-    if _finite(score) is None or _finite(baseline) is None:
+    if finite(score) is None or finite(baseline) is None:
         return False
     return score > baseline if higher_is_better else score < baseline
 
@@ -129,26 +130,28 @@ def gate_check(
     ``passed`` / ``why`` override the verdict where a domain's rule differs (e.g. the baseline itself serves);
     ``extra`` adds the domain's own metadata beside the shared keys; ``serving_label`` names what serves
     (a family, an engine) in the sentence; ``decision_details`` adds keys to the ``decision`` JSON."""
-    finite = {name: _finite(value) for name, value in baselines.items()}
-    shown = ", ".join(f"{name} {value:.4f}" for name, value in finite.items() if value is not None) or "none"
+    finite_baselines = {name: finite(value) for name, value in baselines.items()}
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in finite_baselines.items() if value is not None) or "none"
     if passed is None:
         if serving_version is None:
             passed, why = False, "no model holds the champion alias"
         else:
             passed = all(
-                beats(serving_score, value, higher_is_better) for value in finite.values() if value is not None
+                beats(serving_score, value, higher_is_better)
+                for value in finite_baselines.values()
+                if value is not None
             )
             verb = "beats" if passed else "does not beat"
             label = f" ({serving_label})" if serving_label else ""
             why = (
-                f"serving v{serving_version}{label} {metric} {_finite(serving_score) or float('nan'):.4f} {verb} the "
+                f"serving v{serving_version}{label} {metric} {finite(serving_score) or float('nan'):.4f} {verb} the "
                 f"baselines on the same holdout ({shown})"
             )
     metadata = {
         "metric": metric,
         "serving_version": serving_version if serving_version is not None else NO_VERSION,
-        "serving_score": _finite(serving_score) if _finite(serving_score) is not None else float("nan"),
-        "baselines": dg.MetadataValue.json({k: v for k, v in finite.items()}),
+        "serving_score": finite(serving_score) if finite(serving_score) is not None else float("nan"),
+        "baselines": dg.MetadataValue.json({k: v for k, v in finite_baselines.items()}),
         "vs_baseline": why or "",
         "decision": dg.MetadataValue.json(
             None
@@ -157,8 +160,8 @@ def gate_check(
                 {
                     "promoted": decision.promote,
                     "reason": decision.reason,
-                    "challenger_score": _finite(decision.challenger_score),
-                    "champion_score": _finite(decision.champion_score),
+                    "challenger_score": finite(decision.challenger_score),
+                    "champion_score": finite(decision.champion_score),
                     "serving_version": serving_version,
                     **(decision_details or {}),
                 }
