@@ -36,12 +36,7 @@ def churn_rate_check(
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         client = warehouse.client()
-        columns = set(
-            client.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                [schema, name],
-            )["column_name"]
-        )
+        columns = client.columns(schema, name)
         column = next((c for c in probability_columns if c in columns), None)
         if column is None:
             return dg.AssetCheckResult(

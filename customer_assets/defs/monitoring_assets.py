@@ -29,6 +29,7 @@ from customer_assets.defs.policies import DAILY_FRESHNESS, OWNER
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml import drift
 from customer_assets.ml.realized import HIGHER_IS_BETTER, realized_metric
+from customer_assets.warehouse.reads import monitoring as reads
 
 GROUP = "monitoring"
 DRIFT_KEY = dg.AssetKey(["marts", "drift_report"])
@@ -39,11 +40,6 @@ NOT_FEATURES = {"customer_id", "churned", "cutoff_date", "as_of_date", "is_activ
 SCORE_BASELINE_DAYS = 30
 
 
-def _split(table: str) -> tuple[str, str]:
-    schema, name = table.split(".")
-    return schema, name
-
-
 def _drift_bins() -> int:
     return automation_settings().drift_bins
 
@@ -52,13 +48,10 @@ def _drift_bins() -> int:
 
 
 def feature_drift(client, as_of: dt.date) -> pl.DataFrame:
-    current = client.read_table("marts", "customer_features", "as_of_date = ? AND is_active", [as_of])
-    reference_cutoff = client.scalar(
-        "SELECT max(cutoff_date) FROM marts.churn_training_set WHERE cutoff_date < ?", [as_of]
-    )
+    current = reads.active_features(client, as_of)
+    reference_cutoff, reference = reads.training_snapshot_before(client, as_of)
     if reference_cutoff is None or current.is_empty():
         return pl.DataFrame(schema={**drift.REPORT_SCHEMA, "reference": pl.String})
-    reference = client.read_table("marts", "churn_training_set", "cutoff_date = ?", [reference_cutoff])
     features = [
         c for c, t in current.schema.items() if c in reference.columns and c not in NOT_FEATURES and t.is_numeric()
     ]
@@ -67,13 +60,7 @@ def feature_drift(client, as_of: dt.date) -> pl.DataFrame:
 
 
 def score_column(client, spec: ModelSpec) -> str | None:
-    schema, table = _split(spec.score_table)
-    columns = set(
-        client.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        )["column_name"]
-    )
+    columns = reads.table_columns(client, spec.score_table)
     if "as_of_date" not in columns:
         return None
     return next((c for c in spec.score_columns if c in columns), None)
@@ -81,16 +68,13 @@ def score_column(client, spec: ModelSpec) -> str | None:
 
 def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
     """PSI of the score column as of D against a rolling baseline; None when the table cannot be compared."""
-    schema, table = _split(spec.score_table)
-    if not client.table_exists(schema, table):
+    if not reads.table_exists(client, spec.score_table):
         return None
     column = score_column(client, spec)
     if column is None:
         return None
-    reference_day = client.scalar(
-        f"SELECT min(as_of_date) FROM {spec.score_table} WHERE as_of_date >= ? AND as_of_date < ?",
-        [as_of - dt.timedelta(days=SCORE_BASELINE_DAYS), as_of],
-    )
+    since = as_of - dt.timedelta(days=SCORE_BASELINE_DAYS)
+    reference_day = reads.oldest_partition_since(client, spec.score_table, since, as_of)
     feature = f"score:{spec.score_table}.{column}"
     if reference_day is None:
         return pl.DataFrame(
@@ -104,8 +88,7 @@ def score_drift(client, spec: ModelSpec, as_of: dt.date) -> pl.DataFrame | None:
             },
             schema={**drift.REPORT_SCHEMA, "reference": pl.String},
         )
-    sql = f"SELECT as_of_date, {column} AS value FROM {spec.score_table} WHERE as_of_date IN (?, ?)"
-    values = client.query(sql, [reference_day, as_of])
+    values = reads.column_on_days(client, spec.score_table, column, [reference_day, as_of])
     reference = values.filter(pl.col("as_of_date") == reference_day).select(pl.col("value").alias(feature))
     current = values.filter(pl.col("as_of_date") == as_of).select(pl.col("value").alias(feature))
     categorical = [feature] if not values.schema["value"].is_float() else []
@@ -190,11 +173,10 @@ def champion_trained_at(models, registry_name: str) -> tuple[int | None, dt.date
 def new_labelled_rows(client, spec: ModelSpec, trained_at: dt.datetime, as_of: dt.date) -> int | None:
     """Rows whose label became known after the champion was trained and by the as-of date."""
     labels = spec.labels
-    if labels is None or not client.table_exists(*_split(labels.table)):
+    if labels is None or not reads.table_exists(client, labels.table):
         return None
     delay = dt.timedelta(days=labels.delay_days)
-    sql = f"SELECT count(*) FROM {labels.table} WHERE {labels.date_column} > ? AND {labels.date_column} <= ?"
-    return int(client.scalar(sql, [trained_at.date() - delay, as_of - delay]) or 0)
+    return reads.labels_between(client, labels.table, labels.date_column, trained_at.date() - delay, as_of - delay)
 
 
 def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float | None, str | None, int]:
@@ -202,23 +184,23 @@ def recent_performance(client, spec: ModelSpec, as_of: dt.date) -> tuple[float |
     perf = spec.performance
     if perf is None or spec.score_table is None:
         return None, None, 0
-    if not (client.table_exists(*_split(spec.score_table)) and client.table_exists(*_split(perf.label_table))):
+    if not (reads.table_exists(client, spec.score_table) and reads.table_exists(client, perf.label_table)):
         return None, None, 0
     column = score_column(client, spec)
     if column is None:
         return None, None, 0
-    day = client.scalar(
-        f"SELECT max(s.as_of_date) FROM {spec.score_table} s WHERE s.as_of_date <= ? "
-        f"AND s.as_of_date IN (SELECT {perf.label_date_column} FROM {perf.label_table})",
-        [as_of],
-    )
+    day = reads.latest_labelled_score_day(client, spec.score_table, perf.label_table, perf.label_date_column, as_of)
     if day is None:
         return None, None, 0
-    pairs = client.query(
-        f"SELECT s.{column} AS score, l.{perf.label_column} AS label FROM {spec.score_table} s "
-        f"JOIN {perf.label_table} l ON s.{perf.key_column} = l.{perf.key_column} "
-        f"AND l.{perf.label_date_column} = s.as_of_date WHERE s.as_of_date = ?",
-        [day],
+    pairs = reads.scores_with_labels(
+        client,
+        spec.score_table,
+        column,
+        perf.label_table,
+        perf.label_column,
+        perf.label_date_column,
+        perf.key_column,
+        day,
     )
     value = realized_metric(perf.metric, pairs["label"].to_numpy(), pairs["score"].to_numpy())
     return value, str(day), pairs.height
@@ -299,11 +281,7 @@ def build_model_monitoring_asset(
     ) -> dg.MaterializeResult:
         as_of = dt.date.fromisoformat(context.partition_key)
         client = warehouse.client()
-        drift_rows = (
-            client.read_table("marts", "drift_report", "as_of_date = ?", [as_of])
-            if client.table_exists("marts", "drift_report")
-            else pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64})
-        )
+        drift_rows = reads.drift_rows(client, as_of)
         models = mlflow.registry()
         signals = {spec.name: model_signals(client, models, spec, as_of, drift_rows) for spec in watched}
         rows = pl.DataFrame(

@@ -127,6 +127,11 @@ class Warehouse:
         sql = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
         return bool(self.scalar(sql, [schema, table]))
 
+    def columns(self, schema: str, table: str) -> set[str]:
+        """The column names of schema.table (empty when the table does not exist)."""
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
+        return set(self.query(sql, [schema, table])["column_name"])
+
     def read_table(self, schema: str, table: str, where: str = "", params: Sequence | None = None) -> pl.DataFrame:
         sql = f"SELECT * FROM {qualified(schema, table)}" + (f" WHERE {where}" if where else "")
         return self.query(sql, params)
