@@ -10,12 +10,11 @@ import pytest
 from customer_assets.defs.recommendation_assets import (
     GATE_CHECK,
     MODEL_NAME,
-    _fit,
-    _interactions,
     parse_exposure_cap,
 )
 from customer_assets.definitions import build_definitions
 from customer_assets.ml.recommend import ExposureCap
+from customer_assets.ml.recommend.recipes import fit_recipe, weighted_interactions
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import RECOMMEND_K, as_of_partition, copy_home, RegistryInUse
@@ -180,7 +179,7 @@ def test_stronger_challenger_replaces_a_weak_champion(built):
                                "FROM staging.stg_products")
     recipe = {"algorithm": "nmf", "model_params": {"nmf": {"n_components": 1, "max_iter": 5}},
               "new_product_weight": 0.0, "half_life_days": 180.0, "rating_weight": 0.0, "seed": 0}
-    weak = _fit(recipe, _interactions(lines, lines[:0], lines["ts"].max(), recipe), products, K)
+    weak = fit_recipe(recipe, weighted_interactions(lines, lines[:0], lines["ts"].max(), recipe), products, K)
     weak.report.update({"recipe": recipe, "as_of": "2026-01-01"})
     weak_version = models.log_and_register(MODEL_NAME, weak, weak.report,
                                              registry.Decision(True, "test: weak champion", 0.0, None)).version
@@ -284,7 +283,7 @@ def test_a_champion_older_than_the_day_still_excludes_every_later_purchase(built
     until = lines["ts"].max() - dt.timedelta(days=120)
     recipe = {"algorithm": "itemknn", "model_params": {}, "new_product_weight": 0.0, "half_life_days": 180.0,
               "rating_weight": 0.0, "seed": 0, "exposure_cap": {"tail": 4, "fair_share": 2.0}}
-    old = _fit(recipe, _interactions(lines.filter(pl.col("ts") <= until), lines[:0], until, recipe), products, K)
+    old = fit_recipe(recipe, weighted_interactions(lines.filter(pl.col("ts") <= until), lines[:0], until, recipe), products, K)
     old.report.update({"recipe": recipe, "as_of": str(until.date())})
     version = models.log_and_register(MODEL_NAME, old, old.report,
                                         registry.Decision(True, "test: older champion", 0.0, None)).version
@@ -316,7 +315,7 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
     settings, day = home.settings, as_of_partition(home.settings)
     models.use(settings)
     models.client.delete_registered_model_alias(MODEL_NAME, "champion")
-    real_evaluate = assets._evaluate
+    real_evaluate = assets.evaluate_recipe
 
     def fitted_recipes_lose(recipe, split, k):
         model, evaluation = real_evaluate(recipe, split, k)
@@ -325,7 +324,7 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
                                                   for m, v in evaluation["popularity"].items()}}
         return model, evaluation
 
-    monkeypatch.setattr(assets, "_evaluate", fitted_recipes_lose)
+    monkeypatch.setattr(assets, "evaluate_recipe", fitted_recipes_lose)
     result = _run(settings, home.instance, day, "recommendation_model", "marts/product_recommendations")
     assert result.success
     (meta,) = _materializations([result], "recommendation_model")

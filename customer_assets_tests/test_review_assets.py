@@ -11,6 +11,8 @@ import pytest
 from customer_assets.definitions import build_definitions
 from customer_assets.defs import review_assets as ra
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
+from customer_assets.ml.text.promotion import labelled_reviews, training_skip_reason
+from customer_assets.ml.text.review_tables import customer_sentiment_as_of
 from customer_assets.mlops import registry
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import SMALL_TOPICS, RegistryInUse, as_of_partition, copy_home
@@ -237,12 +239,12 @@ def test_too_few_or_one_class_reviews_skip_training():
     knobs = ra.ReviewKnobs(min_reviews=50)
     base = {"review_id": [f"R{i}" for i in range(60)], "rating": [5] * 60, "review_text": ["Lovely, works well"] * 60}
     one_class = pl.DataFrame(base)
-    assert "same sentiment class (positive)" in ra.training_skip_reason(ra.labelled_reviews(one_class, knobs), knobs)
+    assert "same sentiment class (positive)" in training_skip_reason(labelled_reviews(one_class, knobs), knobs)
     few = one_class.head(10).with_columns(rating=pl.Series([1, 5] * 5))
-    assert "only 10 review(s)" in ra.training_skip_reason(ra.labelled_reviews(few, knobs), knobs)
+    assert "only 10 review(s)" in training_skip_reason(labelled_reviews(few, knobs), knobs)
     # Reviews without letters or rating are not labelled data.
     blank = one_class.with_columns(review_text=pl.lit("12345"))
-    assert ra.labelled_reviews(blank, knobs).is_empty()
+    assert labelled_reviews(blank, knobs).is_empty()
 
 
 def test_customer_sentiment_is_point_in_time():
@@ -252,9 +254,9 @@ def test_customer_sentiment_is_point_in_time():
         "review_ts": [dt.datetime(2026, 1, 1), dt.datetime(2026, 2, 1), dt.datetime(2026, 3, 1)],
         "sentiment_score": [0.8, -0.4, -1.0],
     })
-    february = ra.customer_sentiment_as_of(rows, dt.date(2026, 2, 15)).row(0, named=True)
+    february = customer_sentiment_as_of(rows, dt.date(2026, 2, 15)).row(0, named=True)
     assert february["avg_sentiment"] == pytest.approx(0.2) and february["last_sentiment"] == pytest.approx(-0.4)
-    assert ra.customer_sentiment_as_of(rows, dt.date(2025, 12, 31)).is_empty()
+    assert customer_sentiment_as_of(rows, dt.date(2025, 12, 31)).is_empty()
 
 
 def test_knobs_come_from_the_environment_and_are_checked(monkeypatch):

@@ -4,7 +4,8 @@ import datetime as dt
 
 import polars as pl
 
-from customer_assets.defs.review_assets import ReviewTables, _table_checks, product_sentiment
+from customer_assets.defs.review_assets import _table_checks
+from customer_assets.ml.text.review_tables import ReviewTables, product_sentiment
 
 
 def test_products_whose_reviews_have_no_text_get_null_shares_and_pass_the_share_check():

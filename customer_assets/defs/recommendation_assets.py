@@ -30,24 +30,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
 from customer_assets.defs.metadata import frame_metadata, markdown_table
 from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
-from customer_assets.ml.recommend import (
-    POPULARITY,
-    ExposureCap,
-    evaluate_on_holdout,
-    fit_rating_model,
-    fit_recommender,
-    interactions_from_order_items,
-    time_split,
+from customer_assets.ml.recommend import POPULARITY, evaluate_on_holdout, interactions_from_order_items, time_split
+from customer_assets.ml.recommend.plots import METRICS, plot_holdout_metrics
+from customer_assets.ml.recommend.recipes import (
+    Split,
+    beats_popularity,
+    evaluate_recipe,
+    fit_recipe,
+    is_popularity,
+    passes_gate,
+    rating_figures,
+    resolved_recipe,
+    weighted_interactions,
 )
 from customer_assets.mlops import lifecycle
 from customer_assets.models import RECOMMENDATION
+from customer_assets.warehouse.reads import recommendation as reads
 
 MODEL = RECOMMENDATION
 GROUP = MODEL.group
@@ -57,7 +61,6 @@ GATE_CHECK = lifecycle.GATE_CHECK
 RECOMMENDATIONS_KEY = MODEL.table_key("marts.product_recommendations")
 SIMILAR_KEY = MODEL.table_key("marts.similar_products")
 MIN_PRODUCTS = 2
-METRICS = ("precision", "recall", "ndcg", "map")
 STAGING_DEPS = [
     dg.AssetKey(["staging", t])
     for t in ("stg_orders", "stg_order_items", "stg_products", "stg_reviews", "stg_customers")
@@ -128,159 +131,7 @@ def parse_exposure_cap(value: str) -> str | dict | None:
     return cap
 
 
-# --- warehouse reads ---------------------------------------------------------------------------------------
-
-
-def _latest_as_of(client) -> dt.date:
-    as_of = client.scalar("SELECT max(as_of_date) FROM marts.customer_features")
-    if as_of is None:
-        raise dg.Failure("marts.customer_features is empty: build the dbt models for an as-of date first")
-    return as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
-
-
-def _order_lines(client, as_of: dt.date) -> pl.DataFrame:
-    """Completed order lines up to the end of the as-of day: customer_id, product_id, quantity, ts."""
-    return client.query(
-        """
-        SELECT o.customer_id, i.product_id, i.quantity, o.order_ts AS ts
-        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
-        WHERE o.status = 'completed' AND o.order_date <= ?""",
-        [as_of],
-    )
-
-
-def _seen_pairs(client, as_of: dt.date) -> pl.DataFrame:
-    return client.query(
-        """
-        SELECT DISTINCT o.customer_id, i.product_id
-        FROM staging.stg_orders o JOIN staging.stg_order_items i ON i.order_id = o.order_id
-        WHERE o.status = 'completed' AND o.order_date <= ?""",
-        [as_of],
-    )
-
-
-def _ratings(client, as_of: dt.date) -> pl.DataFrame:
-    return client.query(
-        """
-        SELECT customer_id, product_id, rating, review_ts AS ts FROM staging.stg_reviews
-        WHERE product_id IS NOT NULL AND rating IS NOT NULL AND review_date <= ?""",
-        [as_of],
-    )
-
-
-def _products(client) -> pl.DataFrame:
-    return client.query(
-        "SELECT product_id, product_name AS name, category, description, price "
-        "FROM staging.stg_products ORDER BY product_id"
-    )
-
-
-def _customers(client, as_of: dt.date) -> pl.DataFrame:
-    """Customers to serve as of D with their country (the cold-start group)."""
-    return client.query(
-        """
-        SELECT f.customer_id, coalesce(f.country, c.country, 'unknown') AS country
-        FROM marts.customer_features f LEFT JOIN staging.stg_customers c ON c.customer_id = f.customer_id
-        WHERE f.as_of_date = ? ORDER BY f.customer_id""",
-        [as_of],
-    )
-
-
-# --- recipes: how a model is trained, so a champion can be refit on a new split --------------------------
-
-
-def _interactions(lines: pl.DataFrame, ratings: pl.DataFrame, until: dt.datetime, recipe: dict) -> pl.DataFrame:
-    """Recency-weighted purchases up to `until`; a review written by then scales its pair's weight
-    (rating 1 -> 1 - w, 3 -> 1, 5 -> 1 + w). Weight-aware models (NMF, ALS) use this; item-kNN and EASE
-    binarise the matrix, so for them ratings change nothing."""
-    frame = interactions_from_order_items(lines, as_of=until, half_life_days=recipe["half_life_days"])
-    strength = recipe.get("rating_weight", 0.0)
-    rated = ratings.filter(pl.col("ts") <= until) if ratings.height else ratings
-    if strength == 0 or rated.height == 0:
-        return frame
-    latest = (
-        rated.sort("ts")
-        .unique(["customer_id", "product_id"], keep="last")
-        .select("customer_id", "product_id", pl.col("rating").cast(pl.Float64))
-    )
-    return (
-        frame.join(latest, on=["customer_id", "product_id"], how="left")
-        .with_columns(weight=pl.col("weight") * (1 + strength * (pl.col("rating").fill_null(3.0) - 3.0) / 2.0))
-        .drop("rating")
-    )
-
-
-def _fit(recipe: dict, interactions: pl.DataFrame, products: pl.DataFrame, k: int):
-    params = recipe.get("model_params") or {}
-    cap = recipe.get("exposure_cap")  # absent from recipes recorded before the cap existed: off
-    # Half-lives absent from older recipes are chosen on validation again ("auto"); None means off.
-    return fit_recommender(
-        interactions,
-        products,
-        seed=recipe["seed"],
-        algorithm=recipe["algorithm"],
-        model_params=params,
-        new_product_weight=recipe.get("new_product_weight"),
-        k=k,
-        exposure_cap=ExposureCap(**cap) if isinstance(cap, dict) else cap,
-        interaction_half_life_days=recipe.get("interaction_half_life_days", "auto"),
-        popularity_half_life_days=recipe.get("popularity_half_life_days", "auto"),
-    )
-
-
-def _resolved(recipe: dict, model) -> dict:
-    """The recipe with every choice the fit made on validation fixed (algorithm, its tuned parameters, the
-    recency half-lives, new-product weight, exposure cap), so a refit on more history repeats the recipe
-    instead of searching again (only the blend weights are re-chosen)."""
-    report = model.report
-    chosen = report["chosen_model"]
-    resolved = {
-        **recipe,
-        "algorithm": chosen,
-        "new_product_weight": report["new_product_weight"],
-        "model_params": {chosen: report.get("model_params") or {}},
-        "interaction_half_life_days": report.get("interaction_half_life_days"),
-        "popularity_half_life_days": report.get("popularity_half_life_days"),
-    }
-    if "exposure_cap" in recipe:
-        resolved["exposure_cap"] = report["exposure_cap"]
-    return resolved
-
-
-@dataclass
-class Split:
-    as_of: dt.date
-    end: dt.datetime
-    cutoff: dt.datetime
-    lines: pl.DataFrame
-    ratings: pl.DataFrame
-    products: pl.DataFrame
-    holdout: pl.DataFrame
-    groups: pl.DataFrame
-
-
-def _evaluate(recipe: dict, split: Split, k: int):
-    train = _interactions(split.lines, split.ratings, split.cutoff, recipe)
-    model = _fit(recipe, train, split.products, k)
-    return model, evaluate_on_holdout(model, split.holdout, k=k, groups=split.groups)
-
-
-def _rating_figures(ratings: pl.DataFrame, cutoff: dt.datetime, seed: int) -> dict:
-    """fit_rating_model on reviews up to the cutoff, RMSE on the later reviews beside the global mean."""
-    train, held = ratings.filter(pl.col("ts") <= cutoff), ratings.filter(pl.col("ts") > cutoff)
-    if train.height < 10 or held.height == 0:
-        return {"note": f"too few reviews for a holdout ({train.height} before, {held.height} after the cutoff)"}
-    model = fit_rating_model(train, seed=seed)
-    actual = held["rating"].cast(pl.Float64).to_numpy()
-    rmse = float(np.sqrt(np.mean((model.predict(held) - actual) ** 2)))
-    mean_rmse = float(np.sqrt(np.mean((train["rating"].cast(pl.Float64).mean() - actual) ** 2)))
-    return {
-        "rmse": rmse,
-        "global_mean_rmse": mean_rmse,
-        "n_train": train.height,
-        "n_holdout": held.height,
-        "internal_validation": model.report.get("metrics", {}),
-    }
+# --- presentation (recipes and the gate: ml/recommend/recipes.py; plots: ml/recommend/plots.py) ----------
 
 
 def _comparison_table(rows: dict[str, dict], k: int) -> str:
@@ -292,44 +143,6 @@ def _comparison_table(rows: dict[str, dict], k: int) -> str:
         }
     )
     return markdown_table(frame)
-
-
-def _plot(rows: dict[str, dict], k: int, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [f"{m}@{k}" for m in METRICS] + ["coverage"]
-    present = {label: m for label, m in rows.items() if m is not None}
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(present)
-    for i, (label, metrics) in enumerate(present.items()):
-        ax.bar(np.arange(len(names)) + i * width, [metrics[n] for n in names], width, label=label)
-    ax.set_xticks(np.arange(len(names)) + width * (len(present) - 1) / 2, names)
-    ax.set_title("Recommendations on the time-split holdout")
-    ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def _beats_popularity(evaluation: dict | None) -> bool:
-    if evaluation is None:
-        return False
-    primary = evaluation["primary_metric"]
-    return evaluation["model"][primary] > evaluation["popularity"][primary]
-
-
-def _is_popularity(recipe: dict | None) -> bool:
-    return bool(recipe) and recipe.get("algorithm") == POPULARITY
-
-
-def _passes_gate(recipe: dict | None, evaluation: dict | None) -> bool:
-    """What serves beats popularity on the holdout, or is popularity itself."""
-    return evaluation is not None and (_is_popularity(recipe) or _beats_popularity(evaluation))
 
 
 # --- assets ------------------------------------------------------------------------------------------------
@@ -357,10 +170,10 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
 
         knob = run_knobs(context, knobs())
         client = warehouse.client()
-        as_of = _latest_as_of(client)
+        as_of = reads.latest_as_of(client)
         end = dt.datetime.combine(as_of, dt.time.max)
         cutoff = end - dt.timedelta(days=knob.holdout_days)
-        lines = _order_lines(client, as_of)
+        lines = reads.order_lines(client, as_of)
         if lines.is_empty():
             raise dg.Failure(f"no completed order lines up to {as_of}: nothing to learn recommendations from")
         bought = lines["product_id"].n_unique()
@@ -369,8 +182,8 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 f"only {bought} distinct product(s) bought up to {as_of}: recommendations need at "
                 f"least {MIN_PRODUCTS} (a customer is never recommended what they bought)"
             )
-        ratings = _ratings(client, as_of)
-        customers = _customers(client, as_of)
+        ratings = reads.ratings(client, as_of)
+        customers = reads.customers(client, as_of)
         all_interactions = interactions_from_order_items(lines, as_of=end, half_life_days=knob.half_life_days)
         _, holdout = time_split(all_interactions, holdout_days=knob.holdout_days, as_of=end)
         split = Split(
@@ -379,7 +192,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             cutoff,
             lines,
             ratings,
-            _products(client),
+            reads.products(client),
             holdout,
             customers.select("customer_id", pl.col("country").alias("group")),
         )
@@ -393,10 +206,10 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             "seed": knob.seed,
             "exposure_cap": knob.exposure_cap,
         }
-        challenger_split, challenger_eval = _evaluate(base_recipe, split, knob.k)
-        challenger_recipe = _resolved(base_recipe, challenger_split)
+        challenger_split, challenger_eval = evaluate_recipe(base_recipe, split, knob.k)
+        challenger_recipe = resolved_recipe(base_recipe, challenger_split)
         fitted_model_eval, served_note = None, "the fitted recipe is the challenger"
-        if not _beats_popularity(challenger_eval):
+        if not beats_popularity(challenger_eval):
             # The plain baseline itself becomes the challenger: a model that cannot beat it never serves.
             primary = challenger_eval["primary_metric"]
             served_note = (
@@ -414,8 +227,8 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 "new_product_weight": 0.0,
                 "exposure_cap": None,
             }
-            challenger_split, challenger_eval = _evaluate(popularity_recipe, split, knob.k)
-            challenger_recipe = _resolved(popularity_recipe, challenger_split)
+            challenger_split, challenger_eval = evaluate_recipe(popularity_recipe, split, knob.k)
+            challenger_recipe = resolved_recipe(popularity_recipe, challenger_split)
         exposure_choice = {
             "setting": knob.exposure_cap,
             "chosen": challenger_recipe["exposure_cap"],
@@ -435,7 +248,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 return challenger_eval
             if champion_recipe:
                 champion_note = f"v{champion_version}'s recipe refit on the same training part"
-                return _evaluate(champion_recipe, split, knob.k)[1]
+                return evaluate_recipe(champion_recipe, split, knob.k)[1]
             champion_note = f"v{champion_version} has no recipe: evaluated as stored (it may know the holdout)"
             return evaluate_on_holdout(model, holdout, k=knob.k, groups=split.groups)
 
@@ -454,7 +267,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
             higher_is_better=True,
             margin=knob.promotion_margin,
         )
-        if decision.promote and not _passes_gate(challenger_recipe, challenger_eval):
+        if decision.promote and not passes_gate(challenger_recipe, challenger_eval):
             decision = registry.Decision(
                 False,
                 f"challenger {primary}={challenger_eval['model'][primary]:.4f} does not beat popularity "
@@ -470,14 +283,14 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         else:
             serving_recipe, serving_eval = None, champion_eval  # no champion, or one without a recipe
 
-        rating = _rating_figures(ratings, cutoff, knob.seed)
+        rating = rating_figures(ratings, cutoff, knob.seed)
         rows = {
             "challenger": challenger_eval["model"],
             "champion": champion_eval and champion_eval["model"],
             "popularity": challenger_eval["popularity"],
         }
         table = _comparison_table(rows, knob.k)
-        plot = _plot(rows, knob.k, Path(warehouse.home) / "plots" / GROUP / "holdout_metrics.png")
+        plot = plot_holdout_metrics(rows, knob.k, Path(warehouse.home) / "plots" / GROUP / "holdout_metrics.png")
 
         shown = serving_eval or challenger_eval
         report = {
@@ -513,7 +326,9 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         serving_version = None if challenger_wins else champion_version
         if refit:
             # The served model has seen everything up to D; its figures are those of its recipe on the split.
-            served = _fit(serving_recipe, _interactions(lines, ratings, end, serving_recipe), split.products, knob.k)
+            served = fit_recipe(
+                serving_recipe, weighted_interactions(lines, ratings, end, serving_recipe), split.products, knob.k
+            )
             served.report.update(
                 {
                     "recipe": serving_recipe,
@@ -553,9 +368,9 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
                 tags=tags,
             )
 
-        gate_passed = serving_version is not None and _passes_gate(serving_recipe, serving_eval)
+        gate_passed = serving_version is not None and passes_gate(serving_recipe, serving_eval)
         shown = serving_eval or challenger_eval
-        if _is_popularity(serving_recipe):
+        if is_popularity(serving_recipe):
             vs_baseline = (
                 f"serving v{serving_version} is popularity itself (the plain baseline, {primary} "
                 f"{shown['popularity'][primary]:.4f} on the holdout): no fitted recipe has beaten it"
@@ -672,7 +487,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         day = _day(context)
         client = warehouse.client()
         model, version = _champion_or_fail(mlflow)
-        customers = _customers(client, day)
+        customers = reads.customers(client, day)
         if customers.is_empty():
             raise dg.Failure(
                 f"marts.customer_features has no rows for {day}: build the dbt models for that partition first"
@@ -680,7 +495,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         ids = customers["customer_id"]
         groups = customers.select("customer_id", pl.col("country").alias("group"))
         exclude = not knob.include_seen
-        seen = _seen_pairs(client, day)
+        seen = reads.seen_pairs(client, day)
         # Every purchase in the warehouse, including those after the model was fitted, is excluded before
         # ranking, so lists stay k long and the exposure cap keeps its slots (no_already_bought_items checks it).
         recs = model.recommend(
@@ -787,7 +602,7 @@ def build_recommendation_assets(partitions_def: dg.PartitionsDefinition) -> list
         day = _day(context)
         client = warehouse.client()
         model, version = _champion_or_fail(mlflow)
-        catalog = _products(client)["product_id"]
+        catalog = reads.products(client)["product_id"]
         neighbours = model.similar_products(catalog, k=knob.similar_k)
         frame = neighbours.select(
             "product_id",

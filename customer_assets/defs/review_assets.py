@@ -19,14 +19,16 @@ Churn uses customer sentiment through a join, not through the dbt model:
     marts.customer_features f LEFT JOIN marts.customer_sentiment s
         ON s.customer_id = f.customer_id AND s.as_of_date = f.as_of_date
 adds `avg_sentiment` and `last_sentiment` (null = no review with text up to that day). For past training
-cutoffs, call `customer_sentiment_as_of(review_sentiment_rows, cutoff)` on the as-of-D rows of
-`marts.review_sentiment`: it keeps only reviews dated up to the cutoff, so no later review leaks in.
+cutoffs, call `customer_assets.ml.text.review_tables.customer_sentiment_as_of(review_sentiment_rows, cutoff)`
+on the as-of-D rows of `marts.review_sentiment`: it keeps only reviews dated up to the cutoff, so no later
+review leaks in.
 """
 
 import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
@@ -38,6 +40,14 @@ from customer_assets.defs.model_assets import Table, knob_config, run_knobs, sco
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.mlops import lifecycle
 from customer_assets.models import SENTIMENT
+from customer_assets.warehouse.reads.review import load_reviews, training_as_of
+
+if TYPE_CHECKING:
+    from customer_assets.ml.text.review_tables import ReviewTables
+
+# customer_assets.ml.text (scikit-learn, gensim, NLTK) is imported inside the asset bodies, so that loading the
+# definitions stays fast: the decisions are in ml/text/promotion.py, the tables in ml/text/review_tables.py and
+# the plots in ml/text/plots.py.
 
 MODEL = SENTIMENT
 GROUP = MODEL.group
@@ -50,56 +60,7 @@ SENTIMENT_KEY = MODEL.table_key("marts.review_sentiment")
 PRODUCT_KEY = MODEL.table_key("marts.product_sentiment")
 CUSTOMER_KEY = MODEL.table_key("marts.customer_sentiment")
 GATE_CHECK = lifecycle.GATE_CHECK
-MIN_COMPARISON_ROWS = 30
 LABELS = ("negative", "neutral", "positive")
-
-REVIEW_SCHEMA = {
-    "review_id": pl.String,
-    "customer_id": pl.String,
-    "product_id": pl.String,
-    "rating": pl.Int64,
-    "review_ts": pl.Datetime("us"),
-    "review_date": pl.Date,
-    "review_text": pl.String,
-}
-SENTIMENT_SCHEMA = {
-    "review_id": pl.String,
-    "customer_id": pl.String,
-    "product_id": pl.String,
-    "as_of_date": pl.Date,
-    "review_date": pl.Date,
-    "review_ts": pl.Datetime("us"),
-    "rating": pl.Int64,
-    "sentiment_label": pl.String,
-    "sentiment_score": pl.Float64,
-    "topic_id": pl.Int64,
-    "aspects": pl.List(pl.String),
-}
-TOPICS_SCHEMA = {
-    "as_of_date": pl.Date,
-    "topic_id": pl.Int64,
-    "label": pl.String,
-    "top_terms": pl.List(pl.String),
-    "size": pl.Int64,
-}
-PRODUCT_SCHEMA = {
-    "as_of_date": pl.Date,
-    "product_id": pl.String,
-    "review_count": pl.Int64,
-    "average_rating": pl.Float64,
-    "positive_share": pl.Float64,
-    "neutral_share": pl.Float64,
-    "negative_share": pl.Float64,
-    "average_sentiment": pl.Float64,
-    "top_aspects_praised": pl.List(pl.String),
-    "top_aspects_criticized": pl.List(pl.String),
-}
-CUSTOMER_SCHEMA = {
-    "customer_id": pl.String,
-    "as_of_date": pl.Date,
-    "avg_sentiment": pl.Float64,
-    "last_sentiment": pl.Float64,
-}
 
 
 # --- knobs -------------------------------------------------------------------------------------------------
@@ -165,390 +126,9 @@ def review_knobs() -> ReviewKnobs:
     return knobs
 
 
-# --- reading -----------------------------------------------------------------------------------------------
-
-
-def load_reviews(client, as_of: dt.date) -> pl.DataFrame:
-    """Reviews dated up to `as_of`, ordered by review_id so that a seed reproduces the same holdout."""
-    if not client.table_exists("staging", "stg_reviews"):
-        return pl.DataFrame(schema=REVIEW_SCHEMA)
-    frame = client.read_table("staging", "stg_reviews", "review_date <= ?", [as_of])
-    if frame.is_empty():
-        return pl.DataFrame(schema=REVIEW_SCHEMA)
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in REVIEW_SCHEMA.items()]).sort("review_id")
-
-
-def training_as_of(context, client) -> dt.date:
-    """The as-of date of the marts just built: the run's partition, else dbt's int_as_of_date, else the last review."""
-    tag = context.run.tags.get("dagster/partition") if context.run else None
-    if tag:
-        return dt.date.fromisoformat(tag)
-    for schema, table, column in (
-        ("intermediate", "int_as_of_date", "as_of_date"),
-        ("staging", "stg_reviews", "review_date"),
-    ):
-        if client.table_exists(schema, table):
-            value = client.scalar(f'SELECT max("{column}") FROM "{schema}"."{table}"')
-            if value is not None:
-                return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else value.date()
-    return dt.date.today()
-
-
-# --- training core (no Dagster) ----------------------------------------------------------------------------
-
-
-def labelled_reviews(reviews: pl.DataFrame, knobs: ReviewKnobs) -> pl.DataFrame:
-    """Reviews with a rating and some letters of text; a seeded sample above `train_max_reviews`."""
-    labelled = reviews.filter(pl.col("rating").is_not_null() & pl.col("review_text").str.contains(r"\p{L}"))
-    if labelled.height > knobs.train_max_reviews:
-        labelled = labelled.sample(knobs.train_max_reviews, seed=knobs.seed).sort("review_id")
-    return labelled
-
-
-def training_skip_reason(labelled: pl.DataFrame, knobs: ReviewKnobs) -> str | None:
-    """Why training is skipped (None when it can go ahead)."""
-    if labelled.height < knobs.min_reviews:
-        return (
-            f"only {labelled.height} review(s) with text and rating up to the as-of date (need "
-            f"CUSTOMER_ML_REVIEW_MIN_REVIEWS={knobs.min_reviews}): no sentiment model trained"
-        )
-    from customer_assets.ml.text import labels_from_ratings
-
-    classes = np.unique(labels_from_ratings(labelled["rating"]))
-    if len(classes) < 2:
-        return f"every labelled review has the same sentiment class ({classes[0]}): no sentiment model trained"
-    return None
-
-
-def comparison_rows_for(challenger, labelled: pl.DataFrame, champion) -> tuple[np.ndarray, str]:
-    """Row positions (in `labelled`) on which challenger and champion are compared: the challenger's holdout
-    without the reviews the champion was trained on (when it recorded them), so neither model has seen them."""
-    rows = np.asarray(challenger.holdout_rows)
-    seen = getattr(champion, "trained_review_ids", None)
-    if champion is None or seen is None:
-        return rows, "the challenger's holdout"
-    unseen = rows[~labelled["review_id"].gather(rows).is_in(pl.Series(seen)).to_numpy()]
-    if len(unseen) < MIN_COMPARISON_ROWS:
-        return rows, (
-            f"the challenger's holdout (only {len(unseen)} of its rows are unseen by the champion, "
-            f"fewer than {MIN_COMPARISON_ROWS}: the champion may have trained on some of them)"
-        )
-    return unseen, f"the {len(unseen)} rows of the challenger's holdout that the champion never trained on"
-
-
-def baseline_on_holdout(challenger, holdout_texts, holdout_ratings) -> tuple[str, dict]:
-    """VADER's figures on the given rows when the language allows; else the majority class."""
-    from customer_assets.ml.text import classification_metrics, evaluate_on_holdout, labels_from_ratings
-
-    if challenger.report.get("baseline"):
-        vader = dataclasses.replace(challenger, champion="vader")
-        return "vader", evaluate_on_holdout(vader, holdout_texts, holdout_ratings)
-    counts = challenger.report["class_counts"]
-    majority = max(LABELS, key=lambda label: counts.get(label, 0))
-    truth = labels_from_ratings(holdout_ratings)
-    return f"majority class ({majority})", classification_metrics(
-        truth, np.full(len(truth), majority), np.zeros(len(truth))
-    )
-
-
-def gate_verdict(
-    serving_engine: str, serving_metric: float, baseline_name: str, baseline_metric: float, metric: str
-) -> tuple[bool, str]:
-    if serving_engine == "vader" and baseline_name == "vader":
-        return True, (
-            f"VADER itself serves: the library's rule chose it as the better engine on the holdout "
-            f"({metric}={serving_metric:.4f})"
-        )
-    passed = serving_metric > baseline_metric
-    verb = "beats" if passed else "does not beat"
-    return passed, (
-        f"serving model ({serving_engine}) {metric}={serving_metric:.4f} {verb} the baseline "
-        f"{baseline_name} {metric}={baseline_metric:.4f} on the same holdout"
-    )
-
-
-# --- review tables core (no Dagster) -----------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class ReviewTables:
-    review_sentiment: pl.DataFrame
-    review_topics: pl.DataFrame
-    product_sentiment: pl.DataFrame
-    customer_sentiment: pl.DataFrame
-    notes: list[str]
-    topic_report: dict | None = None
-    coherence: pl.DataFrame | None = None
-
-
-def score_reviews(texts: pl.Series, model, language: str, notes: list[str]) -> pl.DataFrame:
-    """sentiment_label / sentiment_score per text; null where the text has no letters (nothing to judge)."""
-    from customer_assets.ml.text import vader_scores
-
-    if model is not None:
-        scored = model.predict(texts)
-    elif language == "english":
-        notes.append("no registered sentiment model: reviews scored with VADER (zero-training baseline)")
-        scored = vader_scores(texts).select("sentiment_label", "sentiment_score")
-    else:
-        notes.append(f"no registered sentiment model and VADER is English-only ({language}): sentiment left empty")
-        return pl.DataFrame(
-            {"sentiment_label": [None] * len(texts), "sentiment_score": [None] * len(texts)},
-            schema={"sentiment_label": pl.String, "sentiment_score": pl.Float64},
-        )
-    has_words = texts.fill_null("").str.contains(r"\p{L}")
-    return scored.select(
-        pl.when(has_words).then(pl.col("sentiment_label")).alias("sentiment_label"),
-        pl.when(has_words).then(pl.col("sentiment_score").cast(pl.Float64)).alias("sentiment_score"),
-    )
-
-
-def review_topic_assignments(texts: pl.Series, knobs: ReviewKnobs, notes: list[str]):
-    """(topic_id per text, TopicResult or None). LDA is fitted on at most `topics_max_docs` texts (a seeded
-    sample) and the rest are assigned with the fitted model."""
-    from customer_assets.ml.text import fit_topics
-
-    n = len(texts)
-    empty = pl.Series("topic_id", [None] * n, dtype=pl.Int64)
-    if n < 2 * knobs.topics_k_max:
-        notes.append(f"topics skipped: {n} review(s) are too few for up to {knobs.topics_k_max} topics")
-        return empty, None
-    rng = np.random.default_rng(knobs.seed)
-    fit_rows = (
-        np.sort(rng.choice(n, size=knobs.topics_max_docs, replace=False)) if n > knobs.topics_max_docs else np.arange(n)
-    )
-    try:
-        result = fit_topics(
-            texts.gather(fit_rows),
-            k_range=(knobs.topics_k_min, knobs.topics_k_max),
-            seed=knobs.seed,
-            language=knobs.language,
-            sample_size=knobs.topics_sample,
-            stability_seeds=knobs.topics_stability_seeds,
-        )
-    except ValueError as exc:
-        notes.append(f"topics skipped: {exc}")
-        return empty, None
-    topic_id = np.full(n, -1, dtype=np.int64)
-    topic_id[fit_rows] = result.doc_topics["topic_id"].fill_null(-1).to_numpy()
-    if len(fit_rows) < n:
-        rest = np.setdiff1d(np.arange(n), fit_rows)
-        topic_id[rest] = result.assign(texts.gather(rest))["topic_id"].fill_null(-1).to_numpy()
-        notes.append(f"topics fitted on a {len(fit_rows):,}-review sample; {len(rest):,} reviews assigned to them")
-    series = pl.Series("topic_id", topic_id)
-    return pl.when(series >= 0).then(series).otherwise(None).alias("topic_id"), result
-
-
-def review_aspects(texts: pl.Series, model, knobs: ReviewKnobs, notes: list[str]) -> pl.DataFrame:
-    """Aspect mentions (doc_index, aspect, sentiment_label); empty without a way to score them."""
-    from customer_assets.ml.text import extract_aspects
-
-    try:
-        return extract_aspects(texts, lexicon=knobs.lexicon(), sentiment_model=model, language=knobs.language)
-    except ValueError as exc:
-        if "lexicon" in str(exc) or "aspect terms" in str(exc):
-            raise
-        notes.append(f"aspects skipped: {exc}")
-        return pl.DataFrame(
-            schema={
-                "doc_index": pl.Int64,
-                "aspect": pl.String,
-                "sentence": pl.String,
-                "sentiment_label": pl.String,
-                "sentiment_score": pl.Float64,
-            }
-        )
-
-
-def aspect_lists(aspects: pl.DataFrame, n_docs: int) -> pl.Series:
-    """Per review, its distinct "aspect:label" strings in order of mention (empty list without any)."""
-    per_doc = (
-        aspects.select("doc_index", (pl.col("aspect") + ":" + pl.col("sentiment_label")).alias("pair"))
-        .unique(maintain_order=True)
-        .group_by("doc_index", maintain_order=True)
-        .agg("pair")
-    )
-    return (
-        pl.DataFrame({"doc_index": np.arange(n_docs, dtype=np.int64)})
-        .join(per_doc, on="doc_index", how="left", maintain_order="left")
-        .select(pl.col("pair").fill_null(pl.lit([], dtype=pl.List(pl.String))).cast(pl.List(pl.String)))
-        .to_series()
-        .alias("aspects")
-    )
-
-
-def product_sentiment(review_sentiment: pl.DataFrame, as_of: dt.date, top_n: int = 3) -> pl.DataFrame:
-    """Per product: review count, average rating, sentiment mix (shares of scored reviews), average score and
-    the aspects most often praised / criticized (by count of positive / negative mentions)."""
-    reviews = review_sentiment.filter(pl.col("product_id").is_not_null())
-    if reviews.is_empty():
-        return pl.DataFrame(schema=PRODUCT_SCHEMA)
-    scored = pl.col("sentiment_label").is_not_null().sum()
-    mix = reviews.group_by("product_id").agg(
-        pl.len().cast(pl.Int64).alias("review_count"),
-        pl.col("rating").mean().cast(pl.Float64).alias("average_rating"),
-        # A product whose reviews carry no text (ratings only, e.g. MovieLens) has no sentiment mix: null, not 0/0.
-        *[
-            pl.when(scored > 0).then((pl.col("sentiment_label") == label).sum() / scored).alias(f"{label}_share")
-            for label in ("positive", "neutral", "negative")
-        ],
-        pl.col("sentiment_score").mean().alias("average_sentiment"),
-    )
-    mentions = (
-        reviews.select("product_id", "aspects")
-        .explode("aspects")
-        .drop_nulls("aspects")
-        .with_columns(pl.col("aspects").str.split_exact(":", 1).struct.rename_fields(["aspect", "label"]))
-        .unnest("aspects")
-        .group_by("product_id", "aspect", "label")
-        .len()
-        .sort(["product_id", "len", "aspect"], descending=[False, True, False])
-    )
-
-    def top(label: str, name: str) -> pl.DataFrame:
-        return (
-            mentions.filter(pl.col("label") == label)
-            .group_by("product_id", maintain_order=True)
-            .agg(pl.col("aspect").head(top_n).alias(name))
-        )
-
-    empty_list = pl.lit([], dtype=pl.List(pl.String))
-    return (
-        mix.join(top("positive", "top_aspects_praised"), on="product_id", how="left")
-        .join(top("negative", "top_aspects_criticized"), on="product_id", how="left")
-        .with_columns(
-            pl.lit(as_of).alias("as_of_date"),
-            pl.col("top_aspects_praised").fill_null(empty_list),
-            pl.col("top_aspects_criticized").fill_null(empty_list),
-        )
-        .select([pl.col(name).cast(dtype) for name, dtype in PRODUCT_SCHEMA.items()])
-        .sort("product_id")
-    )
-
-
-def customer_sentiment_as_of(review_sentiment: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Per customer, from the scored reviews dated up to `as_of`: the average score and the latest review's
-    score. Point in time: use it with a past cutoff for churn training snapshots."""
-    scored = review_sentiment.filter((pl.col("review_date") <= as_of) & pl.col("sentiment_score").is_not_null())
-    if scored.is_empty():
-        return pl.DataFrame(schema=CUSTOMER_SCHEMA)
-    return (
-        scored.sort("customer_id", "review_ts", "review_id")
-        .group_by("customer_id")
-        .agg(
-            pl.col("sentiment_score").mean().alias("avg_sentiment"),
-            pl.col("sentiment_score").last().alias("last_sentiment"),
-        )
-        .with_columns(pl.lit(as_of).alias("as_of_date"))
-        .select([pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items()])
-        .sort("customer_id")
-    )
-
-
-def build_review_tables(reviews: pl.DataFrame, model, as_of: dt.date, knobs: ReviewKnobs) -> ReviewTables:
-    """All four tables as of `as_of` from the reviews dated up to it (`model` None: VADER or empty scores)."""
-    notes: list[str] = []
-    reviews = reviews.filter(pl.col("review_date") <= as_of)
-    if reviews.is_empty():
-        notes.append(f"no reviews up to {as_of}: the review tables are empty for this day")
-        return ReviewTables(
-            pl.DataFrame(schema=SENTIMENT_SCHEMA),
-            pl.DataFrame(schema=TOPICS_SCHEMA),
-            pl.DataFrame(schema=PRODUCT_SCHEMA),
-            pl.DataFrame(schema=CUSTOMER_SCHEMA),
-            notes,
-        )
-    texts = reviews["review_text"].fill_null("")
-    scores = score_reviews(texts, model, knobs.language, notes)
-    topic_id, topic_result = review_topic_assignments(texts, knobs, notes)
-    aspects = review_aspects(texts, model, knobs, notes)
-    sentiment = (
-        reviews.with_columns(pl.lit(as_of).alias("as_of_date"))
-        .with_columns(scores.get_columns())
-        .with_columns(topic_id, aspect_lists(aspects, reviews.height))
-        .select([pl.col(name).cast(dtype) for name, dtype in SENTIMENT_SCHEMA.items()])
-    )
-    if topic_result is None:
-        topics = pl.DataFrame(schema=TOPICS_SCHEMA)
-    else:
-        sizes = sentiment.drop_nulls("topic_id").group_by("topic_id").len()
-        topics = (
-            topic_result.topics.drop("size")
-            .join(sizes.rename({"len": "size"}), on="topic_id", how="left")
-            .with_columns(pl.col("size").fill_null(0), pl.lit(as_of).alias("as_of_date"))
-            .select([pl.col(name).cast(dtype) for name, dtype in TOPICS_SCHEMA.items()])
-            .sort("topic_id")
-        )
-    return ReviewTables(
-        review_sentiment=sentiment,
-        review_topics=topics,
-        product_sentiment=product_sentiment(sentiment, as_of, knobs.top_aspects),
-        customer_sentiment=customer_sentiment_as_of(sentiment, as_of),
-        notes=notes,
-        topic_report=topic_result.report if topic_result else None,
-        coherence=topic_result.coherence if topic_result else None,
-    )
-
-
-def comparison_rows(metric_sets: dict[str, dict | None]) -> list[dict]:
-    """One row per metric, one column per model (challenger, champion, baseline) on the same holdout."""
-    present = {name: metrics for name, metrics in metric_sets.items() if metrics}
-    names = ["accuracy", "macro_f1", "binary_accuracy", *[f"f1_{label}" for label in LABELS]]
-
-    def value(metrics: dict, name: str):
-        if name.startswith("f1_"):
-            return float(metrics.get("per_class_f1", {}).get(name[3:], float("nan")))
-        return float(metrics.get(name, float("nan")))
-
-    return [{"metric": name, **{model: value(metrics, name) for model, metrics in present.items()}} for name in names]
-
-
 def _plot_dir(home: str) -> Path:
     path = Path(home) / "plots" / GROUP
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def plot_comparison(rows: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = [k for k in rows[0] if k != "metric"]
-    x = np.arange(len(rows))
-    width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for i, model in enumerate(models):
-        ax.bar(x + i * width, [row[model] for row in rows], width, label=model)
-    ax.set_xticks(x + width * (len(models) - 1) / 2, [row["metric"] for row in rows], rotation=20)
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Review sentiment: challenger, champion and baseline on the same holdout rows")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def plot_coherence(coherence: pl.DataFrame, chosen_k: int, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, left = plt.subplots(figsize=(6, 3.5))
-    left.plot(coherence["k"], coherence["c_v"], marker="o", label="c_v")
-    left.set_xlabel("number of topics k")
-    left.set_ylabel("c_v")
-    right = left.twinx()
-    right.plot(coherence["k"], coherence["u_mass"], marker="s", color="tab:orange", label="u_mass")
-    right.set_ylabel("u_mass")
-    left.axvline(chosen_k, color="grey", linestyle="--")
-    left.set_title(f"Topic coherence (chosen k = {chosen_k})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
@@ -580,10 +160,19 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         from customer_assets.ml.text import evaluate_on_holdout, train_sentiment_model
+        from customer_assets.ml.text.plots import plot_comparison
+        from customer_assets.ml.text.promotion import (
+            baseline_on_holdout,
+            comparison_rows,
+            comparison_rows_for,
+            gate_verdict,
+            labelled_reviews,
+            training_skip_reason,
+        )
 
         knobs = run_knobs(context, review_knobs())
         client = warehouse.client()
-        as_of = training_as_of(context, client)
+        as_of = training_as_of(client, context.run.tags.get("dagster/partition") if context.run else None)
         labelled = labelled_reviews(load_reviews(client, as_of), knobs)
         skip = training_skip_reason(labelled, knobs)
         if skip:
@@ -730,7 +319,7 @@ def _sentiment_model_asset() -> dg.AssetsDefinition:
     return sentiment_model
 
 
-def _table_checks(tables: ReviewTables) -> dict[dg.AssetKey, list[dg.AssetCheckResult]]:
+def _table_checks(tables: "ReviewTables") -> dict[dg.AssetKey, list[dg.AssetCheckResult]]:
     """Checks on the rows written for this partition only."""
     sentiment, products, customers = tables.review_sentiment, tables.product_sentiment, tables.customer_sentiment
     scores = sentiment["sentiment_score"].drop_nulls()
@@ -843,6 +432,8 @@ def _review_tables_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         config_schema=knob_config(ReviewKnobs, ("topics_k_min", "topics_k_max", "top_aspects", "seed")),
     )
     def review_analytics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
+        from customer_assets.ml.text.plots import plot_coherence
+        from customer_assets.ml.text.review_tables import build_review_tables
 
         knobs = run_knobs(context, review_knobs())
         as_of = dt.date.fromisoformat(context.partition_key)
