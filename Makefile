@@ -42,12 +42,15 @@ test: install
 # Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
 # `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones. `postgres` times `make run`
 # on PostgreSQL beside DuckDB at 3,000 customers (`benchmarks/bench_postgres.py --customers 3000 100000` for more).
-BENCH ?= foundation partitions churn segmentation recommend text value service postgres app
+BENCH ?= foundation partitions churn segmentation recommend text value service postgres app pipeline
 BENCH_ROWS ?= 1000000
+# `pipeline` is the whole `make run` graph per step (time, peak memory) at PIPELINE_CUSTOMERS synthetic customers.
+PIPELINE_CUSTOMERS ?= 100000
 bench: install
 	@set -e; for name in $(BENCH); do \
 	  echo "== benchmarks/bench_$$name.py"; \
 	  if [ $$name = foundation ] || [ $$name = service ] || [ $$name = partitions ] || [ $$name = postgres ]; then $(PY) benchmarks/bench_$$name.py; \
+	  elif [ $$name = pipeline ]; then $(PY) benchmarks/bench_pipeline.py --customers $(PIPELINE_CUSTOMERS); \
 	  else $(PY) benchmarks/bench_$$name.py --rows $(BENCH_ROWS); fi; \
 	done
 

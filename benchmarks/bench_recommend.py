@@ -228,7 +228,7 @@ def main() -> None:
         result["movielens"] = bench_movielens()
     if not args.skip_synthetic:
         candidates = args.candidates.split(",") if args.candidates else None
-        from customer_assets.defs.recommendation_assets import parse_exposure_cap
+        from customer_assets.defs.recommendation.assets import parse_exposure_cap
         from customer_assets.ml.recommend import ExposureCap
 
         setting = parse_exposure_cap(args.exposure_cap)

@@ -393,11 +393,11 @@ def automation_settings() -> AutomationSettings:
 
 
 SECTION_MODULES = (
-    "customer_assets.defs.churn_assets",
-    "customer_assets.defs.segmentation_assets",
-    "customer_assets.defs.recommendation_assets",
-    "customer_assets.defs.review_assets",
-    "customer_assets.defs.value_assets",
+    "customer_assets.defs.churn.assets",
+    "customer_assets.defs.segmentation.assets",
+    "customer_assets.defs.recommendation.assets",
+    "customer_assets.defs.review.assets",
+    "customer_assets.defs.value.assets",
 )
 
 

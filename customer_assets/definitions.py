@@ -4,17 +4,17 @@ import dagster as dg
 
 from customer_assets.config import Settings, load_settings
 from customer_assets.defs.automation import with_automation
-from customer_assets.defs.churn_assets import build_churn_assets
-from customer_assets.defs.dbt_assets import build_dbt_assets, dbt_resource
+from customer_assets.defs.churn.assets import build_churn_assets
+from customer_assets.defs.dbt.assets import build_dbt_assets, dbt_resource
 from customer_assets.defs.jobs import build_jobs
 from customer_assets.defs.policies import daily_partitions
-from customer_assets.defs.raw_assets import build_raw_assets
-from customer_assets.defs.recommendation_assets import build_recommendation_assets
+from customer_assets.defs.recommendation.assets import build_recommendation_assets
 from customer_assets.defs.resources import build_resources
-from customer_assets.defs.review_assets import build_review_assets
-from customer_assets.defs.segmentation_assets import build_segmentation_assets
-from customer_assets.defs.serving_assets import build_serving_assets
-from customer_assets.defs.value_assets import build_value_assets
+from customer_assets.defs.review.assets import build_review_assets
+from customer_assets.defs.segmentation.assets import build_segmentation_assets
+from customer_assets.defs.serving.assets import build_serving_assets
+from customer_assets.defs.sources.assets import build_raw_assets
+from customer_assets.defs.value.assets import build_value_assets
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

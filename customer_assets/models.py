@@ -5,7 +5,7 @@ the training asset, the MLflow registered model, the tables it writes, the metri
 lifecycle compares on (and its direction), the plain baseline it must beat, and what the automation watches
 (score columns whose distribution drifts, the features behind it, where outcomes arrive, a realized-metric
 floor). Adding a model is a declaration here plus its library under ``customer_assets/ml/`` and a thin
-``defs/<domain>_assets.py`` built with ``customer_assets.defs.model_assets``.
+``defs/<domain>/assets.py`` built with ``customer_assets.defs.model_assets``.
 
 This module knows nothing of Dagster or MLflow (the scoring service imports it); asset keys are user strings
 (``"marts/churn_scores"``) and ``asset_key`` turns one into a Dagster key where Dagster is loaded.

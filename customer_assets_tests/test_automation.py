@@ -21,9 +21,9 @@ from customer_assets.defs.automation import build_automation, with_automation
 from customer_assets.defs.automation_conditions import refresh_when_deps_update, with_refresh_on_update
 from customer_assets.defs.business_checks import churn_rate_check, metric_floor_check
 from customer_assets.defs.model_specs import LabelSource, ModelSpec, RealizedPerformance, spec_from_dict
-from customer_assets.defs.monitoring_assets import MONITORING_KEY
+from customer_assets.defs.monitoring.assets import MONITORING_KEY
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
-from customer_assets.defs.retraining_sensors import MODEL_TAG, REASON_TAG, TRIGGERS_TAG
+from customer_assets.defs.monitoring.sensors import MODEL_TAG, REASON_TAG, TRIGGERS_TAG
 from customer_assets.mlops.retraining import SensorState
 from customer_assets.warehouse.client import Warehouse
 

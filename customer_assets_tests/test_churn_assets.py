@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from customer_assets.cli import run_all
-from customer_assets.defs.churn_assets import (
+from customer_assets.defs.churn.assets import (
     GATE_CHECK,
     HIGH_RISK_JUMP_CHECK,
     MODEL_NAME,

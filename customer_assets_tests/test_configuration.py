@@ -66,7 +66,7 @@ def test_values_are_typed_and_empty_keeps_the_default():
 # own variable. Anything else must be a section field.
 NOT_SETTINGS = {
     "customer_assets/cli.py": "DAGSTER_HOME, Dagster's own variable",
-    "customer_assets/defs/dbt_assets.py": "PATH, so dbt finds the venv's executables",
+    "customer_assets/defs/dbt/assets.py": "PATH, so dbt finds the venv's executables",
     "customer_assets/evaluation/__init__.py": "CUSTOMER_ML_SHARED_DATA, the evaluation harness's data path",
     "customer_assets/notebook.py": "JUPYTER_PATH and the notebook's switch, handed to the kernel",
 }

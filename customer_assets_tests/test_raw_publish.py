@@ -8,7 +8,7 @@ import pytest
 
 from customer_assets.cli import source_note_lines
 from customer_assets.definitions import build_definitions
-from customer_assets.defs.raw_assets import RAW_TABLES
+from customer_assets.defs.sources.assets import RAW_TABLES
 from customer_assets.sources.synthetic import SyntheticSpec, generate
 from customer_assets.warehouse.client import Warehouse
 from customer_assets_tests.conftest import make_settings, reset_postgres_schemas

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from customer_assets.defs.recommendation_assets import (
+from customer_assets.defs.recommendation.assets import (
     GATE_CHECK,
     MODEL_NAME,
     parse_exposure_cap,
@@ -309,7 +309,7 @@ def test_popularity_itself_serves_when_the_fitted_recipe_does_not_beat_it(shared
     """When the fitted recipe loses to popularity on the holdout, popularity is the challenger: it is registered,
     takes the champion alias (nothing serves yet), passes the gate as the baseline itself, and every customer's
     list is the popular one."""
-    import customer_assets.defs.recommendation_assets as assets
+    import customer_assets.defs.recommendation.assets as assets
 
     home = copy_home(shared_home, tmp_path_factory.mktemp("recommend_popularity") / "home")
     settings, day = home.settings, as_of_partition(home.settings)

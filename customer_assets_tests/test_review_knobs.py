@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from customer_assets.defs.review_assets import review_knobs
+from customer_assets.defs.review.assets import review_knobs
 from customer_assets.ml.text import DEFAULT_ASPECT_LEXICON
 
 

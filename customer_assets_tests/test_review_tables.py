@@ -4,7 +4,7 @@ import datetime as dt
 
 import polars as pl
 
-from customer_assets.defs.review_assets import _table_checks
+from customer_assets.defs.review.assets import _table_checks
 from customer_assets.ml.text.review_tables import ReviewTables, product_sentiment
 
 

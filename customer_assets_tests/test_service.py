@@ -584,7 +584,7 @@ def test_snapshot_switch_under_load_fails_no_request(switching):
 
 def test_champion_switch_under_load_fails_no_request(switching, switching_registry):
     home, client, snap = switching
-    from customer_assets.defs.churn_assets import read_training_set
+    from customer_assets.defs.churn.assets import read_training_set
     from customer_assets.ml.churn import train_churn_model
 
     old_version = models.champion_version(CHURN)

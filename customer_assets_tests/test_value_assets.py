@@ -13,7 +13,7 @@ import pytest
 
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.defs.resources import build_resources
-from customer_assets.defs.value_assets import (
+from customer_assets.defs.value.assets import (
     MODEL_NAME,
     ValueKnobs,
     build_value_assets,

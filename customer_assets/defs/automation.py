@@ -29,13 +29,13 @@ from customer_assets.config import automation_settings
 from customer_assets.defs.alerts import build_run_failure_alert
 from customer_assets.defs.business_checks import churn_rate_check, metric_floor_check
 from customer_assets.defs.model_specs import ModelSpec, load_model_specs
-from customer_assets.defs.monitoring_assets import (
+from customer_assets.defs.monitoring.assets import (
     MONITORING_KEY,
     build_drift_report_asset,
     build_model_monitoring_asset,
     metric_metadata_key,
 )
-from customer_assets.defs.retraining_sensors import build_retraining_sensor
+from customer_assets.defs.monitoring.sensors import build_retraining_sensor
 from customer_assets.ml.realized import HIGHER_IS_BETTER
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
 """The asset factory for declared models: every domain's training and scoring assets are built here.
 
-A domain module (`churn_assets`, `segmentation_assets`, ...) writes only its asset bodies — read the inputs,
-call its pure library under `customer_assets/ml/`, hand the figures to `mlops.lifecycle` — and decorates them
-with `training_asset` / `scoring_asset`. Everything the five domains share comes from the model declaration
-(`customer_assets.models`): the asset name and key, group, owner, freshness policy, the one non-blocking
-`champion_gate` check on the training asset, the per-partition backfill policy of score tables, the
-degrade-on-failure wrapper (one model's failure never stops unrelated outputs), and the launchpad run config
-of the knobs a user tunes per run.
+A domain module (`defs/churn/assets.py`, `defs/segmentation/assets.py`, ...) writes only its asset bodies — read
+the inputs, call its pure library under `customer_assets/ml/`, hand the figures to `mlops.lifecycle` — and
+decorates them with `training_asset` / `scoring_asset`. Everything the five domains share comes from the model
+declaration (`customer_assets.models`): the asset name and key, group, owner, freshness policy, the one
+non-blocking `champion_gate` check on the training asset, the per-partition backfill policy of score tables, the
+degrade-on-failure wrapper (one model's failure never stops unrelated outputs), and the launchpad run config of
+the knobs a user tunes per run.
 
 Run config: `run_knobs(context, knobs)` overlays the run's config on the domain's knobs read from settings.
 Every field defaults to null, which means "the setting" (named, with its current value, in the field's

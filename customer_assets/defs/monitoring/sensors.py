@@ -14,7 +14,7 @@ import dagster as dg
 
 from customer_assets.config import automation_settings
 from customer_assets.defs.model_specs import ModelSpec
-from customer_assets.defs.monitoring_assets import MONITORING_KEY
+from customer_assets.defs.monitoring.assets import MONITORING_KEY
 from customer_assets.mlops.retraining import (
     SensorState,
     find_triggers,
