@@ -25,7 +25,7 @@ import polars as pl
 from scipy.stats import spearmanr
 
 from customer_assets.ml.value.model import ValueModel, fit_value_model
-from customer_assets.ml.value.summary import _as_date, purchase_days, summarize_days
+from customer_assets.ml.value.summary import purchase_days, summarize_days, to_date
 
 FREQUENCY_BUCKETS = 8  # 0, 1, ..., 6, 7+
 P_ALIVE_BINS = 10
@@ -56,10 +56,10 @@ def split_in_time(
 
     ``observed_until``: the last day the orders are known to be complete (default: the last order day); the
     holdout must end by then."""
-    calibration_end = _as_date(calibration_end)
+    calibration_end = to_date(calibration_end)
     days = purchase_days(transactions, id_column, time_column, amount_column)
     end = calibration_end + dt.timedelta(days=holdout_days)
-    observed = days["day"].max() if observed_until is None else _as_date(observed_until)
+    observed = days["day"].max() if observed_until is None else to_date(observed_until)
     if observed < end:
         raise ValueError(
             f"the holdout {calibration_end + dt.timedelta(days=1)}..{end} passes the last observed day {observed}"
@@ -193,7 +193,7 @@ def holdout_evaluation(
     summary, actual = split_in_time(
         transactions, calibration_end, holdout_days, id_column, time_column, amount_column, observed_until
     )
-    calibration = transactions.filter(_day_filter(transactions, time_column, _as_date(calibration_end)))
+    calibration = transactions.filter(_day_filter(transactions, time_column, to_date(calibration_end)))
     model = fit_value_model(calibration, id_column, time_column, amount_column, as_of=calibration_end, **fit_options)
     return model, evaluate_holdout(model, summary, actual, holdout_days)
 

@@ -29,10 +29,10 @@ from customer_assets.ml.value.bgnbd import VARIANTS, BgNbd
 from customer_assets.ml.value.gamma_gamma import GammaGamma
 from customer_assets.ml.value.summary import (
     REQUIRED_SUMMARY_COLUMNS,
-    _as_date,
     check_summary,
     purchase_days,
     summarize_days,
+    to_date,
 )
 
 DEFAULT_VALIDATION_DAYS = 90
@@ -92,7 +92,7 @@ class ValueModel:
     def summarize(self, transactions: pl.DataFrame, as_of=None) -> pl.DataFrame:
         """The purchase summary (summary.py) of raw transactions as of ``as_of`` (default the model's)."""
         days = purchase_days(transactions, self.id_column, self.time_column, self.amount_column)
-        return summarize_days(days, self.as_of if as_of is None else _as_date(as_of), self.id_column)
+        return summarize_days(days, self.as_of if as_of is None else to_date(as_of), self.id_column)
 
     def _is_summary(self, frame: pl.DataFrame) -> bool:
         return all(c in frame.columns for c in REQUIRED_SUMMARY_COLUMNS)
@@ -100,7 +100,7 @@ class ValueModel:
     def prepare(self, frame: pl.DataFrame, as_of=None, max_horizon_days: float = 0.0) -> Prepared:
         """Model inputs of a purchase summary (rows as given) or of raw transactions (one row per customer,
         sorted by id, as ``summarize``)."""
-        as_of = self.as_of if as_of is None else _as_date(as_of)
+        as_of = self.as_of if as_of is None else to_date(as_of)
         if not isinstance(frame, pl.DataFrame):
             raise ValueError(f"expected a polars DataFrame, got {type(frame).__name__}")
         if not self._is_summary(frame):
@@ -309,7 +309,7 @@ def fit_value_model(
     if isinstance(validation_days, bool) or not isinstance(validation_days, int) or validation_days < 1:
         raise ValueError(f"validation_days must be a whole number >= 1, got {validation_days!r}")
     days = purchase_days(transactions, id_column, time_column, amount_column)
-    as_of = days["day"].max() if as_of is None else _as_date(as_of)
+    as_of = days["day"].max() if as_of is None else to_date(as_of)
     later = int(days.filter(pl.col("day") > as_of).height)
     days = days.filter(pl.col("day") <= as_of)
     if days.is_empty():

@@ -43,7 +43,7 @@ def _day_expression(frame: pl.DataFrame, column: str) -> pl.Expr:
     raise ValueError(f"time column {column!r} must be a date, datetime or ISO date text, got {dtype}")
 
 
-def _as_date(value) -> dt.date:
+def to_date(value) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -129,7 +129,7 @@ def summarize(
 ) -> pl.DataFrame:
     """One purchase summary per customer as of ``as_of`` (default: the last purchase day)."""
     days = purchase_days(transactions, id_column, time_column, amount_column)
-    as_of = days["day"].max() if as_of is None else _as_date(as_of)
+    as_of = days["day"].max() if as_of is None else to_date(as_of)
     if days["day"].min() > as_of:
         raise ValueError(f"as_of {as_of} is before the first order ({days['day'].min()})")
     return summarize_days(days, as_of, id_column)
