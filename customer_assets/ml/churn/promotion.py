@@ -1,6 +1,6 @@
 """The churn champion / challenger decision on the time holdout: the rows at the latest cutoff.
 
-Pure (no Dagster): the training asset (customer_assets/defs/churn_assets.py) evaluates both models with
+Pure (no Dagster): the training asset (customer_assets/defs/churn/assets.py) evaluates both models with
 `evaluate_on_holdout` on `split_holdout`'s rows and hands the figures here; the rule and its words are the
 shared lifecycle's (customer_assets/mlops/lifecycle.py).
 """

@@ -26,7 +26,7 @@ def score_frame(model, features: pl.DataFrame, as_of: dt.date, version: int, kno
 
     Reasons for every row up to `knobs.reasons_all_max_rows`; above that only the riskiest
     `knobs.reasons_top_share` of rows get reasons (TreeSHAP per row is the scoring cost) and the others an
-    empty list. `knobs` is the ChurnKnobs settings section (customer_assets/defs/churn_assets.py).
+    empty list. `knobs` is the ChurnKnobs settings section (customer_assets/defs/churn/assets.py).
     """
     if features.height <= knobs.reasons_all_max_rows:
         explained = model.explain(features, top_k=3).select(ID, "churn_probability", "risk_level", "top_reasons")

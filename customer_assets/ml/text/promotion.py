@@ -1,7 +1,7 @@
 """Sentiment model training decisions (pure, no Dagster): which reviews train, when training is skipped, the
 rows challenger and champion are compared on, the baseline beside them and the gate's verdict.
 
-`knobs` is the ReviewKnobs settings section (customer_assets/defs/review_assets.py).
+`knobs` is the ReviewKnobs settings section (customer_assets/defs/review/assets.py).
 """
 
 import dataclasses

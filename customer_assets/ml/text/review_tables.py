@@ -1,7 +1,7 @@
 """The four review tables of one as-of day (pure, no Dagster): scored reviews with topics and aspects, topics,
 product and customer sentiment.
 
-`knobs` is the ReviewKnobs settings section (customer_assets/defs/review_assets.py).
+`knobs` is the ReviewKnobs settings section (customer_assets/defs/review/assets.py).
 """
 
 import dataclasses
