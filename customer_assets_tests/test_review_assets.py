@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from customer_assets.definitions import build_definitions
-from customer_assets.defs.review import assets as review_assets as ra
+from customer_assets.defs.review import assets as ra
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.text.promotion import labelled_reviews, training_skip_reason
 from customer_assets.ml.text.review_tables import customer_sentiment_as_of

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from customer_assets.defs.segmentation import assets as segmentation_assets as seg
+from customer_assets.defs.segmentation import assets as seg
 from customer_assets.defs.policies import daily_partitions
 from customer_assets.defs.resources import build_resources
 from customer_assets.ml.segmentation import OUTLIER_NAME, SEGMENT_NAMES, SegmentModel
