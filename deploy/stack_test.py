@@ -626,7 +626,10 @@ def run_stack_test(home: Path | None = None) -> int:
                 status = wait_run(stack, run_id)
             text = messages(stack, run_id)
             assert "No space left on device" in text, (status, text[-3000:])
-            assert status == "FAILURE" and "online_snapshot" in failed_steps(stack, run_id), status
+            # Where the full disk is met first depends on what writes to the data home first (the run's own
+            # storage, the snapshot, MLflow's artifacts): the run may fail before any step does. What must hold is
+            # a failed run whose error says so, and nothing lost.
+            assert status == "FAILURE", status
             assert current(stack) == before and served_version(stack, key) == before  # the last good snapshot
             assert no_duplicates(stack, day) == good_tables
         finally:
@@ -634,8 +637,11 @@ def run_stack_test(home: Path | None = None) -> int:
         failed = sorted(
             {e["stepKey"] for e in run_events(stack, run_id) if e["__typename"] == "ExecutionStepFailureEvent"}
         )
+        degraded = first_line(text, "degraded")
         step(
-            f"data home full: run {status} (failed steps {failed}: {first_line(text, 'No space left')}); the served "
+            f"data home full: run {status} (failed steps {failed or 'none: the run itself failed'}: "
+            f"{first_line(text, 'No space left')}; "
+            f"first degraded step: {degraded or 'none'}); the served "
             f"snapshot and the tables intact, service {load.check()}",
             clock,
         )
