@@ -1,7 +1,24 @@
 """Materialization metadata that helps a person judge a table at a glance."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
+
+
+def plot_metadata(name: str, path: Path) -> dict:
+    """A plot as two metadata entries: its path and an inline preview for the Dagster UI."""
+    return {
+        f"{name}_plot": dg.MetadataValue.path(str(path)),
+        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
+    }
+
+
+def plots_dir(home: str | Path, group: str) -> Path:
+    """`<home>/plots/<group>`, created when missing: where a domain's assets write their plots."""
+    path = Path(home) / "plots" / group
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def frame_metadata(frame: pl.DataFrame, preview_rows: int = 5) -> dict:

@@ -33,7 +33,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.metadata import frame_metadata, markdown_table
+from customer_assets.defs.metadata import frame_metadata, markdown_table, plot_metadata, plots_dir
 from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.churn import (
@@ -249,19 +249,6 @@ def high_risk_jump_check(
 # --- presentation ---------------------------------------------------------------------------------------
 
 
-def _plot_metadata(name: str, path: Path) -> dict:
-    return {
-        f"{name}_plot": dg.MetadataValue.path(str(path)),
-        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
-    }
-
-
-def plots_dir(warehouse: WarehouseResource) -> Path:
-    path = Path(warehouse.home) / "plots" / GROUP
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def model_signature(model, sample: pl.DataFrame):
     """MLflow signature: the model's input columns -> P(churn), inferred from a few holdout rows."""
     from mlflow.models import infer_signature
@@ -330,7 +317,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
         context.log.info(f"purchase-process features: {purchase_comparison['reason']}")
 
         stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S%f}"
-        plots = write_plots(model, plots_dir(warehouse) / f"model_{stamp}")
+        plots = write_plots(model, plots_dir(warehouse.home, GROUP) / f"model_{stamp}")
         comparison = comparison_frame(report)
         holdout_metrics = holdout_table(challenger_eval, champion_eval, champion_version_before)
         importance = model.global_importance()
@@ -466,7 +453,7 @@ def build_churn_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "champion_version": serving_version if serving_version is not None else -1,
                 "risk_levels": RISK_RULE,
                 "promotion_rule": PROMOTION_RULE,
-                **{key: value for name, path in plots.items() for key, value in _plot_metadata(name, path).items()},
+                **{key: value for name, path in plots.items() for key, value in plot_metadata(name, path).items()},
             },
             check_results=[gate],
         )

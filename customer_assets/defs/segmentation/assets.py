@@ -21,7 +21,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import SettingsError, read_section, section, setting
-from customer_assets.defs.metadata import frame_metadata, markdown_table
+from customer_assets.defs.metadata import frame_metadata, markdown_table, plot_metadata, plots_dir
 from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.segmentation import (
@@ -194,19 +194,6 @@ def share_shift_check(
 # --- presentation ---------------------------------------------------------------------------------------
 
 
-def _plot_metadata(name: str, path: Path) -> dict:
-    return {
-        f"{name}_plot": dg.MetadataValue.path(str(path)),
-        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
-    }
-
-
-def plots_dir(warehouse: WarehouseResource) -> Path:
-    path = Path(warehouse.home) / "plots" / GROUP
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _json_metrics(evaluation: dict | None) -> dict | None:
     return None if evaluation is None else registry.jsonable(evaluation)
 
@@ -289,7 +276,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         )
         context.log.info(decision.reason)
 
-        folder = plots_dir(warehouse)
+        folder = plots_dir(warehouse.home, GROUP)
         stamp = f"{as_of}_{dt.datetime.now():%Y%m%dT%H%M%S}"
         scatter = folder / f"model_{stamp}_scatter.png"
         bars = folder / f"model_{stamp}_profiles.png"
@@ -434,8 +421,8 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "selection_rule": SELECTION_RULE,
                 "naming_rule": NAMING_RULE,
                 "promotion_rule": PROMOTION_RULE,
-                **_plot_metadata("scatter", scatter),
-                **_plot_metadata("profiles", bars),
+                **plot_metadata("scatter", scatter),
+                **plot_metadata("profiles", bars),
             },
             check_results=[gate, stability],
         )
@@ -494,7 +481,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         shift = share_shift_check(previous_segments(client, as_of), frame, knobs.max_share_shift)
         replaced = client.replace_partitions(MARTS, "customer_segments", frame, "as_of_date", as_of, as_of)
 
-        history_plot = plots_dir(warehouse) / f"segment_sizes_over_time_{as_of}.png"
+        history_plot = plots_dir(warehouse.home, GROUP) / f"segment_sizes_over_time_{as_of}.png"
         history = segment_history(client)
         plot_segment_sizes_over_time(history, history_plot, count_column="customers")
         run_id = mlflow.registry().log_plots_run(
@@ -515,7 +502,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "segment_sizes": dg.MetadataValue.md(markdown_table(shares)),
                 "history_dates": history["as_of_date"].n_unique(),
                 "mlflow_plots_run_id": run_id,
-                **_plot_metadata("sizes_over_time", history_plot),
+                **plot_metadata("sizes_over_time", history_plot),
             },
             check_results=[share, shift],
         )
@@ -541,7 +528,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
             pl.col("size").cast(pl.Int64)
         )
         replaced = client.replace_partitions(MARTS, "segment_profiles", frame, "as_of_date", as_of, as_of)
-        bars = plots_dir(warehouse) / f"segment_profiles_{as_of}.png"
+        bars = plots_dir(warehouse.home, GROUP) / f"segment_profiles_{as_of}.png"
         plot_profile_bars(profiles, bars)
         return dg.MaterializeResult(
             metadata={
@@ -549,7 +536,7 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "table": f"{MARTS}.segment_profiles",
                 "as_of_date": str(as_of),
                 "rows_replaced": replaced,
-                **_plot_metadata("profiles", bars),
+                **plot_metadata("profiles", bars),
             }
         )
 
@@ -588,13 +575,13 @@ def build_segmentation_assets(partitions_def: dg.PartitionsDefinition) -> list:
         )
         frame = embedded.with_columns(as_of_date=pl.lit(as_of, dtype=pl.Date)).select(EMBEDDING_COLUMNS)
         replaced = client.replace_partitions(MARTS, "customer_embedding", frame, "as_of_date", as_of, as_of)
-        folder = plots_dir(warehouse)
+        folder = plots_dir(warehouse.home, GROUP)
         pca_plot, tsne_plot = folder / f"scatter_pca_{as_of}.png", folder / f"scatter_tsne_{as_of}.png"
         plot_segment_scatter(frame, pca_plot, seed=knobs.seed)
-        plots = _plot_metadata("scatter_pca", pca_plot)
+        plots = plot_metadata("scatter_pca", pca_plot)
         if info["tsne_rows"]:
             plot_segment_scatter(frame, tsne_plot, x="tsne_x", y="tsne_y", seed=knobs.seed)
-            plots.update(_plot_metadata("scatter_tsne", tsne_plot))
+            plots.update(plot_metadata("scatter_tsne", tsne_plot))
         return dg.MaterializeResult(
             metadata={
                 **frame_metadata(frame),

@@ -31,7 +31,7 @@ import dagster as dg
 import polars as pl
 
 from customer_assets.config import ValueKnobs, read_section
-from customer_assets.defs.metadata import frame_metadata, markdown_table
+from customer_assets.defs.metadata import frame_metadata, markdown_table, plot_metadata, plots_dir
 from customer_assets.defs.model_assets import knob_config, run_knobs, scoring_asset, training_asset
 from customer_assets.defs.resources import MlflowResource, WarehouseResource
 from customer_assets.ml.churn.model import RISK_LEVEL_CUT_POINTS
@@ -146,13 +146,6 @@ def range_check(frame: pl.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def _plot_metadata(name: str, path: Path) -> dict:
-    return {
-        f"{name}_plot": dg.MetadataValue.path(str(path)),
-        f"{name}_plot_preview": dg.MetadataValue.md(f"![{name}]({path.as_uri()})"),
-    }
-
-
 def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Float64).round(4))
 
@@ -205,7 +198,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
         context.log.info(decision.reason)
 
         stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S%f}"
-        plots = write_plots(challenger_eval, Path(warehouse.home) / "plots" / GROUP / f"model_{stamp}")
+        plots = write_plots(challenger_eval, plots_dir(warehouse.home, GROUP) / f"model_{stamp}")
         by_frequency = _rounded(challenger_eval["by_frequency"])
         calibration = _rounded(challenger_eval["p_alive_calibration"])
         report = {
@@ -294,7 +287,7 @@ def build_value_assets(partitions_def: dg.PartitionsDefinition) -> list:
                 "champion_version": serving_version if serving_version is not None else -1,
                 "promotion_rule": PROMOTION_RULE,
                 "fit_seconds": model.report["fit_seconds"],
-                **{key: value for name, path in plots.items() for key, value in _plot_metadata(name, path).items()},
+                **{key: value for name, path in plots.items() for key, value in plot_metadata(name, path).items()},
             },
             check_results=[gate],
         )
