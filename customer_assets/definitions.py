@@ -32,7 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *build_value_assets(partitions),
                 *build_serving_assets(),
             ],
-            jobs=build_jobs(partitions),
+            jobs=build_jobs(),
             resources={**build_resources(settings), "dbt": dbt_resource(settings)},
             executor=dg.in_process_executor,
         ),

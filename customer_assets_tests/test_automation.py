@@ -166,7 +166,7 @@ def test_automation_refreshes_latest_partitions_after_an_out_of_band_training_ru
 # --- the daily schedule -------------------------------------------------------------------------------------
 
 def schedule_and_repository(tmp_path):
-    job = automation_module.build_daily_job(PARTITIONS)
+    job = automation_module.build_daily_job()
     schedule = automation_module.build_daily_schedule(job, PARTITIONS)
     defs = dg.Definitions(assets=STANDINS, jobs=[job], schedules=[schedule], resources=resources_for(tmp_path))
     return schedule, defs.get_repository_def()

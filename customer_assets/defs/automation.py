@@ -76,11 +76,11 @@ class Automation:
         )
 
 
-def build_daily_job(partitions_def: dg.PartitionsDefinition):
+def build_daily_job():
+    # Its partitions are the daily ones of the assets it selects (Dagster infers them).
     return dg.define_asset_job(
         DAILY_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions_def,
         tags={"customer-ml/job": "daily"},
         description="The nightly run for one day: source snapshot, that day's raw partitions, then every mart, "
         "model, score table and monitoring asset as of that day.",
@@ -162,7 +162,7 @@ def build_automation(
                 churn_rate_check(spec.score_key, partitions_def, spec.score_columns, table=spec.score_table)
             )
 
-    daily_job = build_daily_job(partitions_def)
+    daily_job = build_daily_job()
     automation.jobs.append(daily_job)
     automation.schedules.append(build_daily_schedule(daily_job, partitions_def, schedule_status))
     automation.sensors.append(

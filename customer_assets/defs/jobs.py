@@ -5,7 +5,8 @@ import dagster as dg
 RAW = dg.AssetSelection.groups("raw")
 
 
-def build_jobs(partitions_def: dg.PartitionsDefinition) -> list:
+def build_jobs() -> list:
+    """load_source (unpartitioned) and build_marts (partitioned like the assets it selects: Dagster infers it)."""
     load_source = dg.define_asset_job(
         "load_source",
         selection=RAW,
@@ -14,7 +15,6 @@ def build_jobs(partitions_def: dg.PartitionsDefinition) -> list:
     build_marts = dg.define_asset_job(
         "build_marts",
         selection=dg.AssetSelection.all() - RAW,
-        partitions_def=partitions_def,
         description="Everything downstream of the raw tables as of one day (the partition): dbt models and "
         "tests, model training and the scored tables. Backfill a range of days to rebuild history.",
     )

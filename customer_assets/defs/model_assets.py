@@ -55,7 +55,8 @@ def knob_config(section: type, names: tuple[str, ...]) -> dict[str, dg.Field]:
 
 def run_knobs(context: dg.AssetExecutionContext, knobs: Any) -> Any:
     """`knobs` with the run config's non-null fields in their place, each checked like its setting."""
-    chosen = {name: value for name, value in (context.op_config or {}).items() if value is not None}
+    run_config = context.op_execution_context.op_config or {}
+    chosen = {name: value for name, value in run_config.items() if value is not None}
     if not chosen:
         return knobs
     try:

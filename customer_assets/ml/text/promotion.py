@@ -42,7 +42,7 @@ def comparison_rows_for(challenger, labelled: pl.DataFrame, champion) -> tuple[n
     seen = getattr(champion, "trained_review_ids", None)
     if champion is None or seen is None:
         return rows, "the challenger's holdout"
-    unseen = rows[~labelled["review_id"].gather(rows).is_in(pl.Series(seen)).to_numpy()]
+    unseen = rows[~np.isin(labelled["review_id"].gather(rows).to_numpy(), np.asarray(seen))]
     if len(unseen) < MIN_COMPARISON_ROWS:
         return rows, (
             f"the challenger's holdout (only {len(unseen)} of its rows are unseen by the champion, "
