@@ -36,9 +36,14 @@ dev: install
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # PYTHONWARNINGS is emptied for the tests: pytest then shows deprecations, filtered by pyproject's list only.
-# --durations prints the 30 slowest steps, so a slower suite shows where it went.
+# --durations prints the 30 slowest steps, so a slower suite shows where it went. TEST_WORKERS pytest-xdist
+# workers share the test files (a file's tests stay on one worker, each worker has its own PostgreSQL database:
+# conftest.py); TEST_WORKERS=0 runs them in one process. (Not `--dist loadgroup`: with pytest 9.2, xdist 3.8's
+# groups are silently ignored.)
+TEST_WORKERS ?= 2
 test: install
-	PYTHONWARNINGS= $(PY) -m pytest -q -p no:cacheprovider --durations=30 customer_assets_tests
+	PYTHONWARNINGS= $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadfile \
+		customer_assets_tests
 
 # Scale benchmarks (each prints its figures; about an hour in all at the default 1,000,000 rows).
 # `make bench BENCH=foundation` runs one; `BENCH_ROWS=100000` shrinks the ML ones. `postgres` times `make run`

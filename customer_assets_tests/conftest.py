@@ -19,8 +19,12 @@ from customer_assets.config import Settings, synthetic_settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# make test runs two pytest-xdist workers, one test file at a time each (`--dist loadfile`: a module's fixtures
+# are built once). Each worker gets a database of its own on the server (test_gw0, test_gw1; `test` without
+# xdist), so two workers never reset each other's warehouse schemas.
+TEST_DATABASE = f"test_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else "test"
 POSTGRES_URL = os.environ.get("CUSTOMER_ML_TEST_POSTGRES_URL",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+                              f"postgresql+psycopg2://postgres@127.0.0.1:5432/{TEST_DATABASE}")
 
 
 def make_settings(home: Path, **overrides) -> Settings:
@@ -33,13 +37,22 @@ def settings(tmp_path) -> Settings:
 
 
 def postgres_available() -> bool:
+    """The server answers and this worker's database exists (created here when missing)."""
+    if "CUSTOMER_ML_TEST_POSTGRES_URL" in os.environ:
+        return True  # a given server: its tests fail loudly if it does not answer
     try:
         import psycopg2
 
-        psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=3).close()
-        return True
+        connection = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3)
     except Exception:
         return False
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [TEST_DATABASE])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    connection.close()
+    return True
 
 
 @pytest.fixture
@@ -197,3 +210,11 @@ def serving(home: Path, log: Path, ready_path: str = "/readyz", **extra):
         yield url
     finally:
         launch.stop(proc)
+
+
+
+def pytest_collection_modifyitems(config, items):
+    """Whole-graph modules (marked slow) first, in their own order: with two workers (`--dist loadfile` hands the
+    files out in this order) the longest ones start early instead of running last on one worker beside an idle one.
+    Nothing depends on the order: a test that changes a home works on its own copy."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
